@@ -1,0 +1,47 @@
+"""Shared test helpers: tiny image sets and tiny experiment configs."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from tfganaug.data.imageset import ImageSet  # noqa: E402
+
+
+def make_imageset(num_classes=3, per_class=10, shape=(8, 8, 1), seed=0, counts=None):
+    """Random uint8 images whose mean brightness depends on the class (so classes are learnable)."""
+    rng = np.random.default_rng(seed)
+    counts = counts or [per_class] * num_classes
+    labels = np.concatenate([np.full(n, c, dtype=np.int64) for c, n in enumerate(counts)])
+    base = (labels * (200 // max(1, num_classes - 1)))[:, None, None, None]
+    images = np.clip(base + rng.integers(0, 40, size=(len(labels),) + tuple(shape)), 0, 255).astype(np.uint8)
+    return ImageSet(images, labels, tuple(f"c{k}" for k in range(num_classes)))
+
+
+def write_npz(path, num_classes=3, per_class=12, shape=(8, 8, 1), seed=0):
+    """An .npz data set in the keras.datasets layout, with class names."""
+    train = make_imageset(num_classes, per_class, shape, seed)
+    test = make_imageset(num_classes, 4, shape, seed + 1)
+    np.savez(path, x_train=train.images, y_train=train.labels, x_test=test.images, y_test=test.labels,
+             class_names=np.array(train.class_names))
+    return path
+
+
+def tiny_config(npz_path, **sections):
+    """A raw config dict for a fast run on an npz file; keyword arguments replace whole sections."""
+    config = {
+        "name": "tiny",
+        "seeds": [0],
+        "data": {"source": "npz", "path": str(npz_path), "samples_per_class": 6, "val_per_class": 2},
+        "classifier": {"model": "small_cnn", "filters": [4], "dense_units": 8, "epochs": 1, "batch_size": 8},
+        "groups": ["baseline"],
+    }
+    config.update(sections)
+    return config
+
+
+@pytest.fixture
+def npz_file(tmp_path):
+    return write_npz(tmp_path / "tiny.npz")

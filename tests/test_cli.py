@@ -1,0 +1,88 @@
+"""End to end through the CLI entry point on tiny data, plus the results files."""
+
+import csv
+import json
+
+import pytest
+import yaml
+
+from tests.conftest import tiny_config
+from tfganaug.cli import main
+from tfganaug.results import markdown_table, summarize
+
+
+@pytest.fixture
+def config_file(tmp_path, npz_file):
+    raw = tiny_config(npz_file, seeds=[0, 1], groups=[
+        "baseline", "duplicate", "more_real", {"type": "classical", "augment": {"crop_padding": 1}},
+        "class_weight", "oversample"])
+    raw["data"].update(samples_per_class=4, extra_per_class=2, rare={"c1": 0.5})
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.mark.slow
+def test_train_runs_every_control_group_and_writes_results(config_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(config_file), "--out", str(out), "--set", "classifier.epochs=2"]) == 0
+    printed = capsys.readouterr().out
+    assert "[12/12] oversample seed 1" in printed and "| group | seeds |" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert [row["group"] for row in results["summary"]] == [
+        "baseline", "duplicate", "more_real", "classical", "class_weight", "oversample"]
+    sizes = {row["group"]: row["train_size"] for row in results["summary"]}
+    # 3 classes, 4 per class with c1 rare (2): 10 images; extra = 2 per class (c1: 'same' not used) -> +6
+    assert sizes == {"baseline": 10, "duplicate": 20, "more_real": 16, "classical": 10,
+                     "class_weight": 10, "oversample": 12}
+    for run in results["runs"]:
+        assert 0 <= run["accuracy"] <= 1 and len(run["history"]["loss"]) == 2
+        assert set(run["per_class_accuracy"]) == {"c0", "c1", "c2"}
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert len(rows) == 6 and float(rows[0]["accuracy_mean"]) == pytest.approx(results["summary"][0]["accuracy"][0], abs=1e-6)
+    assert "| baseline | 2 | 10 |" in (out / "results.md").read_text()
+    for name in ("per_class_accuracy.png", "training_curves.png", "config.resolved.yaml"):
+        assert (out / name).stat().st_size > 0
+    assert not list(out.glob(".*"))  # no temporary files left behind
+
+    # A rerun with the same settings trains nothing; a changed setting retrains.
+    assert main(["train", str(config_file), "--out", str(out), "--set", "classifier.epochs=2"]) == 0
+    assert capsys.readouterr().out.count("(already done)") == 12
+    main(["train", str(config_file), "--out", str(out), "--set", "classifier.epochs=1", "--set", "groups=[baseline]"])
+    assert "(already done)" not in capsys.readouterr().out
+
+
+def test_dry_run_prints_the_plan_without_training(config_file, tmp_path, capsys):
+    assert main(["train", str(config_file), "--dry-run", "--out", str(tmp_path / "nothing")]) == 0
+    printed = capsys.readouterr().out
+    assert "6 groups x 2 seeds = 12 classifier runs" in printed
+    assert "train     10 images  (c0=4, c1=2, c2=4)" in printed
+    assert "group duplicate" in printed and not (tmp_path / "nothing").exists()
+
+
+def test_user_errors_exit_2_with_a_message_and_no_traceback(config_file, capsys):
+    assert main(["train", str(config_file), "--set", "classifier.epochz=1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "classifier.epochz: unknown key" in err and "Traceback" not in err
+    assert main(["train", str(config_file), "--dry-run", "--set", "data.samples_per_class=500"]) == 2
+    err = capsys.readouterr().err
+    assert str(config_file) in err and "data.samples_per_class: class 'c0' needs 500" in err
+
+
+def test_quickstart_on_fashion_mnist_dry_run(capsys):
+    assert main(["train", "experiments/quickstart.yaml", "--dry-run", "--set", "data.source=fashion_mnist"]) == 0
+    assert "shirt" in capsys.readouterr().out
+
+
+def test_datasets_lists_sources(capsys):
+    assert main(["datasets"]) == 0
+    printed = capsys.readouterr().out
+    assert "animal_mnist       yes" in printed and "tfds:cassava" in printed
+
+
+def test_summary_mean_and_sample_std_hand_computed():
+    records = [{"group": "g", "seed": s, "train_size": 5, "accuracy": a, "balanced_accuracy": a, "macro_f1": a,
+                "per_class_accuracy": {"x": a}} for s, a in enumerate([0.5, 0.7])]
+    (row,) = summarize(records, ["x"])
+    assert row["accuracy"] == pytest.approx((0.6, 0.1414213562))  # std with ddof=1
+    assert "| g | 2 | 5 | 60.00 ± 14.14 |" in markdown_table([row], ["x"])

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from tests.conftest import make_imageset
+from tfganaug.classical import build_classical_augmentation
+from tfganaug.groups import balanced_class_weights, duplicate, oversample
+
+
+def test_duplicate_repeats_every_image():
+    train = make_imageset(2, 3)
+    doubled = duplicate(train)
+    assert len(doubled) == 12 and doubled.counts().tolist() == [6, 6]
+    assert np.array_equal(doubled.images[:6], doubled.images[6:])
+    assert len(duplicate(train, 3)) == 18
+
+
+def test_oversample_fills_every_class_to_the_majority_keeping_originals():
+    train = make_imageset(3, counts=[10, 2, 5])
+    out = oversample(train, seed=0)
+    assert out.counts().tolist() == [10, 10, 10]
+    assert np.array_equal(out.images[: len(train)], train.images)
+    originals = {img.tobytes() for img in train.images[train.labels == 1]}
+    assert {img.tobytes() for img in out.images[out.labels == 1]} == originals
+
+
+def test_balanced_class_weights_hand_computed():
+    weights = balanced_class_weights([10, 2, 8])
+    assert weights == pytest.approx({0: 20 / 30, 1: 20 / 6, 2: 20 / 24})
+
+
+def test_classical_augmentation_changes_images_and_keeps_shape():
+    images = make_imageset(2, 4, shape=(12, 12, 1)).images.astype("float32")
+    layer = build_classical_augmentation((12, 12, 1), flip="horizontal", crop_padding=2, translate=0.1,
+                                         rand_augment={"num_ops": 1, "factor": 0.5},
+                                         random_erasing={"factor": 1.0, "scale": (0.05, 0.2)}, seed=1)
+    out = np.asarray(layer(images, training=True))
+    assert out.shape == images.shape
+    assert not np.allclose(out, images)
+
+
+def test_classical_augmentation_needs_an_operation():
+    with pytest.raises(ValueError, match="at least one"):
+        build_classical_augmentation((8, 8, 1), flip=None, translate=0.0)

@@ -1,0 +1,59 @@
+"""Training a classifier and evaluating it on held-out data."""
+
+import keras
+import numpy as np
+
+from tfganaug.data.pipeline import classifier_dataset, one_hot
+from tfganaug.metrics import classification_metrics
+
+
+def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, learning_rate, seed,
+                   class_weight=None, augment=None, patience=None, verbose=2):
+    """Compile and train `model`; keep the weights of the best validation epoch.
+
+    Args:
+        model: a classifier taking float images in 0-255 and giving probabilities.
+        images, targets: uint8 images and float targets (one-hot or soft rows).
+        val: None or (images, integer labels) for model selection; with it the
+            weights of the epoch with the best validation accuracy are kept, and
+            `patience` epochs without improvement stop training.
+        epochs, batch_size, learning_rate: training schedule (Adam).
+        seed: shuffling seed.
+        class_weight: {class: weight} or None.
+        augment: a Keras layer applied to training batches, or None.
+        verbose: Keras verbosity (1 = progress bar, 2 = one line per epoch).
+
+    Returns:
+        The Keras history as {metric: [value per epoch]}.
+    """
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+    train_ds = classifier_dataset(images, targets, batch_size, shuffle_seed=seed, augment=augment)
+    callbacks, val_ds = [], None
+    if val is not None and len(val[0]):
+        num_outputs = model.output_shape[-1]
+        val_ds = classifier_dataset(val[0], one_hot(val[1], num_outputs), batch_size)
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", mode="max", patience=patience or epochs, restore_best_weights=True))
+    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, class_weight=class_weight,
+                        callbacks=callbacks, verbose=verbose, shuffle=False)  # the dataset shuffles itself
+    return {k: [float(v) for v in values] for k, values in history.history.items()}
+
+
+def predict_classes(model, images, num_classes, batch_size=256):
+    """Predicted class per image, over the first `num_classes` outputs only.
+
+    With all-in-one labeling the model has an extra "synthetic" output; it is
+    never a valid answer for a real test image, so it is left out of the argmax.
+    """
+    probs = model.predict(classifier_dataset(images, np.zeros((len(images), 1), np.float32), batch_size), verbose=0)
+    return np.argmax(probs[:, :num_classes], axis=1)
+
+
+def evaluate_classifier(model, test, batch_size=256):
+    """Metrics of `model` on the ImageSet `test` (see `tfganaug.metrics.classification_metrics`)."""
+    predictions = predict_classes(model, test.images, test.num_classes, batch_size)
+    return classification_metrics(test.labels, predictions, test.class_names)

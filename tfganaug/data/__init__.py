@@ -1,0 +1,1 @@
+"""Data sources, per-class sampling and tf.data pipelines."""

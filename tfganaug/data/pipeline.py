@@ -1,0 +1,32 @@
+"""tf.data pipelines for classifier training and evaluation."""
+
+import numpy as np
+import tensorflow as tf
+
+
+def one_hot(labels, num_outputs):
+    """Float one-hot targets [N, num_outputs] for integer labels."""
+    return np.eye(num_outputs, dtype=np.float32)[np.asarray(labels)]
+
+
+def classifier_dataset(images, targets, batch_size, *, shuffle_seed=None, augment=None):
+    """Batches of (float32 images in 0-255, float32 targets).
+
+    Images stay uint8 in memory and are cast per batch. Targets are rows of
+    class probabilities (one-hot, or soft for LSRO), so every labeling
+    strategy trains with the same categorical cross-entropy.
+
+    Args:
+        images: uint8 [N, H, W, C].
+        targets: float32 [N, num_outputs].
+        batch_size: examples per batch.
+        shuffle_seed: shuffle every epoch with this seed; None keeps the order (evaluation).
+        augment: a Keras layer applied to each batch with training=True.
+    """
+    ds = tf.data.Dataset.from_tensor_slices((images, targets))
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+    if augment is not None:
+        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,126 @@
+"""Any TensorFlow Datasets image data set, streamed into memory per class.
+
+`celeb_a` (or any data set with boolean attributes) can be turned into 2^n
+classes from n chosen attributes, as in the CelebA study: with attributes
+[Male, Eyeglasses, Black_Hair] the class "101" is a man without glasses with
+black hair. `attribute_negatives` makes a 0 bit demand another attribute
+(Black_Hair: Blond_Hair keeps only black- or blond-haired people, with 0 = blond).
+"""
+
+import numpy as np
+
+from tfganaug.data.imageset import ImageSet, SourceData
+from tfganaug.errors import DataError
+
+PREPARE_HINT = (
+    "prepare it on a machine with network access (`tfds build {name} --data_dir DIR`) and copy DIR here, "
+    "then set data.data_dir to it"
+)
+
+
+def _load_split(name, split, data_dir, download):
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.load(name, split=split, data_dir=data_dir, download=download, with_info=True)
+    except Exception as exc:  # tfds raises many types (not found, network, bad split): all are user-fixable
+        raise DataError(f"data source 'tfds:{name}' split '{split}' cannot be loaded: {exc}. To use it offline, {PREPARE_HINT.format(name=name)}") from exc
+
+
+def _attribute_label(attrs, attributes, negatives):
+    """Class index from boolean attributes (first attribute = most significant bit), or None to skip."""
+    label = 0
+    for attr in attributes:
+        bit = bool(attrs[attr])
+        if not bit and attr in negatives and not bool(attrs[negatives[attr]]):
+            return None
+        if bit and attr in negatives and bool(attrs[negatives[attr]]):
+            return None  # both (e.g. black and blond hair): ambiguous, skipped
+        label = label * 2 + int(bit)
+    return label
+
+
+def _resize_fn(image_size):
+    import tensorflow as tf
+
+    def resize(image):
+        # Centre-crop to the target aspect ratio, then resize: no distortion of faces or leaves.
+        h, w = tf.shape(image)[0], tf.shape(image)[1]
+        target = image_size[0] / image_size[1]
+        crop_h = tf.minimum(h, tf.cast(tf.cast(w, tf.float32) * target, tf.int32))
+        crop_w = tf.minimum(w, tf.cast(tf.cast(h, tf.float32) / target, tf.int32))
+        image = tf.image.crop_to_bounding_box(image, (h - crop_h) // 2, (w - crop_w) // 2, crop_h, crop_w)
+        image = tf.image.resize(image, image_size, antialias=True)
+        return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
+    return resize
+
+
+def _collect(ds, name, image_key, label_fn, num_classes, image_size, max_per_class):
+    import tensorflow as tf
+
+    if image_size is not None:
+        resize = _resize_fn(tuple(image_size))
+        ds = ds.map(lambda ex: {**ex, image_key: resize(ex[image_key])}, num_parallel_calls=tf.data.AUTOTUNE)
+    images, labels = [], []
+    counts = np.zeros(num_classes, dtype=np.int64)
+    for example in ds.as_numpy_iterator():
+        label = label_fn(example)
+        if label is None or (max_per_class is not None and counts[label] >= max_per_class):
+            continue
+        image = example[image_key]
+        if images and image.shape != images[0].shape:
+            raise DataError(f"images of tfds:{name} differ in size ({images[0].shape} and {image.shape}); set data.image_size, e.g. [64, 64]")
+        images.append(image)
+        labels.append(label)
+        counts[label] += 1
+        if max_per_class is not None and counts.min() >= max_per_class:
+            break  # every class is full: no need to read the rest of a large data set
+    if not images:
+        raise DataError(f"tfds:{name} gave no usable examples (check data.attributes / data.label_key)")
+    stacked = np.stack(images)
+    if stacked.ndim == 3:
+        stacked = stacked[..., None]
+    return stacked, np.asarray(labels, dtype=np.int64)
+
+
+def load_tfds(name, *, image_key="image", label_key="label", attributes=None, attribute_negatives=None,
+              train_split="train", test_split="test", data_dir=None, image_size=None, download=True,
+              max_per_class=None, max_test_per_class=None):
+    """Load a TFDS image data set as a `SourceData`.
+
+    Args:
+        name: TFDS name, e.g. "cassava", "cifar10", "celeb_a".
+        image_key: feature holding the image.
+        label_key: feature holding a `ClassLabel` (ignored when `attributes` is given).
+        attributes: boolean attributes (under the "attributes" feature) that make 2^n classes.
+        attribute_negatives: {attribute: other} so that a 0 bit requires `other` to be true.
+        train_split, test_split: TFDS split names for the pool and the held-out test set.
+        data_dir: TFDS data folder; None for the TFDS default.
+        image_size: [H, W] to centre-crop and resize to; needed when image sizes vary.
+        download: let TFDS download and prepare the data when it is missing.
+        max_per_class / max_test_per_class: stop reading once every class has this many.
+    """
+    negatives = dict(attribute_negatives or {})
+    ds, info = _load_split(name, train_split, data_dir, download)
+    features = info.features
+    if attributes:
+        available = set(features["attributes"].keys()) if "attributes" in features else set()
+        missing = [a for a in list(attributes) + list(negatives.values()) if a not in available]
+        if missing:
+            raise DataError(f"tfds:{name} has no attribute(s) {missing}; available: {sorted(available)}")
+        n = len(attributes)
+        class_names = tuple(format(k, f"0{n}b") for k in range(2 ** n))
+        label_fn = lambda ex: _attribute_label(ex["attributes"], attributes, negatives)  # noqa: E731
+    else:
+        if label_key not in features or not hasattr(features[label_key], "names"):
+            raise DataError(f"tfds:{name} has no class-label feature '{label_key}'; set data.label_key (features: {list(features.keys())})")
+        class_names = tuple(features[label_key].names)
+        label_fn = lambda ex: int(ex[label_key])  # noqa: E731
+    if image_key not in features:
+        raise DataError(f"tfds:{name} has no image feature '{image_key}'; set data.image_key (features: {list(features.keys())})")
+    k = len(class_names)
+    pool = _collect(ds, name, image_key, label_fn, k, image_size, max_per_class)
+    test_ds, _ = _load_split(name, test_split, data_dir, download)
+    test = _collect(test_ds, name, image_key, label_fn, k, image_size, max_test_per_class)
+    return SourceData(pool=ImageSet(*pool, class_names), test=ImageSet(*test, class_names))

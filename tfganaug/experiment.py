@@ -1,0 +1,191 @@
+"""The one place where a validated config becomes objects: data, groups, classifiers, runs.
+
+Everything it calls takes plain keyword arguments and never sees the config.
+"""
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import keras
+import numpy as np
+
+from tfganaug import groups as control
+from tfganaug.classical import build_classical_augmentation
+from tfganaug.classify import evaluate_classifier, fit_classifier
+from tfganaug.config import to_yaml
+from tfganaug.data.animal_mnist import load_animal_mnist
+from tfganaug.data.fashion_mnist import load_fashion_mnist
+from tfganaug.data.folder import load_folder
+from tfganaug.data.npz import load_npz
+from tfganaug.data.pipeline import one_hot
+from tfganaug.data.sampling import SAME, split_pool
+from tfganaug.data.tfds_source import load_tfds
+from tfganaug.files import write_text
+from tfganaug.networks.classifiers import CLASSIFIER_BUILDERS
+from tfganaug.report import plot_per_class_accuracy, plot_training_curves
+from tfganaug.results import markdown_table, write_results
+
+
+# ---------------------------------------------------------------- data
+
+
+def _stream_cap(data):
+    """Images per class a streaming (tfds) source must read: enough for train + val + extra, or None for all."""
+    spc = data.samples_per_class
+    if not isinstance(spc, int):
+        return None
+    parts = [spc] + [spc if v == SAME else v for v in (data.val_per_class, data.extra_per_class)]
+    return sum(parts)
+
+
+def load_source(data):
+    """The `SourceData` named by a `DataConfig`."""
+    if data.source == "animal_mnist":
+        return load_animal_mnist(test_fraction=data.test_fraction, split_seed=data.seed)
+    if data.source == "fashion_mnist":
+        return load_fashion_mnist(allow_download=data.download)
+    if data.source == "folder":
+        return load_folder(data.path, data.image_size, channels=data.channels,
+                           test_fraction=data.test_fraction, split_seed=data.seed)
+    if data.source == "npz":
+        return load_npz(data.path, test_fraction=data.test_fraction, split_seed=data.seed)
+    return load_tfds(
+        data.source.split(":", 1)[1], image_key=data.image_key, label_key=data.label_key,
+        attributes=data.attributes, attribute_negatives=data.attribute_negatives,
+        train_split=data.train_split, test_split=data.test_split, data_dir=data.data_dir,
+        image_size=data.image_size, download=data.download,
+        max_per_class=_stream_cap(data), max_test_per_class=data.test_per_class)
+
+
+def make_splits(data):
+    """Load the source and draw train / extra / val / test as the `DataConfig` asks."""
+    source = load_source(data)
+    return split_pool(source.pool, source.test, samples_per_class=data.samples_per_class, rare=data.rare,
+                      val_per_class=data.val_per_class, extra_per_class=data.extra_per_class,
+                      test_per_class=data.test_per_class, seed=data.seed)
+
+
+# ---------------------------------------------------------------- groups
+
+
+@dataclass
+class TrainingPlan:
+    """What one group trains on: images, target rows, and how to weight or augment them."""
+
+    images: np.ndarray
+    targets: np.ndarray
+    class_weight: Optional[dict] = None
+    augment: Optional[keras.Layer] = None
+
+
+def plan_group(group, splits, seed):
+    """The `TrainingPlan` of a control group for one seed."""
+    train, k = splits.train, splits.train.num_classes
+    class_weight = augment = None
+    if group.type == "duplicate":
+        train = control.duplicate(train, group.copies)
+    elif group.type == "more_real":
+        train = train.concat(splits.extra)
+    elif group.type == "oversample":
+        train = control.oversample(train, seed)
+    elif group.type == "class_weight":
+        class_weight = control.balanced_class_weights(train.counts())
+    elif group.type == "classical":
+        augment = build_classical_augmentation(train.image_shape, seed=seed, **group.augment.model_dump())
+    return TrainingPlan(train.images, one_hot(train.labels, k), class_weight, augment)
+
+
+def build_classifier(classifier, input_shape, num_outputs):
+    """A fresh classifier model as the `ClassifierConfig` describes."""
+    return CLASSIFIER_BUILDERS[classifier.model](input_shape, num_outputs, **classifier.builder_options())
+
+
+# ---------------------------------------------------------------- runs
+
+
+def run_key(config, group, seed):
+    """A hash of everything that determines one run's result: a rerun with the same key is skipped."""
+    parts = {"data": config.data.model_dump(mode="json"), "classifier": config.classifier.model_dump(mode="json"),
+             "group": group.model_dump(mode="json"), "seed": seed}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_one(config, group, seed, splits, verbose=2):
+    """Train one group's classifier with one seed and evaluate it on the test set; return the record."""
+    keras.backend.clear_session()  # free the previous run's graphs; avoids retracing warnings and growth
+    keras.utils.set_random_seed(seed)
+    plan = plan_group(group, splits, seed)
+    model = build_classifier(config.classifier, splits.train.image_shape, plan.targets.shape[1])
+    started = time.time()
+    history = fit_classifier(
+        model, plan.images, plan.targets, val=(splits.val.images, splits.val.labels),
+        epochs=config.classifier.epochs, batch_size=config.classifier.batch_size,
+        learning_rate=config.classifier.learning_rate, seed=seed, class_weight=plan.class_weight,
+        augment=plan.augment, patience=config.classifier.patience, verbose=verbose)
+    metrics = evaluate_classifier(model, splits.test)
+    return {"group": group.label, "type": group.type, "seed": seed, "train_size": int(len(plan.images)),
+            "seconds": round(time.time() - started, 1), **metrics, "history": history}
+
+
+def describe_splits(splits):
+    """Lines giving the size and per-class counts of each split."""
+    lines = []
+    for name in ("train", "extra", "val", "test"):
+        part = getattr(splits, name)
+        counts = ", ".join(f"{c}={n}" for c, n in zip(part.class_names, part.counts()))
+        lines.append(f"  {name:5s} {len(part):6d} images  ({counts})")
+    return lines
+
+
+def describe_plan(config, splits):
+    """The resolved plan printed by --dry-run and at the start of a run."""
+    lines = [f"experiment {config.name}: {len(config.groups)} groups x {len(config.seeds)} seeds "
+             f"= {len(config.groups) * len(config.seeds)} classifier runs",
+             f"data: {config.data.source}, images {splits.train.image_shape}, classes {list(splits.train.class_names)}"]
+    lines += describe_splits(splits)
+    lines.append(f"classifier: {config.classifier.model}, {config.classifier.epochs} epochs, "
+                 f"batch {config.classifier.batch_size}, lr {config.classifier.learning_rate}")
+    for group in config.groups:
+        plan = plan_group(group, splits, config.seeds[0])
+        lines.append(f"  group {group.label:20s} type {group.type:12s} {len(plan.images):6d} training images")
+    lines.append(f"seeds: {config.seeds}")
+    return "\n".join(lines)
+
+
+def run_experiment(config, run_dir, log=print, verbose=None):
+    """Run every group with every seed, write results and plots into `run_dir`; return the summary rows.
+
+    A (group, seed) already finished with the same settings (same run key) is
+    loaded from `run_dir/runs/` instead of retrained.
+    """
+    verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / "config.resolved.yaml", to_yaml(config))
+    splits = make_splits(config.data)
+    log(describe_plan(config, splits))
+    records, total = [], len(config.groups) * len(config.seeds)
+    for group in config.groups:
+        for seed in config.seeds:
+            key = run_key(config, group, seed)
+            path = run_dir / "runs" / f"{group.label}__seed{seed}.json"
+            cached = json.loads(path.read_text()) if path.exists() else None
+            if cached is not None and cached.get("key") == key:
+                record, status = cached, "already done"
+            else:
+                record = {**run_one(config, group, seed, splits, verbose), "key": key}
+                write_text(path, json.dumps(record))
+                status = f"{record['seconds']}s"
+            records.append(record)
+            log(f"[{len(records)}/{total}] {group.label} seed {seed}: accuracy {100 * record['accuracy']:.2f}%, "
+                f"balanced {100 * record['balanced_accuracy']:.2f}%, macro-F1 {100 * record['macro_f1']:.2f}% ({status})")
+    class_names = splits.train.class_names
+    rows = write_results(run_dir, records, class_names, config.name)
+    plot_per_class_accuracy(rows, class_names, run_dir / "per_class_accuracy.png")
+    plot_training_curves(records, run_dir / "training_curves.png")
+    log("\n" + markdown_table(rows, class_names))
+    log(f"results, plots and the resolved config are in {run_dir}")
+    return rows

@@ -1,0 +1,36 @@
+"""Atomic file output: write to a temporary path in the same folder, then rename.
+
+A run that is interrupted never leaves a half-written results file behind.
+"""
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix=""):
+    """Yield a temporary path next to `path`; rename it onto `path` on success.
+
+    Args:
+        path: final destination.
+        suffix: ending of the temporary name, for writers that pick the format
+            from the file name (matplotlib wants `.png`).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path, text):
+    """Write `text` to `path` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
