@@ -86,3 +86,38 @@ def test_summary_mean_and_sample_std_hand_computed():
     (row,) = summarize(records, ["x"])
     assert row["accuracy"] == pytest.approx((0.6, 0.1414213562))  # std with ddof=1
     assert "| g | 2 | 5 | 60.00 ± 14.14 |" in markdown_table([row], ["x"])
+
+
+@pytest.mark.slow
+def test_gan_groups_share_one_trained_gan_and_label_as_asked(tmp_path, npz_file, capsys):
+    gan = {"model": "acgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 1, "batch_size": 8}
+    raw = tiny_config(npz_file, groups=[
+        {"type": "gan", "gan": gan, "labeling": "pseudo_label"},
+        {"type": "gan", "gan": gan, "labeling": "lsro", "synthesize": {"fill": True}},
+        {"type": "gan", "gan": gan, "labeling": "all_in_one", "augment": {"flip": "horizontal"}},
+        {"type": "gan", "gan": {**gan, "model": "gan"}, "labeling": "all_in_one"},
+    ])
+    raw["data"]["rare"] = {"c2": 0.5}
+    path = tmp_path / "gan.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(path), "--out", str(tmp_path / "run")]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("training GAN acgan") == 1 and printed.count("training GAN gan") == 1
+    summary = json.loads((tmp_path / "run" / "results.json").read_text())["summary"]
+    sizes = {row["group"]: row["train_size"] for row in summary}
+    # 6 + 6 + 3 real images: +50% = 8 (3, 3, 2); fill tops c2 up by 3
+    assert sizes == {"acgan-pseudo_label": 23, "acgan-lsro": 18, "acgan-all_in_one+classical": 23,
+                     "gan-all_in_one": 23}
+    assert len(list((tmp_path / "run" / "gans").glob("*.weights.h5"))) == 2
+
+
+def test_gan_group_config_errors(npz_file):
+    from tfganaug.config import validate
+    from tfganaug.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unconditional 'gan' makes images without a class"):
+        validate(tiny_config(npz_file, groups=[{"type": "gan", "gan": {"model": "gan"}}]))
+    with pytest.raises(ConfigError, match="only loss 'bce' applies"):
+        validate(tiny_config(npz_file, groups=[{"type": "gan", "gan": {"model": "dagan", "loss": "hinge"}}]))
+    with pytest.raises(ConfigError, match="exactly one of synthesize.ratio"):
+        validate(tiny_config(npz_file, groups=[{"type": "gan", "synthesize": {"ratio": 0.5, "fill": True}}]))

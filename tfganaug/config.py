@@ -172,11 +172,76 @@ class OversampleGroup(GroupBase):
     type: Literal["oversample"]
 
 
+class GANTraining(Strict):
+    """How a GAN is built and trained (shared by groups with identical settings: trained once per seed)."""
+
+    model: Literal["gan", "cgan", "acgan", "sgan", "dagan"] = "acgan"
+    network: Literal["mlp", "dcgan"] = "mlp"
+    latent_dim: PositiveInt = 100
+    hidden_units: Optional[list[PositiveInt]] = Field(None, description="mlp generator (the discriminator mirrors it)")
+    base_filters: Optional[PositiveInt] = Field(None, description="dcgan generator width")
+    d_filters: Optional[tuple[PositiveInt, PositiveInt]] = Field(None, description="dcgan discriminator widths")
+    loss: Literal["bce", "least_squares", "hinge", "wgan_gp"] = "bce"
+    diffaugment: list[Literal["color", "translation", "cutout"]] = Field(default_factory=list)
+    epochs: PositiveInt = 20
+    batch_size: PositiveInt = 64
+    g_learning_rate: float = Field(2e-4, gt=0)
+    d_learning_rate: float = Field(2e-4, gt=0)
+    beta_1: float = Field(0.5, ge=0, lt=1)
+    beta_2: float = Field(0.999, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _fits(self):
+        if self.model in ("sgan", "dagan") and self.loss != "bce":
+            raise ValueError(f"model '{self.model}' has a class-based adversarial loss; only loss 'bce' applies")
+        if self.network == "mlp" and (self.base_filters or self.d_filters):
+            raise ValueError("base_filters / d_filters apply to network 'dcgan', not 'mlp'")
+        if self.network == "dcgan" and self.hidden_units:
+            raise ValueError("hidden_units applies to network 'mlp', not 'dcgan'")
+        return self
+
+
+class Synthesis(Strict):
+    """How many synthetic images: `ratio` of the training set spread over classes, or `fill` to the largest class."""
+
+    ratio: Optional[float] = Field(None, gt=0)
+    fill: bool = False
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.ratio is None) == (not self.fill):
+            raise ValueError("give exactly one of synthesize.ratio (e.g. 0.5) or synthesize.fill: true")
+        return self
+
+
+class GANGroup(GroupBase):
+    """A GAN's images added to the training set, labelled by `labeling`; `augment` adds classical augmentation."""
+
+    type: Literal["gan"]
+    gan: GANTraining = Field(default_factory=GANTraining)
+    labeling: Literal["pseudo_label", "all_in_one", "lsro"] = "pseudo_label"
+    synthesize: Synthesis = Field(default_factory=lambda: Synthesis(ratio=0.5))
+    min_confidence: Optional[float] = Field(None, ge=0, le=1, description="acgan: keep samples its class head agrees with")
+    augment: Optional[AugmentConfig] = Field(None, description="also apply classical augmentation (e.g. DAGAN_aug)")
+
+    @property
+    def label(self):
+        return self.name or f"{self.gan.model}-{self.labeling}" + ("+classical" if self.augment else "")
+
+    @model_validator(mode="after")
+    def _fits(self):
+        if self.gan.model == "gan" and self.labeling == "pseudo_label":
+            raise ValueError("an unconditional 'gan' makes images without a class: use labeling all_in_one or lsro")
+        if self.min_confidence is not None and self.gan.model != "acgan":
+            raise ValueError("min_confidence needs the auxiliary classifier of model 'acgan'")
+        return self
+
+
 Group = Annotated[
-    Union[BaselineGroup, DuplicateGroup, MoreRealGroup, ClassicalGroup, ClassWeightGroup, OversampleGroup],
+    Union[BaselineGroup, DuplicateGroup, MoreRealGroup, ClassicalGroup, ClassWeightGroup, OversampleGroup, GANGroup],
     Field(discriminator="type"),
 ]
-GROUP_TYPES = ("baseline", "duplicate", "more_real", "classical", "class_weight", "oversample")
+GROUP_TYPES = ("baseline", "duplicate", "more_real", "classical", "class_weight", "oversample", "gan")
 
 
 class OutputConfig(Strict):

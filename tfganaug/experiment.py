@@ -21,10 +21,13 @@ from tfganaug.data.animal_mnist import load_animal_mnist
 from tfganaug.data.fashion_mnist import load_fashion_mnist
 from tfganaug.data.folder import load_folder
 from tfganaug.data.npz import load_npz
-from tfganaug.data.pipeline import one_hot
+from tfganaug.data.pipeline import gan_dataset, one_hot
 from tfganaug.data.sampling import SAME, split_pool
 from tfganaug.data.tfds_source import load_tfds
-from tfganaug.files import write_text
+from tfganaug.files import atomic_path, write_text
+from tfganaug.gans import GAN_MODELS
+from tfganaug.labeling import confident, synthesis_counts, targets, to_uint8
+from tfganaug.networks.gan_networks import GAN_NETWORKS
 from tfganaug.networks.classifiers import CLASSIFIER_BUILDERS
 from tfganaug.report import plot_per_class_accuracy, plot_training_curves
 from tfganaug.results import markdown_table, write_results
@@ -82,8 +85,86 @@ class TrainingPlan:
     augment: Optional[keras.Layer] = None
 
 
-def plan_group(group, splits, seed):
-    """The `TrainingPlan` of a control group for one seed."""
+def build_gan(gan, image_shape, num_classes, seed):
+    """A compiled, untrained GAN model as the `GANTraining` config describes."""
+    cls, d_outputs, d_sees_label = GAN_MODELS[gan.model]
+    build_g, build_d = GAN_NETWORKS[gan.network]
+    if gan.network == "mlp":
+        g_kwargs = {"hidden_units": tuple(gan.hidden_units)} if gan.hidden_units else {}
+        d_kwargs = {"hidden_units": tuple(reversed(gan.hidden_units))} if gan.hidden_units else {}
+    else:
+        g_kwargs = {"base_filters": gan.base_filters} if gan.base_filters else {}
+        d_kwargs = {"filters": tuple(gan.d_filters)} if gan.d_filters else {}
+    generator = build_g(gan.latent_dim, image_shape, num_classes if cls.conditional else 0, **g_kwargs)
+    discriminator = build_d(image_shape, d_outputs(num_classes), num_classes if d_sees_label else 0, **d_kwargs)
+    model = cls(generator, discriminator, latent_dim=gan.latent_dim, num_classes=num_classes, loss=gan.loss,
+                diffaugment=tuple(gan.diffaugment), seed=seed)
+    model.compile(g_optimizer=keras.optimizers.Adam(gan.g_learning_rate, gan.beta_1, gan.beta_2),
+                  d_optimizer=keras.optimizers.Adam(gan.d_learning_rate, gan.beta_1, gan.beta_2))
+    return model
+
+
+class GANProvider:
+    """Trains each distinct GAN (settings x data x seed) once and keeps its weights in `folder`.
+
+    Groups that differ only in labeling or synthesis share one trained GAN, as
+    in the Fashion-MNIST study; a rerun loads the saved weights.
+    """
+
+    def __init__(self, folder, data_settings, log=print, verbose=2):
+        self.folder, self.data_settings, self.log, self.verbose = folder, data_settings, log, verbose
+        self.models = {}
+
+    def get(self, gan, train, seed):
+        key = hashlib.sha256(json.dumps([self.data_settings, gan.model_dump(mode="json"), seed],
+                                        sort_keys=True).encode()).hexdigest()[:16]
+        if key in self.models:
+            return self.models[key]
+        keras.utils.set_random_seed(seed)
+        model = build_gan(gan, train.image_shape, train.num_classes, seed)
+        path = self.folder / f"{gan.model}-{key}.weights.h5"
+        if path.exists():
+            model.load_weights(path)
+            self.log(f"loaded GAN {gan.model} (seed {seed}) from {path}")
+        else:
+            started = time.time()
+            self.log(f"training GAN {gan.model} ({gan.network}, {gan.epochs} epochs) on {len(train)} images, seed {seed}")
+            model.fit(gan_dataset(train.images, train.labels, gan.batch_size, seed), epochs=gan.epochs,
+                      verbose=self.verbose, shuffle=False)
+            with atomic_path(path, suffix=".weights.h5") as tmp:
+                model.save_weights(tmp)
+            self.log(f"trained GAN {gan.model} in {time.time() - started:.0f}s")
+        self.models[key] = model
+        return model
+
+
+def synthesize(model, counts, seed, min_confidence=None, max_rounds=10):
+    """Generate `counts[k]` uint8 images of each class k (unconditional: sum(counts), class -1).
+
+    With `min_confidence` (ACGAN), keep only images whose auxiliary head agrees
+    with their class at that confidence, generating more rounds as needed.
+    """
+    counts = np.asarray(counts, dtype=int)
+    if not model.conditional:
+        return to_uint8(model.generate(n=int(counts.sum()), seed=seed)), np.full(int(counts.sum()), -1)
+    images, labels = [], []
+    missing = counts.copy()
+    for round_ in range(max_rounds if min_confidence is not None else 1):
+        asked = np.repeat(np.arange(len(counts)), missing)
+        if not len(asked):
+            break
+        fake = model.generate(labels=asked, seed=seed * 1000 + round_)
+        keep = np.ones(len(asked), bool) if min_confidence is None else confident(model.class_probabilities(fake), asked, min_confidence)
+        for k in range(len(counts)):
+            chosen = np.flatnonzero(keep & (asked == k))[: missing[k]]
+            images.append(fake[chosen])
+            labels.append(asked[chosen])
+            missing[k] -= len(chosen)
+    return to_uint8(np.concatenate(images)), np.concatenate(labels)
+
+
+def plan_group(group, splits, seed, gans=None):
+    """The `TrainingPlan` of a group for one seed (`gans`: a `GANProvider`, needed by GAN groups)."""
     train, k = splits.train, splits.train.num_classes
     class_weight = augment = None
     if group.type == "duplicate":
@@ -94,9 +175,23 @@ def plan_group(group, splits, seed):
         train = control.oversample(train, seed)
     elif group.type == "class_weight":
         class_weight = control.balanced_class_weights(train.counts())
-    elif group.type == "classical":
+    if getattr(group, "augment", None) is not None:
         augment = build_classical_augmentation(train.image_shape, seed=seed, **group.augment.model_dump())
+    if group.type == "gan":
+        counts = synthesis_counts(train.counts(), ratio=group.synthesize.ratio, fill=group.synthesize.fill)
+        model = gans.get(group.gan, train, seed)
+        images, labels = synthesize(model, counts, seed, group.min_confidence)
+        return TrainingPlan(np.concatenate([train.images, images]),
+                            targets(train.labels, labels, k, group.labeling), None, augment)
     return TrainingPlan(train.images, one_hot(train.labels, k), class_weight, augment)
+
+
+def planned_size(group, splits):
+    """Training images a group will use (without training any GAN): for --dry-run."""
+    train = splits.train
+    if group.type == "gan":
+        return len(train) + int(synthesis_counts(train.counts(), ratio=group.synthesize.ratio, fill=group.synthesize.fill).sum())
+    return len(plan_group(group, splits, 0).images)
 
 
 def build_classifier(classifier, input_shape, num_outputs):
@@ -114,11 +209,10 @@ def run_key(config, group, seed):
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def run_one(config, group, seed, splits, verbose=2):
+def run_one(config, group, seed, splits, gans=None, verbose=2):
     """Train one group's classifier with one seed and evaluate it on the test set; return the record."""
-    keras.backend.clear_session()  # free the previous run's graphs; avoids retracing warnings and growth
+    plan = plan_group(group, splits, seed, gans)
     keras.utils.set_random_seed(seed)
-    plan = plan_group(group, splits, seed)
     model = build_classifier(config.classifier, splits.train.image_shape, plan.targets.shape[1])
     started = time.time()
     history = fit_classifier(
@@ -150,8 +244,7 @@ def describe_plan(config, splits):
     lines.append(f"classifier: {config.classifier.model}, {config.classifier.epochs} epochs, "
                  f"batch {config.classifier.batch_size}, lr {config.classifier.learning_rate}")
     for group in config.groups:
-        plan = plan_group(group, splits, config.seeds[0])
-        lines.append(f"  group {group.label:20s} type {group.type:12s} {len(plan.images):6d} training images")
+        lines.append(f"  group {group.label:20s} type {group.type:12s} {planned_size(group, splits):6d} training images")
     lines.append(f"seeds: {config.seeds}")
     return "\n".join(lines)
 
@@ -168,6 +261,7 @@ def run_experiment(config, run_dir, log=print, verbose=None):
     splits = make_splits(config.data)
     log(describe_plan(config, splits))
     records, total = [], len(config.groups) * len(config.seeds)
+    gans = GANProvider(run_dir / "gans", config.data.model_dump(mode="json"), log, verbose)
     for group in config.groups:
         for seed in config.seeds:
             key = run_key(config, group, seed)
@@ -176,7 +270,7 @@ def run_experiment(config, run_dir, log=print, verbose=None):
             if cached is not None and cached.get("key") == key:
                 record, status = cached, "already done"
             else:
-                record = {**run_one(config, group, seed, splits, verbose), "key": key}
+                record = {**run_one(config, group, seed, splits, gans, verbose), "key": key}
                 write_text(path, json.dumps(record))
                 status = f"{record['seconds']}s"
             records.append(record)

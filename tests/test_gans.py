@@ -1,0 +1,110 @@
+"""Each GAN trains a few steps on tiny data: finite losses, both networks change, generate gives what was asked."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfganaug.diffaugment import diff_augment
+from tfganaug.gans import GAN_MODELS, ACGAN
+from tfganaug.networks.gan_networks import (build_dcgan_discriminator, build_dcgan_generator, build_mlp_discriminator,
+                                            build_mlp_generator, upsampling_steps)
+
+K, SHAPE, LATENT = 3, (8, 8, 1), 4
+
+
+def _data(n=16):
+    rng = np.random.default_rng(0)
+    return tf.data.Dataset.from_tensor_slices((rng.uniform(-1, 1, (n,) + SHAPE).astype("float32"),
+                                               (np.arange(n) % K).astype("int32"))).batch(8)
+
+
+def _make(name, network="mlp", loss="bce", diffaugment=()):
+    cls, d_outputs, d_sees_label = GAN_MODELS[name]
+    if network == "mlp":
+        g = build_mlp_generator(LATENT, SHAPE, K if cls.conditional else 0, hidden_units=(8,))
+        d = build_mlp_discriminator(SHAPE, d_outputs(K), K if d_sees_label else 0, hidden_units=(8,))
+    else:
+        g = build_dcgan_generator(LATENT, SHAPE, K if cls.conditional else 0, base_filters=4)
+        d = build_dcgan_discriminator(SHAPE, d_outputs(K), K if d_sees_label else 0, filters=(4, 4))
+    model = cls(g, d, latent_dim=LATENT, num_classes=K, loss=loss, diffaugment=diffaugment, seed=1)
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    return model
+
+
+@pytest.mark.parametrize("name,network,loss,diffaugment", [
+    ("gan", "mlp", "least_squares", ()),
+    ("cgan", "dcgan", "hinge", ()),
+    ("acgan", "mlp", "bce", ("color", "translation", "cutout")),
+    ("acgan", "mlp", "wgan_gp", ()),
+    ("sgan", "mlp", "bce", ()),
+    ("dagan", "dcgan", "bce", ()),
+])
+def test_fit_gives_finite_losses_and_changes_both_networks(name, network, loss, diffaugment):
+    model = _make(name, network, loss, diffaugment)
+    g_before = [w.copy() for w in model.generator.get_weights()]
+    d_before = [w.copy() for w in model.discriminator.get_weights()]
+    history = model.fit(_data(), epochs=1, verbose=0, shuffle=False).history
+    assert set(history) == {"g_loss", "d_loss"}
+    assert all(np.isfinite(v[-1]) for v in history.values())
+    assert any(not np.allclose(a, b) for a, b in zip(g_before, model.generator.get_weights()))
+    assert any(not np.allclose(a, b) for a, b in zip(d_before, model.discriminator.get_weights()))
+    if model.conditional:
+        images = model.generate(labels=[2, 0, 1, 2], seed=3)
+        assert images.shape == (4,) + SHAPE
+        np.testing.assert_array_equal(images, model.generate(labels=[2, 0, 1, 2], seed=3))
+    else:
+        images = model.generate(n=5, seed=3)
+        assert images.shape == (5,) + SHAPE
+    assert images.min() >= -1 and images.max() <= 1
+
+
+def test_conditional_generation_depends_on_the_label():
+    model = _make("cgan")
+    same_noise = model.generate(labels=[0, 0], seed=7)
+    other_label = model.generate(labels=[1, 1], seed=7)
+    np.testing.assert_array_equal(same_noise[0], model.generate(labels=[0], seed=7)[0])
+    assert not np.allclose(same_noise, other_label)
+
+
+def test_acgan_class_head_and_config_round_trip():
+    model = _make("acgan")
+    probs = model.class_probabilities(model.generate(labels=[0, 1], seed=0))
+    assert probs.shape == (2, K) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    clone = ACGAN.from_config(model.get_config())
+    assert clone.num_classes == K and clone.latent_dim == LATENT and clone.loss_name == "bce"
+    assert clone.generator.count_params() == model.generator.count_params()
+
+
+def test_wrong_loss_for_a_class_based_gan_is_refused():
+    cls, d_outputs, _ = GAN_MODELS["dagan"]
+    g = build_mlp_generator(LATENT, SHAPE, K, hidden_units=(8,))
+    d = build_mlp_discriminator(SHAPE, d_outputs(K), hidden_units=(8,))
+    with pytest.raises(ValueError, match="supports loss"):
+        cls(g, d, latent_dim=LATENT, num_classes=K, loss="hinge")
+
+
+@pytest.mark.parametrize("height,steps", [(28, 2), (32, 3), (64, 4), (8, 1)])
+def test_dcgan_generator_reaches_the_image_size(height, steps):
+    assert upsampling_steps(height) == steps
+    g = build_dcgan_generator(LATENT, (height, height, 3), K, base_filters=4)
+    assert g.output_shape == (None, height, height, 3)
+
+
+def test_dcgan_discriminator_follows_the_study():
+    d = build_dcgan_discriminator((32, 32, 3), 2 * K)
+    convs = [layer for layer in d.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [96] * 3 + [192] * 6
+    assert [c.kernel_size for c in convs][-2:] == [(1, 1), (1, 1)]  # network-in-network
+    assert d.output_shape == (None, 2 * K)
+    assert any(isinstance(layer, keras.layers.GaussianNoise) for layer in d.layers)
+
+
+def test_diffaugment_keeps_shape_and_changes_images():
+    x = tf.random.uniform([4, 8, 8, 3], -1, 1, seed=0)
+    seed = keras.random.SeedGenerator(0)
+    for policy in (["color"], ["translation"], ["cutout"]):
+        out = diff_augment(x, policy, seed)
+        assert out.shape == x.shape and not np.allclose(out, x)
+    cut = diff_augment(tf.ones([2, 8, 8, 1]), ["cutout"], seed).numpy()
+    assert np.all(np.isin(cut, [0.0, 1.0])) and 0 < (cut == 0).sum(axis=(1, 2, 3)).min()

@@ -1,0 +1,38 @@
+"""Auxiliary-classifier GAN."""
+
+import keras
+import numpy as np
+
+from tfganaug.gans.base import GANBase, sparse_ce
+
+
+@keras.saving.register_keras_serializable(package="tfganaug")
+class ACGAN(GANBase):
+    """ACGAN (Odena et al. 2017): D(image) gives 1 + K logits, a real/fake logit and K class logits.
+
+    D minimises the adversarial loss plus the class loss on real and fake
+    images; G minimises its adversarial loss plus the class loss of its images
+    (they must look real *and* be recognisably of the asked class). The
+    discriminator must be built with `num_outputs = 1 + num_classes`.
+    """
+
+    def _split(self, images):
+        logits = self.discriminator(self.augment(images), training=True)
+        return logits[:, :1], logits[:, 1:]
+
+    def discriminator_loss(self, real, fake, labels):
+        real_adv, real_cls = self._split(real)
+        fake_adv, fake_cls = self._split(fake)
+        critic = lambda x: self._split(x)[0]  # noqa: E731
+        adversarial = self.adv_d_loss(real_adv, fake_adv) + self.penalty(critic, real, fake)
+        return adversarial + sparse_ce(labels, real_cls) + sparse_ce(labels, fake_cls)
+
+    def generator_loss(self, fake, labels):
+        fake_adv, fake_cls = self._split(fake)
+        return self.adv_g_loss(fake_adv) + sparse_ce(labels, fake_cls)
+
+    def class_probabilities(self, images, batch_size=256):
+        """The auxiliary head's class probabilities [N, K] for images in [-1, 1] (no augmentation)."""
+        logits = self.discriminator.predict(images, batch_size=batch_size, verbose=0)[:, 1:]
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return exp / exp.sum(axis=1, keepdims=True)

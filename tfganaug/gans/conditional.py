@@ -1,0 +1,27 @@
+"""Conditional GAN: label-conditioned generator and discriminator."""
+
+import keras
+
+from tfganaug.gans.base import GANBase
+
+
+@keras.saving.register_keras_serializable(package="tfganaug")
+class ConditionalGAN(GANBase):
+    """CGAN (Mirza & Osindero): G(noise, label) and D(image, label) -> one real/fake logit.
+
+    Example:
+        >>> g = build_mlp_generator(8, (8, 8, 1), num_classes=3)
+        >>> d = build_mlp_discriminator((8, 8, 1), num_classes=3)
+        >>> cgan = ConditionalGAN(g, d, latent_dim=8, num_classes=3)
+        >>> cgan.compile(keras.optimizers.Adam(2e-4), keras.optimizers.Adam(2e-4))
+        >>> cgan.fit(dataset_of_images_and_labels, epochs=1)
+        >>> cgan.generate(labels=[0, 1, 2], seed=0).shape
+        (3, 8, 8, 1)
+    """
+
+    def discriminator_loss(self, real, fake, labels):
+        critic = lambda x: self.discriminator([self.augment(x), labels], training=True)  # noqa: E731
+        return self.adv_d_loss(critic(real), critic(fake)) + self.penalty(critic, real, fake)
+
+    def generator_loss(self, fake, labels):
+        return self.adv_g_loss(self.discriminator([self.augment(fake), labels], training=True))

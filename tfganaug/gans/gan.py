@@ -1,0 +1,30 @@
+"""Unconditional GAN: the "vanilla GAN" control of the DAGAN study."""
+
+import keras
+
+from tfganaug.gans.base import GANBase
+
+
+@keras.saving.register_keras_serializable(package="tfganaug")
+class GAN(GANBase):
+    """Unconditional GAN: D says real or fake (one logit); G takes noise only.
+
+    Its images have no class, so they can only be labelled all-in-one or LSRO.
+
+    Example:
+        >>> gan = GAN(build_mlp_generator(8, (8, 8, 1)), build_mlp_discriminator((8, 8, 1)), latent_dim=8, num_classes=3)
+        >>> gan.compile(keras.optimizers.Adam(2e-4), keras.optimizers.Adam(2e-4))
+        >>> gan.fit(images_in_minus1_1, epochs=1)
+        >>> gan.generate(n=16, seed=0).shape
+        (16, 8, 8, 1)
+    """
+
+    conditional = False
+
+    def discriminator_loss(self, real, fake, labels):
+        critic = lambda x: self.discriminator(self.augment(x), training=True)  # noqa: E731
+        d_loss = self.adv_d_loss(critic(real), critic(fake))
+        return d_loss + self.penalty(critic, real, fake)
+
+    def generator_loss(self, fake, labels):
+        return self.adv_g_loss(self.discriminator(self.augment(fake), training=True))

@@ -1,0 +1,76 @@
+"""Adversarial losses as pure functions of discriminator logits (TF-GAN style naming).
+
+Each returns a scalar: the mean over the batch. `real` / `fake` are the
+discriminator's logits for real and generated images, shape [N] or [N, 1].
+"""
+
+import tensorflow as tf
+
+
+def bce_generator_loss(fake):
+    """Non-saturating GAN generator loss: -log sigmoid(D(G(z)))."""
+    return tf.reduce_mean(tf.nn.softplus(-fake))
+
+
+def bce_discriminator_loss(real, fake):
+    """-log sigmoid(D(x)) - log(1 - sigmoid(D(G(z))))."""
+    return tf.reduce_mean(tf.nn.softplus(-real)) + tf.reduce_mean(tf.nn.softplus(fake))
+
+
+def least_squares_generator_loss(fake):
+    """LSGAN: 0.5 * (D(G(z)) - 1)^2."""
+    return 0.5 * tf.reduce_mean(tf.square(fake - 1.0))
+
+
+def least_squares_discriminator_loss(real, fake):
+    """LSGAN: 0.5 * (D(x) - 1)^2 + 0.5 * D(G(z))^2."""
+    return 0.5 * tf.reduce_mean(tf.square(real - 1.0)) + 0.5 * tf.reduce_mean(tf.square(fake))
+
+
+def hinge_generator_loss(fake):
+    """Hinge GAN: -D(G(z))."""
+    return -tf.reduce_mean(fake)
+
+
+def hinge_discriminator_loss(real, fake):
+    """Hinge GAN: max(0, 1 - D(x)) + max(0, 1 + D(G(z)))."""
+    return tf.reduce_mean(tf.nn.relu(1.0 - real)) + tf.reduce_mean(tf.nn.relu(1.0 + fake))
+
+
+def wasserstein_generator_loss(fake):
+    """WGAN: -D(G(z))."""
+    return -tf.reduce_mean(fake)
+
+
+def wasserstein_discriminator_loss(real, fake):
+    """WGAN critic: D(G(z)) - D(x) (add `gradient_penalty` for WGAN-GP)."""
+    return tf.reduce_mean(fake) - tf.reduce_mean(real)
+
+
+def gradient_penalty(critic, real, fake, alpha):
+    """WGAN-GP penalty: mean over samples of (||grad critic(x_hat)||_2 - 1)^2.
+
+    Args:
+        critic: function from images to logits [N] or [N, 1].
+        real, fake: images [N, ...].
+        alpha: one uniform weight per sample, shape [N]; x_hat = real + alpha * (fake - real).
+
+    The norm is per sample over all pixels; a small epsilon inside the square
+    root keeps its gradient finite where the critic's gradient is exactly zero.
+    """
+    shape = [-1] + [1] * (len(real.shape) - 1)
+    interpolated = real + tf.reshape(tf.cast(alpha, real.dtype), shape) * (fake - real)
+    with tf.GradientTape() as tape:
+        tape.watch(interpolated)
+        scores = critic(interpolated)
+    grads = tape.gradient(scores, interpolated)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [tf.shape(grads)[0], -1])), axis=1) + 1e-12)
+    return tf.reduce_mean(tf.square(norms - 1.0))
+
+
+ADVERSARIAL_LOSSES = {
+    "bce": (bce_generator_loss, bce_discriminator_loss),
+    "least_squares": (least_squares_generator_loss, least_squares_discriminator_loss),
+    "hinge": (hinge_generator_loss, hinge_discriminator_loss),
+    "wgan_gp": (wasserstein_generator_loss, wasserstein_discriminator_loss),
+}
