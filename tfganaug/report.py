@@ -28,7 +28,7 @@ def plot_per_class_accuracy(rows, class_names, path):
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
     ax.set_title("Per-class accuracy (mean ± std over seeds)")
-    ax.legend(fontsize="small", ncols=min(3, len(rows)))
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: never hides a bar
     _save(fig, path)
 
 
