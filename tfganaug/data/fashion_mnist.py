@@ -53,6 +53,9 @@ def read_idx(path):
 
 
 def _download():
+    # Last resort only: reached when neither the Debian package nor the Keras cache has
+    # the files and `data.download` is true. The default run (Animal-MNIST) and the
+    # tests never get here (the test command installs the Debian package).
     import keras
 
     try:
