@@ -8,6 +8,7 @@ import yaml
 
 from tests.conftest import tiny_config
 from tfganaug.cli import main
+from tfganaug.data.npz import load_npz
 from tfganaug.results import markdown_table, summarize
 
 
@@ -108,7 +109,28 @@ def test_gan_groups_share_one_trained_gan_and_label_as_asked(tmp_path, npz_file,
     # 6 + 6 + 3 real images: +50% = 8 (3, 3, 2); fill tops c2 up by 3
     assert sizes == {"acgan-pseudo_label": 23, "acgan-lsro": 18, "acgan-all_in_one+classical": 23,
                      "gan-all_in_one": 23}
-    assert len(list((tmp_path / "run" / "gans").glob("*.weights.h5"))) == 2
+    gan_folders = sorted((tmp_path / "run" / "gans").iterdir())
+    assert [p.name.split("-")[0] for p in gan_folders] == ["acgan", "gan"]
+    assert all((p / "gan.weights.h5").exists() and (p / "samples" / "epoch_0001.png").exists() for p in gan_folders)
+
+    # generate: PNG folders per class + an npz that is itself a valid data source
+    out = tmp_path / "generated"
+    assert main(["generate", str(tmp_path / "run"), "--gan", "acgan", "--per-class", "3", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["c0", "c1", "c2", "generated.npz"]
+    assert all(len(list((out / c).glob("*.png"))) == 3 for c in ("c0", "c1", "c2"))
+    generated = load_npz(out / "generated.npz").pool.concat(load_npz(out / "generated.npz").test)
+    assert sorted(generated.counts()) == [3, 3, 3] and generated.images.shape[1:] == (8, 8, 1)
+    assert main(["generate", str(tmp_path / "run"), "--gan", "gan", "--count", "4", "--out", str(tmp_path / "u")]) == 0
+    assert len(list((tmp_path / "u" / "unlabelled").glob("*.png"))) == 4
+    capsys.readouterr()
+    for argv, message in [
+        (["--per-class", "3", "--out", str(tmp_path / "x")], "several GANs; choose one with --gan, one of: acgan-"),
+        (["--gan", "gan", "--per-class", "3", "--out", str(tmp_path / "x")], "unconditional (its images have no class): give --count"),
+        (["--gan", "acgan", "--per-class", "3", "--out", str(out)], "already exists; choose a new --out"),
+    ]:
+        assert main(["generate", str(tmp_path / "run"), *argv]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 def test_gan_group_config_errors(npz_file):

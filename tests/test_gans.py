@@ -108,3 +108,29 @@ def test_diffaugment_keeps_shape_and_changes_images():
         assert out.shape == x.shape and not np.allclose(out, x)
     cut = diff_augment(tf.ones([2, 8, 8, 1]), ["cutout"], seed).numpy()
     assert np.all(np.isin(cut, [0.0, 1.0])) and 0 < (cut == 0).sum(axis=(1, 2, 3)).min()
+
+
+def _shift(x, dy, dx):
+    """x shifted so that out[i, j] = x[i + dy, j + dx], zero past the edge."""
+    h, w = x.shape[:2]
+    out = np.zeros_like(x)
+    for i in range(h):
+        for j in range(w):
+            if 0 <= i + dy < h and 0 <= j + dx < w:
+                out[i, j] = x[i + dy, j + dx]
+    return out
+
+
+def test_translation_is_a_whole_pixel_shift_with_zero_fill_and_has_gradients():
+    x = tf.random.uniform([16, 8, 8, 2], -1, 1, seed=1)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = diff_augment(x, ["translation"], keras.random.SeedGenerator(3))
+        total = tf.reduce_sum(out)
+    shifts = set()
+    for before, after in zip(x.numpy(), out.numpy()):
+        match = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if np.array_equal(_shift(before, dy, dx), after)]
+        assert match, "every sample is one shift of its input (8 px: at most 1 px each way)"
+        shifts.add(match[0])
+    assert len(shifts) > 1  # offsets are drawn per sample
+    assert float(tf.reduce_sum(tf.abs(tape.gradient(total, x)))) > 0

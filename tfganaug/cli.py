@@ -13,18 +13,45 @@ from tfganaug.errors import ConfigError, UserError  # noqa: E402
 
 def _train(args):
     from tfganaug.config import load_config
-    from tfganaug.experiment import describe_plan, make_splits, run_experiment
+    from tfganaug.experiment import describe_plan, make_splits, run_experiment, run_sweep, sweep_points
 
     config = load_config(args.config, args.set)
     try:
         if args.dry_run:
-            print(describe_plan(config, make_splits(config.data)))
+            points = sweep_points(config) if config.sweep else [(None, config)]
+            for value, point in points:
+                if value:
+                    print(f"\n=== sweep: samples_per_class = {value} ===")
+                print(describe_plan(point, make_splits(point.data)))
             return 0
         run_dir = Path(args.out) if args.out else config.output.root / config.name
-        run_experiment(config, run_dir)
+        (run_sweep if config.sweep else run_experiment)(config, run_dir)
     except ConfigError as exc:  # raised once the data is known (e.g. too few images): name the file too
         raise ConfigError(f"{args.config}: {exc}") from None
     return 0
+
+
+def _generate(args):
+    from tfganaug.experiment import build_gan_from_spec
+    from tfganaug.gan_training import choose_gan, load_trained_gan
+    from tfganaug.generate import generated_images, write_generated
+
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir} is not a folder; give the run folder of `tfganaug train` (e.g. runs/quickstart)")
+    model, spec = load_trained_gan(choose_gan(run_dir, args.gan), build_gan_from_spec)
+    images, labels = generated_images(model, num_classes=spec["num_classes"], per_class=args.per_class,
+                                      count=args.count, seed=args.seed)
+    out = write_generated(images, labels, spec["class_names"], args.out)
+    print(f"wrote {len(images)} images of {spec['gan']['model']} to {out}/ (PNG folders and generated.npz)")
+    return 0
+
+
+def _positive(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
 
 def _datasets(args):
@@ -46,6 +73,15 @@ def build_parser():
     train.add_argument("--dry-run", action="store_true", help="validate and print the plan without training")
     train.add_argument("--out", help="run folder (default: <output.root>/<name>)")
     train.set_defaults(func=_train)
+
+    generate = commands.add_parser("generate", help="write images of a run's trained GAN as PNG folders + .npz")
+    generate.add_argument("run_dir", help="the run folder of `tfganaug train`")
+    generate.add_argument("--per-class", type=_positive, help="images of each class (conditional GANs)")
+    generate.add_argument("--count", type=_positive, help="images in all (unconditional GANs)")
+    generate.add_argument("--out", required=True, help="new folder to write (must not exist)")
+    generate.add_argument("--gan", help="which GAN when the run trained several: its folder name under gans/ or model")
+    generate.add_argument("--seed", type=int, default=0, help="noise seed (same seed, same images)")
+    generate.set_defaults(func=_generate)
 
     datasets = commands.add_parser("datasets", help="list data sources and whether they are available offline here")
     datasets.set_defaults(func=_datasets)

@@ -189,6 +189,7 @@ class GANTraining(Strict):
     d_learning_rate: float = Field(2e-4, gt=0)
     beta_1: float = Field(0.5, ge=0, lt=1)
     beta_2: float = Field(0.999, ge=0, lt=1)
+    sample_every: int = Field(5, ge=0, description="epochs between fixed-noise sample grids (0: last epoch only)")
 
     @model_validator(mode="after")
     def _fits(self):
@@ -248,6 +249,19 @@ class OutputConfig(Strict):
     root: Path = Field(Path("runs"), description="run folders go to <root>/<name>")
 
 
+class SweepConfig(Strict):
+    """Repeat the experiment for each value; results are also tabulated and plotted against it."""
+
+    samples_per_class: list[PositiveInt] = Field(min_length=2, description="replaces data.samples_per_class per point")
+
+    @field_validator("samples_per_class")
+    @classmethod
+    def _increasing(cls, value):
+        if sorted(set(value)) != value:
+            raise ValueError(f"sweep values must be distinct and increasing, got {value}")
+        return value
+
+
 class ExperimentConfig(Strict):
     """One experiment: data, classifier, groups to compare and seeds."""
 
@@ -258,6 +272,7 @@ class ExperimentConfig(Strict):
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     groups: list[Group] = Field(min_length=1)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    sweep: Optional[SweepConfig] = None
 
     @field_validator("groups", mode="before")
     @classmethod

@@ -27,12 +27,13 @@ def _translation(x, seed, ratio=0.125):
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     dy = keras.random.randint([n, 1], -sh, sh + 1, seed=seed)
     dx = keras.random.randint([n, 1], -sw, sw + 1, seed=seed)
-    # Shift by whole pixels, one offset per sample, filling with zeros (padding of 1 on each side).
-    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
-    rows = tf.clip_by_value(tf.range(h)[None, :] + dy + 1, 0, h + 1)
-    cols = tf.clip_by_value(tf.range(w)[None, :] + dx + 1, 0, w + 1)
-    out = tf.gather(padded, rows, axis=1, batch_dims=1)
-    return tf.gather(out, cols, axis=2, batch_dims=1)
+    # Shift by whole pixels, one offset per sample, filling with zeros: multiply by one-hot shift
+    # matrices (an index past the edge gives an all-zero row). A gather would do the same forward,
+    # but its gradient is a scatter that made the whole GAN step twice as slow on CPU.
+    shift_rows = tf.one_hot(tf.range(h)[None, :] + dy, h, dtype=x.dtype)  # [n, h, h]
+    shift_cols = tf.one_hot(tf.range(w)[None, :] + dx, w, dtype=x.dtype)  # [n, w, w]
+    x = tf.einsum("nij,njwc->niwc", shift_rows, x)
+    return tf.einsum("nkj,nijc->nikc", shift_cols, x)
 
 
 def _cutout(x, seed, ratio=0.5):

@@ -16,7 +16,7 @@ import numpy as np
 from tfganaug import groups as control
 from tfganaug.classical import build_classical_augmentation
 from tfganaug.classify import evaluate_classifier, fit_classifier
-from tfganaug.config import to_yaml
+from tfganaug.config import GANTraining, to_yaml
 from tfganaug.data.animal_mnist import load_animal_mnist
 from tfganaug.data.fashion_mnist import load_fashion_mnist
 from tfganaug.data.folder import load_folder
@@ -24,13 +24,14 @@ from tfganaug.data.npz import load_npz
 from tfganaug.data.pipeline import gan_dataset, one_hot
 from tfganaug.data.sampling import SAME, split_pool
 from tfganaug.data.tfds_source import load_tfds
-from tfganaug.files import atomic_path, write_text
+from tfganaug.files import write_text
+from tfganaug.gan_training import WEIGHTS_FILE, load_trained_gan, train_gan
 from tfganaug.gans import GAN_MODELS
 from tfganaug.labeling import confident, synthesis_counts, targets, to_uint8
 from tfganaug.networks.gan_networks import GAN_NETWORKS
 from tfganaug.networks.classifiers import CLASSIFIER_BUILDERS
-from tfganaug.report import plot_per_class_accuracy, plot_training_curves
-from tfganaug.results import markdown_table, write_results
+from tfganaug.report import plot_per_class_accuracy, plot_sweep, plot_training_curves
+from tfganaug.results import markdown_table, sweep_table, write_results
 
 
 # ---------------------------------------------------------------- data
@@ -104,11 +105,17 @@ def build_gan(gan, image_shape, num_classes, seed):
     return model
 
 
+def build_gan_from_spec(spec):
+    """An untrained compiled GAN from the `gan.json` of a GAN folder (see `gan_training`)."""
+    return build_gan(GANTraining(**spec["gan"]), tuple(spec["image_shape"]), spec["num_classes"], spec["seed"])
+
+
 class GANProvider:
-    """Trains each distinct GAN (settings x data x seed) once and keeps its weights in `folder`.
+    """Trains each distinct GAN (settings x data x seed) once, into `folder/<model>-<key>/`.
 
     Groups that differ only in labeling or synthesis share one trained GAN, as
-    in the Fashion-MNIST study; a rerun loads the saved weights.
+    in the Fashion-MNIST study; a rerun loads the finished GAN, or resumes one
+    that was cut short from its last epoch.
     """
 
     def __init__(self, folder, data_settings, log=print, verbose=2):
@@ -116,23 +123,26 @@ class GANProvider:
         self.models = {}
 
     def get(self, gan, train, seed):
-        key = hashlib.sha256(json.dumps([self.data_settings, gan.model_dump(mode="json"), seed],
-                                        sort_keys=True).encode()).hexdigest()[:16]
+        # sample_every changes what is logged, not what is trained.
+        settings = gan.model_dump(mode="json", exclude={"sample_every"})
+        key = hashlib.sha256(json.dumps([self.data_settings, settings, seed], sort_keys=True).encode()).hexdigest()[:16]
         if key in self.models:
             return self.models[key]
+        folder = self.folder / f"{gan.model}-{key}"
+        spec = {"gan": gan.model_dump(mode="json"), "image_shape": list(train.image_shape),
+                "num_classes": train.num_classes, "class_names": list(train.class_names), "seed": seed}
         keras.utils.set_random_seed(seed)
-        model = build_gan(gan, train.image_shape, train.num_classes, seed)
-        path = self.folder / f"{gan.model}-{key}.weights.h5"
-        if path.exists():
-            model.load_weights(path)
-            self.log(f"loaded GAN {gan.model} (seed {seed}) from {path}")
+        if (folder / WEIGHTS_FILE).exists():
+            model, _ = load_trained_gan(folder, build_gan_from_spec)
+            self.log(f"loaded GAN {gan.model} (seed {seed}) from {folder}")
         else:
+            model = build_gan_from_spec(spec)
             started = time.time()
-            self.log(f"training GAN {gan.model} ({gan.network}, {gan.epochs} epochs) on {len(train)} images, seed {seed}")
-            model.fit(gan_dataset(train.images, train.labels, gan.batch_size, seed), epochs=gan.epochs,
-                      verbose=self.verbose, shuffle=False)
-            with atomic_path(path, suffix=".weights.h5") as tmp:
-                model.save_weights(tmp)
+            self.log(f"training GAN {gan.model} ({gan.network}, {gan.epochs} epochs) on {len(train)} images, "
+                     f"seed {seed}, into {folder}")
+            train_gan(model, gan_dataset(train.images, train.labels, gan.batch_size, seed), epochs=gan.epochs,
+                      folder=folder, spec=spec, class_names=train.class_names, seed=seed,
+                      sample_every=gan.sample_every, verbose=self.verbose)
             self.log(f"trained GAN {gan.model} in {time.time() - started:.0f}s")
         self.models[key] = model
         return model
@@ -283,3 +293,30 @@ def run_experiment(config, run_dir, log=print, verbose=None):
     log("\n" + markdown_table(rows, class_names))
     log(f"results, plots and the resolved config are in {run_dir}")
     return rows
+
+
+def sweep_points(config):
+    """[(value, the config of that point)] of a sweep: `data.samples_per_class` replaced by each value."""
+    return [(value, config.model_copy(update={"sweep": None,
+                                              "data": config.data.model_copy(update={"samples_per_class": value})}))
+            for value in config.sweep.samples_per_class]
+
+
+def run_sweep(config, run_dir, log=print, verbose=None):
+    """Run the experiment once per `sweep.samples_per_class` value, each in `run_dir/samples_per_class=N/`.
+
+    Writes `sweep.md` (accuracy per group and value) and `sweep_accuracy.png`
+    (accuracy against samples per class, one line per group) into `run_dir`.
+    """
+    key = "samples_per_class"
+    points = []
+    for value, point in sweep_points(config):
+        log(f"\n=== sweep: {key} = {value} ===")
+        points.append((value, run_experiment(point, run_dir / f"{key}={value}", log, verbose)))
+    write_text(run_dir / "config.resolved.yaml", to_yaml(config))
+    table = sweep_table(points, key)
+    write_text(run_dir / "sweep.md", f"# Sweep: {config.name}\n\nTest accuracy in %, mean ± std over seeds.\n\n{table}")
+    plot_sweep(points, key, run_dir / "sweep_accuracy.png")
+    log("\n" + table)
+    log(f"sweep table and plot are in {run_dir}")
+    return points

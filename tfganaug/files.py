@@ -5,6 +5,7 @@ A run that is interrupted never leaves a half-written results file behind.
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -34,3 +35,22 @@ def write_text(path, text):
     """Write `text` to `path` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def atomic_dir(path):
+    """Yield a temporary folder next to `path`; rename it to `path` on success, delete it on failure.
+
+    `path` must not exist yet (a folder of outputs is never merged into an old one).
+    """
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)

@@ -46,3 +46,53 @@ def plot_training_curves(records, path):
     ax_acc.set(xlabel="epoch", ylabel="validation accuracy", title="Validation accuracy (model selection)")
     ax_loss.legend(fontsize="small")
     _save(fig, path)
+
+
+def image_mosaic(images, rows):
+    """Images [N, H, W, C] (N divisible by rows) tiled into one [rows*H, cols*W, C] array, row by row."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    cols = n // rows
+    return images[: rows * cols].reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
+
+
+def save_sample_grid(images, row_names, path, title=""):
+    """A PNG of generated images in [-1, 1], one row per entry of `row_names` (its label on the left)."""
+    rows = len(row_names)
+    mosaic = (image_mosaic(images, rows) + 1.0) / 2.0
+    height, width = mosaic.shape[:2]
+    fig, ax = plt.subplots(figsize=(max(3, width / 28 * 0.6) + 1.2, max(2, height / 28 * 0.6) + 0.4))
+    ax.imshow(np.clip(mosaic.squeeze(-1) if mosaic.shape[-1] == 1 else mosaic, 0, 1), cmap="gray", vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks((np.arange(rows) + 0.5) * height / rows, row_names)
+    ax.set_title(title, fontsize="small")
+    _save(fig, path)
+
+
+def plot_sweep(points, key, path):
+    """Test accuracy (mean ± std over seeds) against the swept value, one line per group.
+
+    Args:
+        points: [(value, summary rows of that run)], in sweep order.
+        key: the swept setting, the x-axis label.
+        path: PNG to write.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    groups = list(dict.fromkeys(row["group"] for _, rows in points for row in rows))
+    for group in groups:
+        xs, means, stds = [], [], []
+        for value, rows in points:
+            for row in rows:
+                if row["group"] == group:
+                    xs.append(value)
+                    means.append(100 * row["accuracy"][0])
+                    stds.append(100 * row["accuracy"][1])
+        ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=group)
+    ax.set_xscale("log")
+    values = [value for value, _ in points]
+    ax.set_xticks(values, [str(v) for v in values])
+    ax.minorticks_off()
+    ax.set(xlabel=key.replace("_", " "), ylabel="test accuracy (%)", title="Accuracy against training data size")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _save(fig, path)

@@ -73,3 +73,22 @@ def write_results(run_dir, records, class_names, experiment):
     title = f"# Results: {experiment}\n\nTest-set accuracy in %, mean ± std over seeds.\n\n"
     write_text(run_dir / "results.md", title + markdown_table(rows, class_names))
     return rows
+
+
+def sweep_table(points, key):
+    """Markdown table of accuracy (mean ± std over seeds): one row per group, one column per sweep value.
+
+    Args:
+        points: [(value, summary rows of that run)], in sweep order.
+        key: the swept setting's name, for the header.
+    """
+    groups = list(dict.fromkeys(row["group"] for _, rows in points for row in rows))
+    header = [f"group \\ {key}"] + [str(value) for value, _ in points]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for group in groups:
+        cells = [group]
+        for _, rows in points:
+            row = next((r for r in rows if r["group"] == group), None)
+            cells.append(_pct(row["accuracy"]) if row else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

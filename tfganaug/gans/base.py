@@ -55,8 +55,14 @@ class GANBase(keras.Model):
 
     def compile(self, g_optimizer, d_optimizer, **kwargs):
         """Set the generator's and the discriminator's optimizers."""
-        super().compile(**kwargs)
+        # `optimizer` is the discriminator's, so that Keras callbacks which count steps through
+        # `model.optimizer.iterations` (TensorBoard, BackupAndRestore) see the real ones.
+        super().compile(optimizer=d_optimizer, **kwargs)
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        # Built now, so that a checkpoint (G, D and both optimizers' slots) can be
+        # restored before the first step: a rerun resumes instead of restarting.
+        g_optimizer.build(self.generator.trainable_variables)
+        d_optimizer.build(self.discriminator.trainable_variables)
 
     @property
     def metrics(self):

@@ -1,0 +1,69 @@
+"""The study YAMLs in experiments/ run end to end from the CLI, shrunk by --set overrides."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import tiny_config
+from tfganaug.cli import main
+from tfganaug.config import load_config
+
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+
+
+def _gan_overrides(path, **settings):
+    """--set arguments giving every GAN group of a study YAML the same tiny settings (so they still share GANs)."""
+    groups = load_config(path).groups
+    return [arg for i, group in enumerate(groups) if group.type == "gan"
+            for key, value in settings.items() for arg in ("--set", f"groups.{i}.gan.{key}={value}")]
+
+
+def _tiny_data(per_class):
+    return ["--set", "seeds=[0]", "--set", f"data.samples_per_class={per_class}", "--set", "data.val_per_class=2",
+            "--set", "data.test_per_class=4", "--set", "classifier.epochs=1"]
+
+
+@pytest.mark.slow
+def test_fashion_mnist_study_runs_every_group(tmp_path, capsys):
+    path = EXPERIMENTS / "acgan_fashion_mnist.yaml"
+    argv = ["train", str(path), "--out", str(tmp_path / "run"), *_tiny_data(6),
+            "--set", "classifier.hidden_units=[16]",
+            *_gan_overrides(path, hidden_units="[8]", latent_dim=4, epochs=1, batch_size=16)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("training GAN") == 2  # one CGAN and one ACGAN, each shared by three labelings
+    summary = json.loads((tmp_path / "run" / "results.json").read_text())["summary"]
+    assert [row["group"] for row in summary] == [
+        "no-GAN", "cgan-pseudo_label", "cgan-lsro", "cgan-all_in_one",
+        "acgan-pseudo_label", "acgan-lsro", "acgan-all_in_one"]
+    assert {row["train_size"] for row in summary[1:]} == {90}  # 60 real + 50%
+
+
+@pytest.mark.slow
+def test_dagan_sweep_runs_every_group_at_every_size(tmp_path, capsys):
+    path = EXPERIMENTS / "dagan_lowdata.yaml"
+    argv = ["train", str(path), "--out", str(tmp_path / "run"), *_tiny_data(4),
+            "--set", "sweep.samples_per_class=[2,4]", "--set", "classifier.epochs=1",
+            *_gan_overrides(path, base_filters=4, d_filters="[4,4]", latent_dim=4, epochs=1, batch_size=16)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("training GAN") == 6  # gan, sgan, dagan (shared by DAGAN_aug) at each size
+    table = (tmp_path / "run" / "sweep.md").read_text()
+    assert "| group \\ samples_per_class | 2 | 4 |" in table
+    for group in ("C", "C_aug", "vanilla_GAN", "semi_GAN", "DAGAN", "DAGAN_aug"):
+        assert f"| {group} | " in table
+    assert (tmp_path / "run" / "sweep_accuracy.png").stat().st_size > 10_000
+    sizes = [json.loads((tmp_path / "run" / f"samples_per_class={n}" / "results.json").read_text())["summary"][0]["train_size"]
+             for n in (2, 4)]
+    assert sizes == [20, 40]
+
+
+def test_sweep_values_must_increase(tmp_path, npz_file):
+    from tfganaug.errors import ConfigError
+
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(tiny_config(npz_file, sweep={"samples_per_class": [6, 3]})))
+    with pytest.raises(ConfigError, match=r"sweep\.samples_per_class.*distinct and increasing"):
+        load_config(path)

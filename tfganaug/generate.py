@@ -1,0 +1,49 @@
+"""`tfganaug generate`: images from a trained GAN as PNG folders (one per class) plus one `.npz`."""
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tfganaug.errors import UserError
+from tfganaug.files import atomic_dir
+from tfganaug.labeling import to_uint8
+
+NPZ_FILE = "generated.npz"
+
+
+def generated_images(model, *, num_classes, per_class=None, count=None, seed=0):
+    """uint8 images and their classes (-1 for an unconditional GAN).
+
+    Conditional GANs take `per_class` (classes in order, each `per_class` times);
+    unconditional ones take `count`.
+    """
+    if model.conditional:
+        if not per_class:
+            raise UserError(f"{type(model).__name__} is conditional: give --per-class N (images of each class)")
+        labels = np.repeat(np.arange(num_classes), per_class)
+        return to_uint8(model.generate(labels=labels, seed=seed)), labels
+    if not count:
+        raise UserError(f"{type(model).__name__} is unconditional (its images have no class): give --count N")
+    return to_uint8(model.generate(n=count, seed=seed)), np.full(count, -1)
+
+
+def write_generated(images, labels, class_names, out):
+    """Write `out/<class name>/<index>.png` (unconditional: `out/unlabelled/`) and `out/generated.npz`.
+
+    The `.npz` holds `images`, `labels` and `class_names` (usable as `data.source: npz`;
+    unconditional: `images` only). The folder appears whole or not at all.
+    """
+    out = Path(out)
+    if out.exists():
+        raise UserError(f"{out} already exists; choose a new --out folder (generated images are never mixed into old ones)")
+    with atomic_dir(out) as tmp:
+        for i, (image, label) in enumerate(zip(images, labels)):
+            folder = tmp / (class_names[label] if label >= 0 else "unlabelled")
+            folder.mkdir(exist_ok=True)
+            Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(folder / f"{i:06d}.png")
+        arrays = {"images": images}
+        if len(labels) and labels.min() >= 0:
+            arrays.update(labels=labels.astype(np.int64), class_names=np.array(class_names))
+        np.savez_compressed(tmp / NPZ_FILE, **arrays)
+    return out
