@@ -9,7 +9,6 @@ import yaml
 from tests.conftest import tiny_config
 from tfganaug.cli import main
 from tfganaug.data.npz import load_npz
-from tfganaug.results import markdown_table, summarize
 
 
 @pytest.fixture
@@ -79,14 +78,6 @@ def test_datasets_lists_sources(capsys):
     assert main(["datasets"]) == 0
     printed = capsys.readouterr().out
     assert "animal_mnist       yes" in printed and "tfds:cassava" in printed
-
-
-def test_summary_mean_and_sample_std_hand_computed():
-    records = [{"group": "g", "seed": s, "train_size": 5, "accuracy": a, "balanced_accuracy": a, "macro_f1": a,
-                "per_class_accuracy": {"x": a}} for s, a in enumerate([0.5, 0.7])]
-    (row,) = summarize(records, ["x"])
-    assert row["accuracy"] == pytest.approx((0.6, 0.1414213562))  # std with ddof=1
-    assert "| g | 2 | 5 | 60.00 ± 14.14 |" in markdown_table([row], ["x"])
 
 
 @pytest.mark.slow
