@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 import yaml
 
@@ -104,6 +105,17 @@ def test_gan_groups_share_one_trained_gan_and_label_as_asked(tmp_path, npz_file,
     assert [p.name.split("-")[0] for p in gan_folders] == ["acgan", "gan"]
     assert all((p / "gan.weights.h5").exists() and (p / "samples" / "epoch_0001.png").exists() for p in gan_folders)
 
+    # GAN metrics, written at the end of the run: every GAN, overall and per class; GAN-train/test if conditional
+    metrics = json.loads((tmp_path / "run" / "gan_metrics.json").read_text())
+    acgan, gan = (metrics[p.name] for p in gan_folders)
+    assert acgan["overall"]["n_real"] == 12 and acgan["overall"]["n_fake"] == 12  # the test split: 4 per class
+    assert set(acgan["per_class"]) == {"c0", "c1", "c2"} and np.isfinite(acgan["overall"]["fid"])
+    assert 0 <= acgan["gan_train"] <= 1 and 0 <= acgan["gan_test"] <= 1
+    assert "gan_train" not in gan and gan["per_class"] == {}
+    assert main(["evaluate-gan", str(tmp_path / "run"), "--gan", "acgan", "--per-class", "5"]) == 0
+    metrics = json.loads((tmp_path / "run" / "gan_metrics.json").read_text())
+    assert metrics[gan_folders[0].name]["overall"]["n_fake"] == 15 and gan_folders[1].name in metrics
+
     # generate: PNG folders per class + an npz that is itself a valid data source
     out = tmp_path / "generated"
     assert main(["generate", str(tmp_path / "run"), "--gan", "acgan", "--per-class", "3", "--out", str(out)]) == 0
@@ -122,6 +134,8 @@ def test_gan_groups_share_one_trained_gan_and_label_as_asked(tmp_path, npz_file,
         assert main(["generate", str(tmp_path / "run"), *argv]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+    assert main(["evaluate-gan", str(tmp_path / "u")]) == 2
+    assert "no trained GAN here" in capsys.readouterr().err
 
 
 def test_gan_group_config_errors(npz_file):

@@ -47,6 +47,33 @@ def _generate(args):
     return 0
 
 
+def _evaluate_gan(args):
+    from tfganaug.config import load_config
+    from tfganaug.gan_evaluation import METRICS_FILE, evaluate_gans
+    from tfganaug.gan_training import choose_gan, trained_gans
+
+    run_dir = Path(args.run_dir)
+    chosen = choose_gan(run_dir, args.gan) if args.gan else None
+    if chosen is None and not trained_gans(run_dir):
+        choose_gan(run_dir)  # raises the clear "no trained GAN here" error
+    config_path = Path(args.data) if args.data else run_dir / "config.resolved.yaml"
+    if not config_path.exists():
+        raise UserError(f"{config_path} not found; give the run's experiment YAML with --data")
+    config = load_config(config_path, args.set)
+    evaluate_gans(config, run_dir, inception_weights=args.inception_weights, per_class=args.per_class,
+                  only=chosen.name if chosen else None)
+    print(f"GAN metrics written to {run_dir / METRICS_FILE}")
+    return 0
+
+
+def _report(args):
+    from tfganaug.report import write_report
+
+    md, page = write_report(Path(args.run_dir))
+    print(f"wrote {md} and {page}")
+    return 0
+
+
 def _positive(text):
     value = int(text)
     if value <= 0:
@@ -82,6 +109,19 @@ def build_parser():
     generate.add_argument("--gan", help="which GAN when the run trained several: its folder name under gans/ or model")
     generate.add_argument("--seed", type=int, default=0, help="noise seed (same seed, same images)")
     generate.set_defaults(func=_generate)
+
+    evaluate = commands.add_parser("evaluate-gan", help="FID, KID, precision/recall, GAN-train/test of a run's GANs")
+    evaluate.add_argument("run_dir", help="the run folder of `tfganaug train`")
+    evaluate.add_argument("--data", help="experiment YAML giving data and classifier (default: the run's config)")
+    evaluate.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE", help="override a config value")
+    evaluate.add_argument("--gan", help="only this GAN (folder name under gans/ or model); default: all")
+    evaluate.add_argument("--inception-weights", help="local InceptionV3 no-top weights file for the features")
+    evaluate.add_argument("--per-class", type=_positive, help="generated images per class (default: test count)")
+    evaluate.set_defaults(func=_evaluate_gan)
+
+    report = commands.add_parser("report", help="write report.md and a self-contained report.html of a run")
+    report.add_argument("run_dir", help="the run (or sweep) folder of `tfganaug train`")
+    report.set_defaults(func=_report)
 
     datasets = commands.add_parser("datasets", help="list data sources and whether they are available offline here")
     datasets.set_defaults(func=_datasets)

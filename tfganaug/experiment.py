@@ -30,7 +30,7 @@ from tfganaug.gans import GAN_MODELS
 from tfganaug.labeling import confident, synthesis_counts, targets, to_uint8
 from tfganaug.networks.gan_networks import GAN_NETWORKS
 from tfganaug.networks.classifiers import CLASSIFIER_BUILDERS
-from tfganaug.report import plot_per_class_accuracy, plot_sweep, plot_training_curves
+from tfganaug.plots import plot_per_class_accuracy, plot_sweep, plot_training_curves
 from tfganaug.results import markdown_table, sweep_table, write_results
 
 
@@ -290,8 +290,15 @@ def run_experiment(config, run_dir, log=print, verbose=None):
     rows = write_results(run_dir, records, class_names, config.name)
     plot_per_class_accuracy(rows, class_names, run_dir / "per_class_accuracy.png")
     plot_training_curves(records, run_dir / "training_curves.png")
+    # Imported here: both modules build their models through this one.
+    from tfganaug.gan_evaluation import evaluate_gans
+    from tfganaug.report import write_report
+
+    if any(g.type == "gan" for g in config.groups):
+        evaluate_gans(config, run_dir, keep_done=True, splits=splits, log=log)
+    write_report(run_dir)
     log("\n" + markdown_table(rows, class_names))
-    log(f"results, plots and the resolved config are in {run_dir}")
+    log(f"results, plots and report.html are in {run_dir}")
     return rows
 
 
@@ -317,6 +324,9 @@ def run_sweep(config, run_dir, log=print, verbose=None):
     table = sweep_table(points, key)
     write_text(run_dir / "sweep.md", f"# Sweep: {config.name}\n\nTest accuracy in %, mean ± std over seeds.\n\n{table}")
     plot_sweep(points, key, run_dir / "sweep_accuracy.png")
+    from tfganaug.report import write_report  # see run_experiment
+
+    write_report(run_dir)
     log("\n" + table)
     log(f"sweep table and plot are in {run_dir}")
     return points

@@ -69,14 +69,21 @@ def kernel_distance_from_activations(real, fake, num_subsets=100, subset_size=10
     return float(np.mean(values)), float(np.std(values))
 
 
+def _distances(queries, points, chunk=1024):
+    """Euclidean distances [len(queries), len(points)] in row chunks (memory: chunk x len(points))."""
+    squared = np.sum(points ** 2, axis=1)
+    for start in range(0, len(queries), chunk):
+        q = queries[start:start + chunk]
+        yield np.sqrt(np.clip(np.sum(q ** 2, axis=1)[:, None] + squared[None, :] - 2 * q @ points.T, 0, None))
+
+
 def _kth_neighbour_radii(points, k):
-    distances = linalg.norm(points[:, None, :] - points[None, :, :], axis=-1)
-    return np.sort(distances, axis=1)[:, k]  # column 0 is the point itself
+    # Column 0 of each sorted row is the point itself (distance 0).
+    return np.concatenate([np.partition(d, k, axis=1)[:, k] for d in _distances(points, points)])
 
 
 def _covered(queries, centres, radii):
-    distances = linalg.norm(queries[:, None, :] - centres[None, :, :], axis=-1)
-    return (distances <= radii[None, :]).any(axis=1)
+    return np.concatenate([(d <= radii[None, :]).any(axis=1) for d in _distances(queries, centres)])
 
 
 def precision_recall_from_activations(real, fake, k=3):

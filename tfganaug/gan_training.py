@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from tfganaug.errors import UserError
 from tfganaug.files import atomic_path, write_text
-from tfganaug.report import image_mosaic, save_sample_grid
+from tfganaug.plots import image_mosaic, save_sample_grid
 
 SPEC_FILE = "gan.json"
 WEIGHTS_FILE = "gan.weights.h5"

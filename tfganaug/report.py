@@ -1,98 +1,140 @@
-"""Plots of a finished experiment (matplotlib, written atomically as PNG)."""
+"""`tfganaug report`: one run's results as `report.md` and a single self-contained `report.html`.
 
-import matplotlib
+The Markdown links the run folder's PNGs; the HTML embeds them (base64), so it
+can be mailed or archived alone. Sections appear when the run has what they
+show: results with intervals and significance, per-class accuracy, confusion
+matrices, training curves, GAN metrics, GAN sample grids, and for a sweep the
+accuracy-against-samples-per-class plot with each point's results.
+"""
 
-matplotlib.use("Agg")  # no display on servers and CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import base64
+import html
+import json
+from pathlib import Path
 
-from tfganaug.files import atomic_path  # noqa: E402
+from tfganaug.errors import UserError
+from tfganaug.files import write_text
+from tfganaug.gan_evaluation import METRICS_FILE
+from tfganaug.gan_training import trained_gans
+from tfganaug.plots import plot_confusion_matrices
+from tfganaug.results import markdown_table
 
-
-def _save(fig, path):
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-
-
-def plot_per_class_accuracy(rows, class_names, path):
-    """Grouped bars: test accuracy of each class (x) for each group (colour), with std over seeds."""
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(class_names) * max(1, len(rows)) / 3), 4))
-    width = 0.8 / max(1, len(rows))
-    x = np.arange(len(class_names))
-    for i, row in enumerate(rows):
-        means = [100 * row["per_class_accuracy"][c][0] for c in class_names]
-        stds = [100 * row["per_class_accuracy"][c][1] for c in class_names]
-        ax.bar(x + (i - (len(rows) - 1) / 2) * width, means, width, yerr=stds, label=row["group"], capsize=2)
-    ax.set_xticks(x, class_names, rotation=30, ha="right")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title("Per-class accuracy (mean ± std over seeds)")
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: never hides a bar
-    _save(fig, path)
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-size:13px;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
+th{background:#eef}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}
+.note{color:#555;font-size:13px}"""
 
 
-def plot_training_curves(records, path):
-    """Training loss and validation accuracy per epoch, mean over seeds, one line per group."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    for group in dict.fromkeys(r["group"] for r in records):
-        histories = [r["history"] for r in records if r["group"] == group]
-        for ax, key in ((ax_loss, "loss"), (ax_acc, "val_accuracy")):
-            curves = [h[key] for h in histories if key in h]
-            if curves:
-                n = min(len(c) for c in curves)  # early stopping can shorten some seeds
-                ax.plot(np.arange(1, n + 1), np.mean([c[:n] for c in curves], axis=0), label=group)
-    ax_loss.set(xlabel="epoch", ylabel="training loss", title="Training loss")
-    ax_acc.set(xlabel="epoch", ylabel="validation accuracy", title="Validation accuracy (model selection)")
-    ax_loss.legend(fontsize="small")
-    _save(fig, path)
+def _gan_metrics_table(metrics):
+    header = ["GAN", "seed", "features", "real / fake", "FID", "KID ± std", "precision", "recall", "GAN-train", "GAN-test"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}"  # noqa: E731
+    for name, m in metrics.items():
+        o = m["overall"]
+        lines.append("| " + " | ".join([
+            name, str(m["seed"]), m["features"].split("-")[0], f"{o['n_real']} / {o['n_fake']}", f"{o['fid']:.2f}",
+            f"{o['kid']:.4f} ± {o['kid_std']:.4f}", f"{o['precision']:.2f}", f"{o['recall']:.2f}",
+            pct(m.get("gan_train")), pct(m.get("gan_test"))]) + " |")
+    return "\n".join(lines) + "\n"
 
 
-def image_mosaic(images, rows):
-    """Images [N, H, W, C] (N divisible by rows) tiled into one [rows*H, cols*W, C] array, row by row."""
-    images = np.asarray(images)
-    n, h, w, c = images.shape
-    cols = n // rows
-    return images[: rows * cols].reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
+def _sections(run_dir, prefix=""):
+    """[(title, markdown text, [image paths])] for one run folder (`prefix`: its path from the report)."""
+    results = json.loads((run_dir / "results.json").read_text())
+    class_names, records = results["class_names"], results["runs"]
+    plot_confusion_matrices(records, class_names, run_dir / "confusion_matrices.png")
+    baseline = results["summary"][0].get("baseline", results["summary"][0]["group"])
+    sections = [
+        ("Results", f"Test accuracy in %, mean ± std over seeds; 95% CI of the mean; vs baseline "
+                    f"(`{baseline}`): paired difference in points, p-value of the paired t-test over seeds, "
+                    f"* = significant at 5%.\n\n" + markdown_table(results["summary"], class_names), []),
+        ("Per-class accuracy", "", [run_dir / "per_class_accuracy.png"]),
+        ("Confusion matrices", "", [run_dir / "confusion_matrices.png"]),
+        ("Training curves", "", [run_dir / "training_curves.png"]),
+    ]
+    if (run_dir / METRICS_FILE).exists():
+        metrics = json.loads((run_dir / METRICS_FILE).read_text())
+        if metrics:
+            sections.append(("GAN metrics", "Against the test split. FID/KID: lower is better; precision (realism) "
+                             "and recall (coverage): higher is better; GAN-train: test accuracy of a classifier "
+                             "trained only on generated images; GAN-test: accuracy of a real-trained classifier "
+                             "on generated images. Per-class values are in gan_metrics.json.\n\n"
+                             + _gan_metrics_table(metrics), []))
+    grids = [sorted((folder / "samples").glob("epoch_*.png"))[-1] for folder in trained_gans(run_dir).values()
+             if list((folder / "samples").glob("epoch_*.png"))]
+    if grids:
+        sections.append(("GAN samples", "The last sample grid of each GAN (one row per class).", grids))
+    return [(title, text, images) for title, text, images in sections if text or all(p.exists() for p in images)]
 
 
-def save_sample_grid(images, row_names, path, title=""):
-    """A PNG of generated images in [-1, 1], one row per entry of `row_names` (its label on the left)."""
-    rows = len(row_names)
-    mosaic = (image_mosaic(images, rows) + 1.0) / 2.0
-    height, width = mosaic.shape[:2]
-    fig, ax = plt.subplots(figsize=(max(3, width / 28 * 0.6) + 1.2, max(2, height / 28 * 0.6) + 0.4))
-    ax.imshow(np.clip(mosaic.squeeze(-1) if mosaic.shape[-1] == 1 else mosaic, 0, 1), cmap="gray", vmin=0, vmax=1)
-    ax.set_xticks([])
-    ax.set_yticks((np.arange(rows) + 0.5) * height / rows, row_names)
-    ax.set_title(title, fontsize="small")
-    _save(fig, path)
+def _md_table_to_html(lines):
+    rows = [[html.escape(c.strip()) for c in line.strip().strip("|").split("|")] for line in lines
+            if not set(line.replace("|", "").strip()) <= {"-"}]
+    head = "".join(f"<th>{c}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows[1:])
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def plot_sweep(points, key, path):
-    """Test accuracy (mean ± std over seeds) against the swept value, one line per group.
+def _text_to_html(text):
+    """Our own Markdown (paragraphs, pipe tables, `code`) as HTML."""
+    parts, table = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            parts.append(_md_table_to_html(table))
+            table = []
+        if line.strip():
+            escaped = html.escape(line)
+            while escaped.count("`") >= 2:
+                escaped = escaped.replace("`", "<code>", 1).replace("`", "</code>", 1)
+            parts.append(f"<p class='note'>{escaped}</p>")
+    return "\n".join(parts)
 
-    Args:
-        points: [(value, summary rows of that run)], in sweep order.
-        key: the swept setting, the x-axis label.
-        path: PNG to write.
-    """
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    groups = list(dict.fromkeys(row["group"] for _, rows in points for row in rows))
-    for group in groups:
-        xs, means, stds = [], [], []
-        for value, rows in points:
-            for row in rows:
-                if row["group"] == group:
-                    xs.append(value)
-                    means.append(100 * row["accuracy"][0])
-                    stds.append(100 * row["accuracy"][1])
-        ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=group)
-    ax.set_xscale("log")
-    values = [value for value, _ in points]
-    ax.set_xticks(values, [str(v) for v in values])
-    ax.minorticks_off()
-    ax.set(xlabel=key.replace("_", " "), ylabel="test accuracy (%)", title="Accuracy against training data size")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    _save(fig, path)
+
+def _img_html(path):
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    return f"<p><img alt='{html.escape(Path(path).name)}' src='data:image/png;base64,{data}'></p>"
+
+
+def _render(title, intro, sections, root):
+    md = [f"# {title}\n", intro + "\n"]
+    page = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{_text_to_html(intro)}"]
+    for heading, text, images in sections:
+        md.append(f"## {heading}\n")
+        page.append(f"<h2>{html.escape(heading)}</h2>")
+        if text:
+            md.append(text + "\n")
+            page.append(_text_to_html(text))
+        for image in images:
+            md.append(f"![{image.name}]({image.relative_to(root).as_posix()})\n")
+            page.append(_img_html(image))
+    page.append("</body></html>")
+    return "\n".join(md), "\n".join(page)
+
+
+def write_report(run_dir):
+    """Write `report.md` and `report.html` into `run_dir` (a run or sweep folder); return their paths."""
+    run_dir = Path(run_dir)
+    config = run_dir / "config.resolved.yaml"
+    if (run_dir / "sweep.md").exists():
+        points = sorted((p for p in run_dir.glob("samples_per_class=*") if (p / "results.json").exists()),
+                        key=lambda p: int(p.name.split("=")[1]))
+        sections = [("Accuracy against samples per class",
+                     (run_dir / "sweep.md").read_text().split("\n", 2)[2].strip(), [run_dir / "sweep_accuracy.png"])]
+        for point in points:
+            sections += [(f"{point.name}: {title}", text, images) for title, text, images in _sections(point)]
+        title = f"Sweep report: {run_dir.name}"
+    elif (run_dir / "results.json").exists():
+        sections = _sections(run_dir)
+        title = f"Report: {json.loads((run_dir / 'results.json').read_text())['experiment']}"
+    else:
+        raise UserError(f"{run_dir}: no results.json or sweep.md here; give the folder of a finished "
+                        f"`tfganaug train` run")
+    intro = f"Run folder `{run_dir}`; settings in `config.resolved.yaml`." if config.exists() else f"Run folder `{run_dir}`."
+    md, page = _render(title, intro, sections, run_dir)
+    write_text(run_dir / "report.md", md)
+    write_text(run_dir / "report.html", page)
+    return run_dir / "report.md", run_dir / "report.html"

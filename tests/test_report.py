@@ -1,0 +1,63 @@
+"""The report of a tiny run: Markdown links that resolve, and an HTML page that renders in headless Chromium."""
+
+import base64
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from tests.conftest import tiny_config
+from tfganaug.cli import main
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("report")
+    from tests.conftest import write_npz
+
+    raw = tiny_config(write_npz(folder / "tiny.npz"), seeds=[0, 1], groups=["baseline", "oversample", {
+        "type": "gan", "gan": {"model": "cgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8],
+                               "epochs": 1, "batch_size": 8}}])
+    raw["data"]["rare"] = {"c1": 0.5}
+    (folder / "tiny.yaml").write_text(yaml.safe_dump(raw))
+    assert main(["train", str(folder / "tiny.yaml"), "--out", str(folder / "run")]) == 0
+    return folder / "run"
+
+
+def test_report_markdown_has_every_section_and_its_images_exist(tiny_run):
+    text = (tiny_run / "report.md").read_text()
+    for heading in ("## Results", "## Per-class accuracy", "## Confusion matrices", "## Training curves",
+                    "## GAN metrics", "## GAN samples"):
+        assert heading in text
+    assert "| oversample | 2 |" in text and "(baseline)" in text and "95% CI" in text
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(images) == 5 and all((tiny_run / image).is_file() for image in images)
+
+
+def test_report_html_is_self_contained_and_renders(tiny_run, tmp_path):
+    page = (tiny_run / "report.html").read_text()
+    sources = re.findall(r"<img [^>]*src='([^']+)'", page)
+    assert len(sources) == 5 and all(s.startswith("data:image/png;base64,") for s in sources)
+    for source in sources:  # every embedded image is a real PNG
+        assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium renders the report: apt-get install chromium (the README's test command does)"
+    shot = tmp_path / "shot.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--screenshot={shot}", "--window-size=1200,1600", (tiny_run / "report.html").as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    pixels = np.asarray(Image.open(shot).convert("L"))
+    assert pixels.shape == (1600, 1200)
+    assert (pixels < 200).mean() > 0.02  # text, tables and plots, not a blank page
+    assert len(np.unique(pixels)) > 50  # images, not only text
+
+
+def test_report_command_rewrites_and_rejects_a_folder_without_results(tiny_run, tmp_path, capsys):
+    (tiny_run / "report.html").unlink()
+    assert main(["report", str(tiny_run)]) == 0 and (tiny_run / "report.html").exists()
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no results.json or sweep.md here" in capsys.readouterr().err
