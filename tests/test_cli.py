@@ -93,7 +93,9 @@ def test_gan_groups_share_one_trained_gan_and_label_as_asked(tmp_path, npz_file,
     raw["data"]["rare"] = {"c2": 0.5}
     path = tmp_path / "gan.yaml"
     path.write_text(yaml.safe_dump(raw))
-    assert main(["train", str(path), "--out", str(tmp_path / "run")]) == 0
+    exported = tmp_path / "exported"
+    assert main(["train", str(path), "--out", str(tmp_path / "run"), "--set", "output.export_gans=true",
+                 "--set", f"output.export_root={exported}"]) == 0
     printed = capsys.readouterr().out
     assert printed.count("training GAN acgan") == 1 and printed.count("training GAN gan") == 1
     summary = json.loads((tmp_path / "run" / "results.json").read_text())["summary"]
@@ -115,6 +117,22 @@ def test_gan_groups_share_one_trained_gan_and_label_as_asked(tmp_path, npz_file,
     assert main(["evaluate-gan", str(tmp_path / "run"), "--gan", "acgan", "--per-class", "5"]) == 0
     metrics = json.loads((tmp_path / "run" / "gan_metrics.json").read_text())
     assert metrics[gan_folders[0].name]["overall"]["n_fake"] == 15 and gan_folders[1].name in metrics
+
+    # export: at the end of the run as the YAML asked, and by command
+    assert sorted(p.name for p in exported.iterdir()) == ["tiny-acgan-seed0", "tiny-gan-seed0"]
+    assert (exported / "tiny-acgan-seed0" / "1" / "saved_model.pb").exists()
+    assert main(["export", str(tmp_path / "run"), "--gan", "acgan", "--out", str(exported)]) == 0
+    assert (exported / "run-acgan" / "1" / "saved_model.pb").exists()
+    assert main(["export", str(tmp_path / "run"), "--gan", "acgan", "--name", "a/b", "--out", str(exported)]) == 2
+    assert "--name 'a/b': use letters" in capsys.readouterr().err
+    # evaluate-gan on an exported generator
+    out_file = tmp_path / "exported_metrics.json"
+    assert main(["evaluate-gan", str(exported / "tiny-acgan-seed0" / "1"), "--data", str(path),
+                 "--out", str(out_file)]) == 0
+    (entry,) = json.loads(out_file.read_text()).values()
+    assert entry["overall"]["n_fake"] == 12 and entry["model"] == "acgan" and 0 <= entry["gan_train"] <= 1
+    assert main(["evaluate-gan", str(exported / "tiny-acgan-seed0" / "1")]) == 2
+    assert "give the experiment YAML of its data with --data" in capsys.readouterr().err
 
     # generate: PNG folders per class + an npz that is itself a valid data source
     out = tmp_path / "generated"

@@ -38,6 +38,13 @@ def test_report_markdown_has_every_section_and_its_images_exist(tiny_run):
     assert len(images) == 5 and all((tiny_run / image).is_file() for image in images)
 
 
+def test_every_classifier_run_and_gan_logs_to_tensorboard(tiny_run):
+    runs = sorted(p.name for p in (tiny_run / "tensorboard").iterdir())
+    assert runs == [f"{g}__seed{s}" for g in ("baseline", "cgan-pseudo_label", "oversample") for s in (0, 1)]
+    assert all(list(p.rglob("events.out.tfevents.*")) for p in (tiny_run / "tensorboard").iterdir())
+    assert all(list((p / "tensorboard" / "samples").glob("events.out.tfevents.*")) for p in (tiny_run / "gans").iterdir())
+
+
 def test_report_html_is_self_contained_and_renders(tiny_run, tmp_path):
     page = (tiny_run / "report.html").read_text()
     sources = re.findall(r"<img [^>]*src='([^']+)'", page)

@@ -8,7 +8,7 @@ from tfganaug.metrics import classification_metrics
 
 
 def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, learning_rate, seed,
-                   class_weight=None, augment=None, patience=None, verbose=2):
+                   class_weight=None, augment=None, patience=None, verbose=2, log_dir=None):
     """Compile and train `model`; keep the weights of the best validation epoch.
 
     Args:
@@ -22,6 +22,7 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         class_weight: {class: weight} or None.
         augment: a Keras layer applied to training batches, or None.
         verbose: Keras verbosity (1 = progress bar, 2 = one line per epoch).
+        log_dir: TensorBoard folder for the per-epoch losses and accuracies, or None.
 
     Returns:
         The Keras history as {metric: [value per epoch]}.
@@ -33,6 +34,8 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
     )
     train_ds = classifier_dataset(images, targets, batch_size, shuffle_seed=seed, augment=augment)
     callbacks, val_ds = [], None
+    if log_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False))
     if val is not None and len(val[0]):
         num_outputs = model.output_shape[-1]
         val_ds = classifier_dataset(val[0], one_hot(val[1], num_outputs), batch_size)

@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -48,21 +49,52 @@ def _generate(args):
 
 
 def _evaluate_gan(args):
+    import json
+
     from tfganaug.config import load_config
-    from tfganaug.gan_evaluation import METRICS_FILE, evaluate_gans
+    from tfganaug.export import ExportedGenerator
+    from tfganaug.files import write_text
+    from tfganaug.gan_evaluation import METRICS_FILE, evaluate_generators, evaluate_gans
     from tfganaug.gan_training import choose_gan, trained_gans
 
-    run_dir = Path(args.run_dir)
-    chosen = choose_gan(run_dir, args.gan) if args.gan else None
-    if chosen is None and not trained_gans(run_dir):
-        choose_gan(run_dir)  # raises the clear "no trained GAN here" error
-    config_path = Path(args.data) if args.data else run_dir / "config.resolved.yaml"
+    target = Path(args.target)
+    options = {"inception_weights": args.inception_weights, "per_class": args.per_class}
+    if (target / "saved_model.pb").exists():  # an exported generator
+        if not args.data:
+            raise UserError(f"{target} is an exported generator: give the experiment YAML of its data with --data")
+        config = load_config(args.data, args.set)
+        generator = ExportedGenerator(target)
+        out = Path(args.out or f"{target.parent.name}-v{target.name}.{METRICS_FILE}")
+        results = evaluate_generators([(f"{target.parent.name}/{target.name}", generator, generator.info)], config,
+                                      out.parent / "features", **options)
+        write_text(out, json.dumps(results, indent=1))
+        print(f"GAN metrics written to {out}")
+        return 0
+    chosen = choose_gan(target, args.gan) if args.gan else None
+    if chosen is None and not trained_gans(target):
+        choose_gan(target)  # raises the clear "no trained GAN here" error
+    config_path = Path(args.data) if args.data else target / "config.resolved.yaml"
     if not config_path.exists():
         raise UserError(f"{config_path} not found; give the run's experiment YAML with --data")
     config = load_config(config_path, args.set)
-    evaluate_gans(config, run_dir, inception_weights=args.inception_weights, per_class=args.per_class,
-                  only=chosen.name if chosen else None)
-    print(f"GAN metrics written to {run_dir / METRICS_FILE}")
+    evaluate_gans(config, target, only=chosen.name if chosen else None, **options)
+    print(f"GAN metrics written to {target / METRICS_FILE}")
+    return 0
+
+
+def _export(args):
+    from tfganaug.experiment import build_gan_from_spec
+    from tfganaug.export import export_generator
+    from tfganaug.gan_training import choose_gan, load_trained_gan
+
+    run_dir = Path(args.run_dir)
+    folder = choose_gan(run_dir, args.gan)
+    model, spec = load_trained_gan(folder, build_gan_from_spec)
+    name = args.name or f"{run_dir.name}-{spec['gan']['model']}"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise UserError(f"--name {name!r}: use letters, digits, '_', '.' or '-' (it becomes a folder and TF Serving's model name)")
+    path = export_generator(model, spec, args.out, name)
+    print(f"exported {folder.name} to {path}/ (SavedModel; signatures serving_default, generate_from_noise)")
     return 0
 
 
@@ -111,13 +143,22 @@ def build_parser():
     generate.set_defaults(func=_generate)
 
     evaluate = commands.add_parser("evaluate-gan", help="FID, KID, precision/recall, GAN-train/test of a run's GANs")
-    evaluate.add_argument("run_dir", help="the run folder of `tfganaug train`")
-    evaluate.add_argument("--data", help="experiment YAML giving data and classifier (default: the run's config)")
+    evaluate.add_argument("target", metavar="RUN_DIR|EXPORTED_MODEL",
+                          help="a run folder of `tfganaug train`, or an exported version folder (exported_models/<name>/<v>)")
+    evaluate.add_argument("--data", help="experiment YAML giving data and classifier (default for a run: its config)")
+    evaluate.add_argument("--out", help="metrics file for an exported model (default: <name>-v<version>.gan_metrics.json)")
     evaluate.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE", help="override a config value")
     evaluate.add_argument("--gan", help="only this GAN (folder name under gans/ or model); default: all")
     evaluate.add_argument("--inception-weights", help="local InceptionV3 no-top weights file for the features")
     evaluate.add_argument("--per-class", type=_positive, help="generated images per class (default: test count)")
     evaluate.set_defaults(func=_evaluate_gan)
+
+    export = commands.add_parser("export", help="write a run's trained generator as a versioned SavedModel")
+    export.add_argument("run_dir", help="the run folder of `tfganaug train`")
+    export.add_argument("--gan", help="which GAN when the run trained several: its folder name under gans/ or model")
+    export.add_argument("--name", help="model name (default: <run folder name>-<model>)")
+    export.add_argument("--out", default="exported_models", help="models folder (default: exported_models)")
+    export.set_defaults(func=_export)
 
     report = commands.add_parser("report", help="write report.md and a self-contained report.html of a run")
     report.add_argument("run_dir", help="the run (or sweep) folder of `tfganaug train`")

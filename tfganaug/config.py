@@ -247,6 +247,8 @@ GROUP_TYPES = ("baseline", "duplicate", "more_real", "classical", "class_weight"
 
 class OutputConfig(Strict):
     root: Path = Field(Path("runs"), description="run folders go to <root>/<name>")
+    export_gans: bool = Field(False, description="export every trained generator at the end of the run")
+    export_root: Path = Field(Path("exported_models"), description="where export_gans writes <name>/<version>/")
 
 
 class SweepConfig(Strict):

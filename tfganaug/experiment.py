@@ -24,8 +24,9 @@ from tfganaug.data.npz import load_npz
 from tfganaug.data.pipeline import gan_dataset, one_hot
 from tfganaug.data.sampling import SAME, split_pool
 from tfganaug.data.tfds_source import load_tfds
+from tfganaug.export import export_generator
 from tfganaug.files import write_text
-from tfganaug.gan_training import WEIGHTS_FILE, load_trained_gan, train_gan
+from tfganaug.gan_training import WEIGHTS_FILE, load_trained_gan, train_gan, trained_gans
 from tfganaug.gans import GAN_MODELS
 from tfganaug.labeling import confident, synthesis_counts, targets, to_uint8
 from tfganaug.networks.gan_networks import GAN_NETWORKS
@@ -219,7 +220,7 @@ def run_key(config, group, seed):
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def run_one(config, group, seed, splits, gans=None, verbose=2):
+def run_one(config, group, seed, splits, gans=None, verbose=2, log_dir=None):
     """Train one group's classifier with one seed and evaluate it on the test set; return the record."""
     plan = plan_group(group, splits, seed, gans)
     keras.utils.set_random_seed(seed)
@@ -229,7 +230,7 @@ def run_one(config, group, seed, splits, gans=None, verbose=2):
         model, plan.images, plan.targets, val=(splits.val.images, splits.val.labels),
         epochs=config.classifier.epochs, batch_size=config.classifier.batch_size,
         learning_rate=config.classifier.learning_rate, seed=seed, class_weight=plan.class_weight,
-        augment=plan.augment, patience=config.classifier.patience, verbose=verbose)
+        augment=plan.augment, patience=config.classifier.patience, verbose=verbose, log_dir=log_dir)
     metrics = evaluate_classifier(model, splits.test)
     return {"group": group.label, "type": group.type, "seed": seed, "train_size": int(len(plan.images)),
             "seconds": round(time.time() - started, 1), **metrics, "history": history}
@@ -280,7 +281,8 @@ def run_experiment(config, run_dir, log=print, verbose=None):
             if cached is not None and cached.get("key") == key:
                 record, status = cached, "already done"
             else:
-                record = {**run_one(config, group, seed, splits, gans, verbose), "key": key}
+                log_dir = run_dir / "tensorboard" / f"{group.label}__seed{seed}"
+                record = {**run_one(config, group, seed, splits, gans, verbose, log_dir), "key": key}
                 write_text(path, json.dumps(record))
                 status = f"{record['seconds']}s"
             records.append(record)
@@ -296,10 +298,23 @@ def run_experiment(config, run_dir, log=print, verbose=None):
 
     if any(g.type == "gan" for g in config.groups):
         evaluate_gans(config, run_dir, keep_done=True, splits=splits, log=log)
+        if config.output.export_gans:
+            export_run_gans(config, run_dir, log)
     write_report(run_dir)
     log("\n" + markdown_table(rows, class_names))
     log(f"results, plots and report.html are in {run_dir}")
     return rows
+
+
+def export_run_gans(config, run_dir, log=print):
+    """Export every trained GAN of the run as `<export_root>/<experiment>-<model>-seed<k>/<next version>/`."""
+    names = []
+    for folder_name, folder in trained_gans(run_dir).items():
+        model, spec = load_trained_gan(folder, build_gan_from_spec)
+        name = f"{config.name}-{spec['gan']['model']}-seed{spec['seed']}"
+        name = name if name not in names else f"{config.name}-{folder_name}"  # two settings of one model and seed
+        names.append(name)
+        log(f"exported {folder_name} to {export_generator(model, spec, config.output.export_root, name)}")
 
 
 def sweep_points(config):

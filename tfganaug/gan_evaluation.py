@@ -27,7 +27,6 @@ from tfganaug.features import classifier_features, inception_features
 from tfganaug.files import atomic_path, write_text
 from tfganaug.gan_metrics import activations, gan_quality
 from tfganaug.gan_training import load_trained_gan, trained_gans
-from tfganaug.generate import generated_images
 from tfganaug.labeling import to_uint8
 
 METRICS_FILE = "gan_metrics.json"
@@ -90,33 +89,45 @@ def evaluate_gans(config, run_dir, *, inception_weights=None, per_class=None, se
     run_dir = Path(run_dir)
     previous = run_dir / METRICS_FILE
     results = json.loads(previous.read_text()) if (only or keep_done) and previous.exists() else {}
-    gans = {n: p for n, p in trained_gans(run_dir).items()
-            if (only is None or n == only) and not (keep_done and n in results)}
-    if not gans:
+    folders = {n: p for n, p in trained_gans(run_dir).items()
+               if (only is None or n == only) and not (keep_done and n in results)}
+    if not folders:
         return results
+    generators = ((name, *load_trained_gan(folder, build_gan_from_spec)) for name, folder in folders.items())
+    results.update(evaluate_generators(
+        ((name, model, {"model": spec["gan"]["model"], "seed": spec["seed"]}) for name, model, spec in generators),
+        config, run_dir / "features", splits=splits, inception_weights=inception_weights, per_class=per_class,
+        seed=seed, log=log))
+    write_text(run_dir / METRICS_FILE, json.dumps(results, indent=1))
+    return results
+
+
+def evaluate_generators(generators, config, cache_dir, *, splits=None, inception_weights=None, per_class=None,
+                        seed=0, log=print):
+    """Metrics of each `(name, generator, info)`: a GAN model or an `ExportedGenerator` (anything with
+    `conditional` and `generate(labels|n, seed)` giving images in [-1, 1]); returns {name: metrics}."""
     splits = splits or make_splits(config.data)
     test, k = splits.test, splits.test.num_classes
-    cache = run_dir / "features"
-    classifier, classifier_key = real_classifier(config, splits, cache, log)
+    classifier, classifier_key = real_classifier(config, splits, cache_dir, log)
     if inception_weights:
         feature_fn, extractor = inception_features(inception_weights), f"inception-{_key(str(inception_weights))}"
     else:
         feature_fn, extractor = classifier_features(classifier), f"classifier-{classifier_key}"
-    real_acts = _cached_activations(cache / f"real-test-{_key(config.data.model_dump(mode='json'))}-{extractor}.npz",
-                                    test.images, feature_fn)
+    real_acts = _cached_activations(
+        Path(cache_dir) / f"real-test-{_key(config.data.model_dump(mode='json'))}-{extractor}.npz", test.images, feature_fn)
     counts = np.full(k, per_class) if per_class else test.counts()
-    for name, folder in gans.items():
-        model, spec = load_trained_gan(folder, build_gan_from_spec)
+    results = {}
+    for name, model, info in generators:
         if model.conditional:
             labels = np.repeat(np.arange(k), counts)
             fake = _generate_counts(model, counts, seed)
         else:
             labels = None
-            fake = generated_images(model, num_classes=k, count=int(counts.sum()), seed=seed)[0]
-        fake_acts = activations(fake, feature_fn)
-        entry = gan_quality(real_acts, fake_acts, real_labels=test.labels if labels is not None else None,
+            fake = to_uint8(model.generate(n=int(counts.sum()), seed=seed))
+        entry = gan_quality(real_acts, activations(fake, feature_fn),
+                            real_labels=test.labels if labels is not None else None,
                             fake_labels=labels, class_names=list(test.class_names))
-        entry.update(model=spec["gan"]["model"], seed=spec["seed"], features=extractor)
+        entry.update(info, features=extractor)
         if labels is not None:
             entry["gan_test"] = evaluate_classifier(classifier, ImageSet(fake, labels, test.class_names))["accuracy"]
             train_fake = _generate_counts(model, splits.train.counts(), seed + 1)
@@ -129,7 +140,6 @@ def evaluate_gans(config, run_dir, *, inception_weights=None, per_class=None, se
             f"precision {entry['overall']['precision']:.2f}, recall {entry['overall']['recall']:.2f}"
             + (f", GAN-train {100 * entry['gan_train']:.1f}%, GAN-test {100 * entry['gan_test']:.1f}%"
                if "gan_train" in entry else ""))
-    write_text(run_dir / METRICS_FILE, json.dumps(results, indent=1))
     return results
 
 
