@@ -1,0 +1,76 @@
+"""GeneratorAugmentation inside tf.data pipelines, on a tiny exported ACGAN."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfganaug.augment import GeneratorAugmentation, fill_distribution
+from tfganaug.config import GANTraining
+from tfganaug.errors import UserError
+from tfganaug.experiment import build_gan
+from tfganaug.export import export_generator
+from tfganaug.networks.classifiers import build_small_cnn
+
+
+@pytest.fixture(scope="module")
+def generator_path(tmp_path_factory):
+    model = build_gan(GANTraining(model="acgan", network="mlp", latent_dim=4, hidden_units=[8]), (8, 8, 1), 3, 0)
+    spec = {"gan": {"model": "acgan"}, "image_shape": [8, 8, 1], "class_names": ["a", "b", "c"]}
+    return export_generator(model, spec, tmp_path_factory.mktemp("models"), "tiny")
+
+
+def _real(n=16, one_hot=False):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (n, 8, 8, 1)).astype(np.uint8)
+    labels = (np.arange(n) % 3).astype(np.int32)
+    return tf.data.Dataset.from_tensor_slices((images, np.eye(3, dtype=np.float32)[labels] if one_hot else labels))
+
+
+def test_pseudo_label_keeps_the_element_spec_and_adds_the_asked_classes(generator_path):
+    augment = GeneratorAugmentation(generator_path, ratio=0.5, class_distribution=[0, 0, 1])
+    real = _real().batch(8)
+    mixed = real.map(augment, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    assert mixed.element_spec == real.element_spec
+    for (images, labels), (real_images, real_labels) in zip(mixed, real):
+        assert images.shape == (12, 8, 8, 1) and images.dtype == tf.uint8
+        np.testing.assert_array_equal(images[:8], real_images)  # real first, untouched
+        np.testing.assert_array_equal(labels[:8], real_labels)
+        np.testing.assert_array_equal(labels[8:], [2, 2, 2, 2])  # only class 2 was asked
+    onehot = _real(one_hot=True).batch(8).map(augment)
+    images, labels = next(iter(onehot))
+    assert labels.shape == (12, 3) and np.all(labels.numpy()[8:] == [0, 0, 1])
+
+
+def test_lsro_and_all_in_one_targets(generator_path):
+    images, targets = next(iter(_real().batch(4).map(GeneratorAugmentation(generator_path, ratio=1.0, labeling="lsro"))))
+    assert targets.shape == (8, 3)
+    np.testing.assert_allclose(targets[:4], np.eye(3)[[0, 1, 2, 0]])
+    np.testing.assert_allclose(targets[4:], np.full((4, 3), 1 / 3))
+    _, targets = next(iter(_real().batch(4).map(GeneratorAugmentation(generator_path, ratio=0.5, labeling="all_in_one"))))
+    assert targets.shape == (6, 4)
+    np.testing.assert_allclose(targets[4:], [[0, 0, 0, 1]] * 2)
+
+
+def test_fill_distribution_favours_rare_classes():
+    assert fill_distribution([10, 5, 0]) == pytest.approx([0, 1 / 3, 2 / 3])
+    assert fill_distribution([4, 4]) == [0.5, 0.5]
+
+
+def test_fits_a_keras_model_in_a_float_pipeline(generator_path):
+    augment = GeneratorAugmentation(generator_path, ratio=0.5, labeling="lsro")
+    data = (_real().batch(8).map(lambda x, y: (tf.cast(x, tf.float32), y))
+            .map(augment, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
+    model = build_small_cnn((8, 8, 1), 3, filters=(4,), dense_units=8)
+    model.compile("adam", keras.losses.CategoricalCrossentropy())
+    history = model.fit(data, epochs=1, verbose=0, shuffle=False)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_bad_inputs_say_what_is_wrong(generator_path, tmp_path):
+    with pytest.raises(UserError, match="not an exported generator"):
+        GeneratorAugmentation(tmp_path)
+    with pytest.raises(ValueError, match="3 non-negative probabilities"):
+        GeneratorAugmentation(generator_path, class_distribution=[1, 0])
+    with pytest.raises(ValueError, match="labeling must be one of"):
+        GeneratorAugmentation(generator_path, labeling="soft")
