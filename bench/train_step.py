@@ -46,8 +46,9 @@ def dataset(args):
 def fit_runner(args, data):
     keras.utils.set_random_seed(0)
     model = ACGAN(*networks(args), latent_dim=args.latent_dim, num_classes=args.classes, seed=0)
-    model.compile(keras.optimizers.Adam(2e-4, 0.5), keras.optimizers.Adam(2e-4, 0.5))
-    model.fit(data, epochs=1, steps_per_epoch=2, verbose=0)  # trace
+    model.compile(keras.optimizers.Adam(2e-4, 0.5), keras.optimizers.Adam(2e-4, 0.5),
+                  steps_per_execution=args.steps_per_execution)
+    model.fit(data, epochs=1, steps_per_epoch=2 * args.steps_per_execution, verbose=0)  # trace
 
     def run(steps):
         model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
@@ -103,6 +104,8 @@ def main():
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
     parser.add_argument("--repeats", type=int, default=5, help="timed blocks of each, alternating")
+    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        help="Keras compile(steps_per_execution=...) for the fit side (steps must be a multiple)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 

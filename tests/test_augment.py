@@ -74,3 +74,18 @@ def test_bad_inputs_say_what_is_wrong(generator_path, tmp_path):
         GeneratorAugmentation(generator_path, class_distribution=[1, 0])
     with pytest.raises(ValueError, match="labeling must be one of"):
         GeneratorAugmentation(generator_path, labeling="soft")
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    code = re.search(r"<!-- example: augment -->\n```python\n(.*?)```", text, re.S).group(1)
+    model = build_gan(GANTraining(model="acgan", network="mlp", latent_dim=4, hidden_units=[8]), (28, 28, 1), 10, 0)
+    spec = {"gan": {"model": "acgan"}, "image_shape": [28, 28, 1], "class_names": [str(k) for k in range(10)]}
+    export_generator(model, spec, tmp_path / "exported_models", "quickstart-acgan")
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(code.replace("epochs=3", "epochs=1, steps_per_epoch=2, verbose=0"), namespace)  # noqa: S102
+    assert np.isfinite(namespace["model"].history.history["loss"][0])
