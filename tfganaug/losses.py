@@ -68,6 +68,16 @@ def gradient_penalty(critic, real, fake, alpha):
     return tf.reduce_mean(tf.square(norms - 1.0))
 
 
+def cycle_consistency_loss(real, cycled):
+    """CycleGAN cycle loss: mean |x - F(G(x))| (L1 over every pixel of the batch)."""
+    return tf.reduce_mean(tf.abs(real - cycled))
+
+
+def identity_loss(real, same):
+    """CycleGAN identity loss: mean |y - G(y)|, a generator fed an image of its target domain."""
+    return tf.reduce_mean(tf.abs(real - same))
+
+
 ADVERSARIAL_LOSSES = {
     "bce": (bce_generator_loss, bce_discriminator_loss),
     "least_squares": (least_squares_generator_loss, least_squares_discriminator_loss),
