@@ -238,11 +238,70 @@ class GANGroup(GroupBase):
         return self
 
 
+class CycleGANConfig(Strict):
+    """A CycleGAN between two domains, each a set of classes (e.g. the CelebA study's 000 <-> 100)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    domain_a: list[ClassKey] = Field(min_length=1)
+    domain_b: list[ClassKey] = Field(min_length=1)
+    generator: Literal["resnet", "unet"] = "resnet"
+    filters: PositiveInt = 32
+    downsamplings: PositiveInt = 2
+    residual_blocks: Annotated[int, Field(ge=0)] = 6
+    unet_depth: PositiveInt = 4
+    d_filters: PositiveInt = 64
+    d_layers: PositiveInt = 3
+    cycle_weight: float = Field(10.0, ge=0)
+    identity_weight: float = Field(0.5, ge=0, description="fraction of cycle_weight")
+    pool_size: Annotated[int, Field(ge=0)] = 50
+    epochs: PositiveInt = 20
+    decay_epochs: Annotated[int, Field(ge=0)] = Field(10, description="the last epochs, learning rate decaying to 0")
+    batch_size: PositiveInt = 1
+    learning_rate: float = Field(2e-4, gt=0)
+    beta_1: float = Field(0.5, ge=0, lt=1)
+    sample_every: int = Field(5, ge=0, description="epochs between input | translated | cycled grids")
+
+    @model_validator(mode="after")
+    def _fits(self):
+        if self.decay_epochs > self.epochs:
+            raise ValueError(f"decay_epochs ({self.decay_epochs}) cannot exceed epochs ({self.epochs})")
+        overlap = {str(c) for c in self.domain_a} & {str(c) for c in self.domain_b}
+        if overlap:
+            raise ValueError(f"domain_a and domain_b share classes {sorted(overlap)}; a class belongs to one domain")
+        return self
+
+
+class Translation(Strict):
+    """Translate `count` training images of class `from` into class `to` with CycleGAN `model`.
+
+    `count: fill` shares what class `to` lacks to reach the largest class evenly among
+    every `fill` entry with that target (the CelebA study's rm804 group).
+    """
+
+    model: str
+    from_: ClassKey = Field(alias="from")
+    to: ClassKey
+    count: Union[PositiveInt, Literal["fill"]]
+
+
+class TranslationGroup(GroupBase):
+    """CycleGAN-translated images added to the training set, labelled with their target class."""
+
+    type: Literal["translation"]
+    translations: list[Translation] = Field(min_length=1)
+    augment: Optional[AugmentConfig] = Field(None, description="also apply classical augmentation")
+
+    @property
+    def label(self):
+        return self.name or "translation" + ("+classical" if self.augment else "")
+
+
 Group = Annotated[
-    Union[BaselineGroup, DuplicateGroup, MoreRealGroup, ClassicalGroup, ClassWeightGroup, OversampleGroup, GANGroup],
+    Union[BaselineGroup, DuplicateGroup, MoreRealGroup, ClassicalGroup, ClassWeightGroup, OversampleGroup, GANGroup,
+          TranslationGroup],
     Field(discriminator="type"),
 ]
-GROUP_TYPES = ("baseline", "duplicate", "more_real", "classical", "class_weight", "oversample", "gan")
+GROUP_TYPES = ("baseline", "duplicate", "more_real", "classical", "class_weight", "oversample", "gan", "translation")
 
 
 class OutputConfig(Strict):
@@ -275,6 +334,7 @@ class ExperimentConfig(Strict):
     groups: list[Group] = Field(min_length=1)
     output: OutputConfig = Field(default_factory=OutputConfig)
     sweep: Optional[SweepConfig] = None
+    cyclegans: list[CycleGANConfig] = Field(default_factory=list, description="translation models for translation groups")
 
     @field_validator("groups", mode="before")
     @classmethod
@@ -297,6 +357,14 @@ class ExperimentConfig(Strict):
         doubles = sorted({n for n in labels if labels.count(n) > 1})
         if doubles:
             raise ValueError(f"group names must be unique; give these a distinct `name`: {doubles}")
+        models = [c.name for c in self.cyclegans]
+        if len(set(models)) != len(models):
+            raise ValueError(f"cyclegans need distinct names, got {models}")
+        for g in self.groups:
+            unknown = sorted({t.model for t in getattr(g, "translations", []) if t.model not in models})
+            if unknown:
+                raise ValueError(f"group '{g.label}' translates with {unknown}, not defined under cyclegans "
+                                 f"(defined: {models or 'none'})")
         if any(g.type == "more_real" for g in self.groups) and self.data.extra_per_class == 0:
             raise ValueError("group 'more_real' needs extra real images: set data.extra_per_class (an int or 'same')")
         return self

@@ -31,6 +31,7 @@ from tfganaug.gans import GAN_MODELS
 from tfganaug.labeling import confident, synthesis_counts, targets, to_uint8
 from tfganaug.networks.gan_networks import GAN_NETWORKS
 from tfganaug.networks.classifiers import CLASSIFIER_BUILDERS
+from tfganaug.translation import TranslationProvider, translate, translation_plan
 from tfganaug.plots import plot_per_class_accuracy, plot_sweep, plot_training_curves
 from tfganaug.results import markdown_table, sweep_table, write_results
 
@@ -174,8 +175,9 @@ def synthesize(model, counts, seed, min_confidence=None, max_rounds=10):
     return to_uint8(np.concatenate(images)), np.concatenate(labels)
 
 
-def plan_group(group, splits, seed, gans=None):
-    """The `TrainingPlan` of a group for one seed (`gans`: a `GANProvider`, needed by GAN groups)."""
+def plan_group(group, splits, seed, gans=None, translators=None):
+    """The `TrainingPlan` of a group for one seed (`gans`: a `GANProvider`, needed by GAN groups;
+    `translators`: a `TranslationProvider`, needed by translation groups)."""
     train, k = splits.train, splits.train.num_classes
     class_weight = augment = None
     if group.type == "duplicate":
@@ -194,6 +196,11 @@ def plan_group(group, splits, seed, gans=None):
         images, labels = synthesize(model, counts, seed, group.min_confidence)
         return TrainingPlan(np.concatenate([train.images, images]),
                             targets(train.labels, labels, k, group.labeling), None, augment)
+    if group.type == "translation":
+        plan = translation_plan(group.translations, train.counts(), train.class_names)
+        images, labels = translate(translators, plan, train, seed)
+        return TrainingPlan(np.concatenate([train.images, images]),
+                            one_hot(np.concatenate([train.labels, labels]), k), None, augment)
     return TrainingPlan(train.images, one_hot(train.labels, k), class_weight, augment)
 
 
@@ -202,6 +209,8 @@ def planned_size(group, splits):
     train = splits.train
     if group.type == "gan":
         return len(train) + int(synthesis_counts(train.counts(), ratio=group.synthesize.ratio, fill=group.synthesize.fill).sum())
+    if group.type == "translation":
+        return len(train) + sum(row[3] for row in translation_plan(group.translations, train.counts(), train.class_names))
     return len(plan_group(group, splits, 0).images)
 
 
@@ -217,12 +226,15 @@ def run_key(config, group, seed):
     """A hash of everything that determines one run's result: a rerun with the same key is skipped."""
     parts = {"data": config.data.model_dump(mode="json"), "classifier": config.classifier.model_dump(mode="json"),
              "group": group.model_dump(mode="json"), "seed": seed}
+    used = {t.model for t in getattr(group, "translations", [])}
+    if used:  # only then, so that the keys of earlier runs without translations stay valid
+        parts["cyclegans"] = [c.model_dump(mode="json") for c in config.cyclegans if c.name in used]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def run_one(config, group, seed, splits, gans=None, verbose=2, log_dir=None):
+def run_one(config, group, seed, splits, gans=None, verbose=2, log_dir=None, translators=None):
     """Train one group's classifier with one seed and evaluate it on the test set; return the record."""
-    plan = plan_group(group, splits, seed, gans)
+    plan = plan_group(group, splits, seed, gans, translators)
     keras.utils.set_random_seed(seed)
     model = build_classifier(config.classifier, splits.train.image_shape, plan.targets.shape[1])
     started = time.time()
@@ -273,6 +285,8 @@ def run_experiment(config, run_dir, log=print, verbose=None):
     log(describe_plan(config, splits))
     records, total = [], len(config.groups) * len(config.seeds)
     gans = GANProvider(run_dir / "gans", config.data.model_dump(mode="json"), log, verbose)
+    translators = TranslationProvider(run_dir / "gans", config.data.model_dump(mode="json"), config.cyclegans, log,
+                                      verbose)
     for group in config.groups:
         for seed in config.seeds:
             key = run_key(config, group, seed)
@@ -282,7 +296,7 @@ def run_experiment(config, run_dir, log=print, verbose=None):
                 record, status = cached, "already done"
             else:
                 log_dir = run_dir / "tensorboard" / f"{group.label}__seed{seed}"
-                record = {**run_one(config, group, seed, splits, gans, verbose, log_dir), "key": key}
+                record = {**run_one(config, group, seed, splits, gans, verbose, log_dir, translators), "key": key}
                 write_text(path, json.dumps(record))
                 status = f"{record['seconds']}s"
             records.append(record)

@@ -39,6 +39,8 @@ class EpochNoise(keras.callbacks.Callback):
         self.seed = int(seed)
 
     def on_epoch_begin(self, epoch, logs=None):
+        if not hasattr(self.model, "seed_generator"):  # a CycleGAN draws no noise
+            return
         state = self.model.seed_generator.state
         state.assign(tf.constant([self.seed, epoch], dtype=state.dtype))
 
@@ -94,7 +96,8 @@ def _trim_csv(path, epochs_done):
         csv.writer(f).writerows(kept)
 
 
-def train_gan(model, dataset, *, epochs, folder, spec, class_names, seed, sample_every=5, verbose=2, extra_callbacks=()):
+def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, sample_every=5, verbose=2,
+              steps_per_epoch=None, grids=None, extra_callbacks=()):
     """Fit `model` on `dataset` for `epochs`, resuming from `folder/backup` if a previous run was cut short.
 
     Args:
@@ -103,10 +106,12 @@ def train_gan(model, dataset, *, epochs, folder, spec, class_names, seed, sample
         epochs: total epochs (already finished ones are not redone).
         folder: the GAN's folder (see the module docstring).
         spec: JSON-able description written to `gan.json` (what `load_trained_gan` rebuilds from).
-        class_names: names of the classes, for the sample grids.
         seed: seed of the per-epoch noise and of the grids' fixed noise.
+        class_names: names of the classes, for the sample grids.
         sample_every: epochs between sample grids (0: only the last epoch).
         verbose: Keras `fit` verbosity.
+        steps_per_epoch: for endless datasets (a CycleGAN's two zipped domains).
+        grids: the sample-grid callback (default: `SampleGrids` of the classes, with TensorBoard images).
         extra_callbacks: more Keras callbacks for `fit`.
 
     Returns:
@@ -124,19 +129,23 @@ def train_gan(model, dataset, *, epochs, folder, spec, class_names, seed, sample
         EpochNoise(seed),
         keras.callbacks.CSVLogger(str(folder / "losses.csv"), append=True),
         keras.callbacks.TensorBoard(str(folder / "tensorboard"), write_graph=False),
-        SampleGrids(folder / "samples", class_names, sample_every, epochs, seed, folder / "tensorboard" / "samples"),
+        grids or SampleGrids(folder / "samples", class_names, sample_every, epochs, seed,
+                             folder / "tensorboard" / "samples"),
         *extra_callbacks,
     ]
-    history = model.fit(dataset, epochs=epochs, verbose=verbose, shuffle=False, callbacks=callbacks)
+    history = model.fit(dataset, epochs=epochs, verbose=verbose, shuffle=False, callbacks=callbacks,
+                        steps_per_epoch=steps_per_epoch)
     with atomic_path(folder / WEIGHTS_FILE, suffix=".weights.h5") as tmp:
         model.save_weights(tmp)
     return history.history
 
 
-def trained_gans(run_dir):
-    """Folders of the finished GANs of a run, by name (`<model>-<key>`)."""
+def trained_gans(run_dir, kind="gan"):
+    """Folders of the finished models of a run, by name: `<model>-<key>` for GANs ("gan"),
+    `cyclegan-<name>-<key>` for CycleGANs ("cyclegan"), or both ("all")."""
     gans = Path(run_dir) / "gans"
-    return {p.name: p for p in sorted(gans.glob("*")) if (p / WEIGHTS_FILE).exists()} if gans.is_dir() else {}
+    found = {p.name: p for p in sorted(gans.glob("*")) if (p / WEIGHTS_FILE).exists()} if gans.is_dir() else {}
+    return {n: p for n, p in found.items() if kind == "all" or n.startswith("cyclegan-") == (kind == "cyclegan")}
 
 
 def choose_gan(run_dir, name=None):

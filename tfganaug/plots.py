@@ -123,3 +123,12 @@ def plot_confusion_matrices(records, class_names, path):
     fig.suptitle("Confusion matrices (% of each true class, all seeds)", fontsize="medium")
     fig.tight_layout()
     _save(fig, path)
+
+
+def save_translation_grid(rows, row_names, path, title=""):
+    """A PNG of translations in [-1, 1]: per entry of `rows` (input, translated, cycled back), three image rows."""
+    blocks, labels = [], []
+    for (inputs, translated, cycled), name in zip(rows, row_names):
+        blocks.append(np.concatenate([inputs, translated, cycled]))
+        labels += [f"{name} input", f"{name} translated", f"{name} cycled"]
+    save_sample_grid(np.concatenate(blocks), labels, path, title=title)

@@ -60,10 +60,11 @@ def _sections(run_dir, prefix=""):
                              "trained only on generated images; GAN-test: accuracy of a real-trained classifier "
                              "on generated images. Per-class values are in gan_metrics.json.\n\n"
                              + _gan_metrics_table(metrics), []))
-    grids = [sorted((folder / "samples").glob("epoch_*.png"))[-1] for folder in trained_gans(run_dir).values()
+    grids = [sorted((folder / "samples").glob("epoch_*.png"))[-1] for folder in trained_gans(run_dir, "all").values()
              if list((folder / "samples").glob("epoch_*.png"))]
     if grids:
-        sections.append(("GAN samples", "The last sample grid of each GAN (one row per class).", grids))
+        sections.append(("GAN samples", "The last sample grid of each GAN (one row per class) and CycleGAN "
+                         "(input, translated, cycled back).", grids))
     return [(title, text, images) for title, text, images in sections if text or all(p.exists() for p in images)]
 
 
