@@ -67,3 +67,46 @@ def test_sweep_values_must_increase(tmp_path, npz_file):
     path.write_text(yaml.safe_dump(tiny_config(npz_file, sweep={"samples_per_class": [6, 3]})))
     with pytest.raises(ConfigError, match=r"sweep\.samples_per_class.*distinct and increasing"):
         load_config(path)
+
+
+def _cyclegan_overrides(path):
+    """--set arguments shrinking every CycleGAN of a study YAML to a few filters and one epoch."""
+    tiny = {"filters": 2, "downsamplings": 1, "residual_blocks": 0, "d_filters": 2, "d_layers": 1, "epochs": 1,
+            "decay_epochs": 0, "batch_size": 4, "pool_size": 2}
+    return [arg for i in range(len(load_config(path).cyclegans)) for key, value in tiny.items()
+            for arg in ("--set", f"cyclegans.{i}.{key}={value}")]
+
+
+def _tiny_tfds_study(path, tmp_path, num_examples, per_class, capsys):
+    import tensorflow_datasets as tfds
+
+    argv = ["train", str(path), "--out", str(tmp_path / "run"), "--set", "seeds=[0]",
+            "--set", "data.image_size=[16,16]", "--set", f"data.samples_per_class={per_class}",
+            "--set", "data.test_per_class=2", "--set", "data.val_per_class=1",
+            # the loading path and the translation groups are under test here; MobileNetV2 is in test_classifiers
+            "--set", "classifier.model=small_cnn", "--set", "classifier.input_size=null", "--set", "classifier.filters=[4]",
+            "--set", "classifier.dense_units=8", "--set", "classifier.epochs=1", "--set", "classifier.batch_size=16",
+            *_cyclegan_overrides(path)]
+    with tfds.testing.mock_data(num_examples=num_examples):
+        assert main(argv) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((tmp_path / "run" / "results.json").read_text())["summary"]
+    return printed, {row["group"]: row["train_size"] for row in summary}
+
+
+@pytest.mark.slow
+def test_cassava_study_runs_through_the_real_tfds_loader_on_mock_data(tmp_path, capsys):
+    path = EXPERIMENTS / "cyclegan_cassava.yaml"
+    printed, sizes = _tiny_tfds_study(path, tmp_path, 120, 4, capsys)
+    assert printed.count("training CycleGAN") == 4  # healthy -> each disease
+    assert sizes == {"non-transformed": 20, "naive": 20, "cyclegan": 20 + 4 * 100}
+
+
+@pytest.mark.slow
+def test_celeba_rare_study_runs_through_the_real_tfds_loader_on_mock_data(tmp_path, capsys):
+    path = EXPERIMENTS / "cyclegan_celeba_rare.yaml"
+    printed, sizes = _tiny_tfds_study(path, tmp_path, 1500, 8, capsys)
+    assert printed.count("training CycleGAN") == 3
+    # 8 classes x 8, the rare 011 with round(8 x 0.3906) = 3: trainA 59; trainAA doubles it; trainAB adds the
+    # extra set (same counts); +cyc adds 158 translations to 011; +cyc+fill tops 011 up to 8 (5 = 2 + 2 + 1)
+    assert sizes == {"trainA": 59, "trainAA": 118, "trainAB": 118, "trainA+cyc": 59 + 158, "trainA+cyc+fill": 64}
