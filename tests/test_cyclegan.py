@@ -80,3 +80,14 @@ def test_config_round_trip_rebuilds_the_same_architecture():
     assert clone.pool_size == 2 and clone.cycle_weight == 10.0 and clone.identity_weight == 0.5
     assert [w.shape for w in clone.generator_ab.weights] == [w.shape for w in model.generator_ab.weights]
     assert clone.discriminator_b.output_shape == model.discriminator_b.output_shape
+
+
+def test_inspect_picks_a_middle_layer_and_the_last_layers():
+    from tfganaug.inspect import chosen_layers, conv_layers
+
+    generator = build_resnet_generator(SHAPE, filters=4, downsamplings=2, residual_blocks=2)
+    convs = [layer.name for layer in conv_layers(generator)]
+    assert len(convs) == 1 + 2 + 2 * 2 + 2 + 1
+    assert chosen_layers(generator) == [convs[5], convs[-3], convs[-2]]
+    with pytest.raises(ValueError, match="unknown layer 'x'"):
+        chosen_layers(generator, ["x"])

@@ -56,6 +56,15 @@ def test_translation_group_trains_a_cyclegan_and_adds_labelled_images(tmp_path, 
     assert "cyclegan-m" in (tmp_path / "run" / "report.md").read_text()
     assert not (tmp_path / "run" / "gan_metrics.json").exists()  # GAN metrics are for GAN groups
 
+    # inspect-features: a middle layer and the last layers of the A->B generator, one row per input image
+    assert main(["inspect-features", str(tmp_path / "run"), "--gan", "m", "--images", "3",
+                 "--out", str(tmp_path / "maps")]) == 0
+    maps = sorted((tmp_path / "maps").glob("generator_ab_*.png"))
+    assert len(maps) == 2 and all(p.stat().st_size > 5000 for p in maps)  # middle is also one of the last two here
+    capsys.readouterr()
+    assert main(["inspect-features", str(tmp_path / "run"), "--layers", "nope", "--out", str(tmp_path / "x")]) == 2
+    assert "--layers: unknown layer 'nope'; use middle, last or one of" in capsys.readouterr().err
+
     raw["groups"][1]["translations"][1]["from"] = "c1"  # c1 and c2 are both in domain B
     raw["groups"][1]["translations"][1]["to"] = "c2"
     path.write_text(yaml.safe_dump(raw))

@@ -98,6 +98,36 @@ def _export(args):
     return 0
 
 
+def _inspect_features(args):
+    import numpy as np
+
+    from tfganaug.config import load_config
+    from tfganaug.experiment import build_gan_from_spec, make_splits
+    from tfganaug.gan_training import choose_gan, load_trained_gan
+    from tfganaug.inspect import write_feature_maps
+    from tfganaug.translation import build_cyclegan_from_spec
+
+    run_dir = Path(args.run_dir)
+    folder = choose_gan(run_dir, args.gan, kind="all")
+    if folder.name.startswith("cyclegan-"):
+        model, spec = load_trained_gan(folder, build_cyclegan_from_spec)
+        config = load_config(run_dir / "config.resolved.yaml")
+        train = make_splits(config.data).train
+        images = train.images[np.isin(train.labels, spec["domain_a"])][: args.images]
+        generator, inputs = model.generator_ab, images.astype(np.float32) / 127.5 - 1.0
+    else:
+        model, spec = load_trained_gan(folder, build_gan_from_spec)
+        noise = np.random.default_rng(0).standard_normal((args.images, model.latent_dim)).astype(np.float32)
+        labels = np.arange(args.images) % spec["num_classes"]
+        generator, inputs = model.generator, model.generator_inputs(noise, labels)
+    try:
+        paths = write_feature_maps(generator, inputs, Path(args.out), args.layers.split(","))
+    except ValueError as exc:
+        raise UserError(f"--layers: {exc}") from None
+    print(f"wrote {len(paths)} feature-map grids to {args.out}/")
+    return 0
+
+
 def _report(args):
     from tfganaug.report import write_report
 
@@ -159,6 +189,14 @@ def build_parser():
     export.add_argument("--name", help="model name (default: <run folder name>-<model>)")
     export.add_argument("--out", default="exported_models", help="models folder (default: exported_models)")
     export.set_defaults(func=_export)
+
+    inspect = commands.add_parser("inspect-features", help="PNG grids of a trained generator's feature maps")
+    inspect.add_argument("run_dir", help="the run folder of `tfganaug train`")
+    inspect.add_argument("--gan", help="which model when the run trained several: its folder name under gans/")
+    inspect.add_argument("--layers", default="middle,last", help="middle, last and/or conv layer names (comma-separated)")
+    inspect.add_argument("--images", type=_positive, default=4, help="input images (rows of each grid)")
+    inspect.add_argument("--out", required=True, help="folder for the PNGs")
+    inspect.set_defaults(func=_inspect_features)
 
     report = commands.add_parser("report", help="write report.md and a self-contained report.html of a run")
     report.add_argument("run_dir", help="the run (or sweep) folder of `tfganaug train`")

@@ -148,14 +148,16 @@ def trained_gans(run_dir, kind="gan"):
     return {n: p for n, p in found.items() if kind == "all" or n.startswith("cyclegan-") == (kind == "cyclegan")}
 
 
-def choose_gan(run_dir, name=None):
-    """The folder of one finished GAN of a run: the only one, or the one named (a folder name or model name)."""
-    found = trained_gans(run_dir)
+def choose_gan(run_dir, name=None, kind="gan"):
+    """The folder of one finished model of a run (`kind` as in `trained_gans`): the only one, or the
+    one named by its folder name, its GAN model ("acgan") or its CycleGAN name ("tshirt_shirt")."""
+    found = trained_gans(run_dir, kind)
     if not found:
         raise UserError(f"{run_dir}: no trained GAN here (expected gans/<name>/{WEIGHTS_FILE}); "
                         f"give the folder of a run whose groups include a `type: gan` group")
     if name is not None:
-        matches = [p for n, p in found.items() if n == name or n.split("-")[0] == name]
+        matches = [p for n, p in found.items()
+                   if name in (n, n.split("-")[0]) or (n.startswith("cyclegan-") and n.split("-")[1] == name)]
         if len(matches) == 1:
             return matches[0]
     elif len(found) == 1:

@@ -132,3 +132,17 @@ def save_translation_grid(rows, row_names, path, title=""):
         blocks.append(np.concatenate([inputs, translated, cycled]))
         labels += [f"{name} input", f"{name} translated", f"{name} cycled"]
     save_sample_grid(np.concatenate(blocks), labels, path, title=title)
+
+
+def save_feature_maps(activations, path, title=""):
+    """A PNG of feature maps [N, H, W, C]: one row per image, one column per channel, each min-max scaled."""
+    n, _, _, c = activations.shape
+    fig, axes = plt.subplots(n, c, figsize=(1.1 * c, 1.1 * n + 0.4), squeeze=False)
+    for i in range(n):
+        for j in range(c):
+            ax = axes[i, j]
+            ax.imshow(activations[i, :, :, j], cmap="viridis")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(title, fontsize="small")
+    _save(fig, path)
