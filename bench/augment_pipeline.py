@@ -1,6 +1,7 @@
 """Images per second of an Animal-MNIST training input pipeline (batch 128) with no augmentation,
-classical Keras augmentation, and GeneratorAugmentation at 50%, against the exported
-generator's own forward pass on the same number of images, all measured alternately in one run.
+classical Keras augmentation, GeneratorAugmentation at 50% and TranslationAugmentation (half of
+one class), against the exported models' own forward passes on the same numbers of images, all
+measured alternately in one run.
 
 Target: synthetic augmentation costs no more than the generator itself, i.e.
 (pipeline with generator - plain pipeline) / generator alone <= 1.10.
@@ -21,12 +22,13 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfganaug.augment import GeneratorAugmentation  # noqa: E402
+from tfganaug.augment import GeneratorAugmentation, TranslationAugmentation  # noqa: E402
 from tfganaug.classical import build_classical_augmentation  # noqa: E402
-from tfganaug.config import GANTraining  # noqa: E402
+from tfganaug.config import CycleGANConfig, GANTraining  # noqa: E402
 from tfganaug.data.animal_mnist import load_animal_mnist  # noqa: E402
 from tfganaug.experiment import build_gan  # noqa: E402
 from tfganaug.export import export_generator  # noqa: E402
+from tfganaug.translation import build_cyclegan  # noqa: E402
 
 
 def pipeline(images, labels, batch, extra=None):
@@ -57,6 +59,13 @@ def main():
     path = export_generator(gan, spec, tempfile.mkdtemp(), "bench")
     augment = GeneratorAugmentation(path, ratio=0.5)
     classical = build_classical_augmentation(pool.image_shape, seed=0, flip="horizontal", translate=0.1)
+    names = list(pool.class_names)
+    cfg = CycleGANConfig(name="bench", domain_a=[names[0]], domain_b=[names[1]], filters=16, residual_blocks=4)
+    spec = {"cyclegan": cfg.model_dump(mode="json"), "image_shape": list(pool.image_shape), "class_names": names,
+            "domain_a": [0], "domain_b": [1]}
+    translator = export_generator(build_cyclegan(cfg, pool.image_shape, 0), spec, tempfile.mkdtemp(), "bench-cyclegan")
+    translation = TranslationAugmentation(translator, source=0, target=1, fraction=0.5)
+    per_batch = max(1, round(0.5 * np.sum(labels == 0) / -(-len(images) // args.batch)))
     serve = augment.generate
     batches = -(-len(images) // args.batch)
     synthetic = round(0.5 * args.batch)
@@ -70,6 +79,10 @@ def main():
         "classical": lambda: drain(pipeline(images, labels, args.batch, lambda x, y: (classical(x, training=True), y))),
         "generator_50pct": lambda: drain(pipeline(images, labels, args.batch, augment)),
         "generator_alone": generator_alone,
+        "translation": lambda: drain(pipeline(images, labels, args.batch, translation)),
+        # the same calls as in the pipeline: one per batch, on that batch's share of translated images
+        "translator_alone": lambda: [translation.translate(image=tf.constant(images[:per_batch]))
+                                     for _ in range(batches)],
     }
     for run in runs.values():  # warm up: tracing, first loads
         run()
@@ -82,18 +95,21 @@ def main():
     median = {name: statistics.median(s) for name, s in seconds.items()}
     ips = {name: len(images) / t for name, t in median.items()}  # real images through the pipeline per second
     overhead = (median["generator_50pct"] - median["none"]) / median["generator_alone"]
+    translation_overhead = (median["translation"] - median["none"]) / median["translator_alone"]
     result = {"batch": args.batch, "images": len(images), "repeats": args.repeats,
-              "real_images_per_second": {k: round(v, 1) for k, v in ips.items() if k != "generator_alone"},
+              "real_images_per_second": {k: round(v, 1) for k, v in ips.items() if not k.endswith("_alone")},
               "generator_alone_images_per_second": round(batches * synthetic / median["generator_alone"], 1),
               "classical_over_none": round(ips["classical"] / ips["none"], 3),
               "generator_over_none": round(ips["generator_50pct"] / ips["none"], 3),
-              "generator_pipeline_cost_over_generator_alone": round(overhead, 3)}
+              "generator_pipeline_cost_over_generator_alone": round(overhead, 3),
+              "translation_over_none": round(ips["translation"] / ips["none"], 3),
+              "translation_pipeline_cost_over_translator_alone": round(translation_overhead, 3)}
     print(f"Animal-MNIST pipeline, {len(images)} images, batch {args.batch}, median of {args.repeats}")
-    for name in ("none", "classical", "generator_50pct"):
+    for name in ("none", "classical", "generator_50pct", "translation"):
         print(f"  {name:16s} {ips[name]:10.0f} real images/s   ({ips[name] / ips['none']:.3f} x none)")
     print(f"  generator alone  {result['generator_alone_images_per_second']:10.0f} generated images/s")
     print(f"  added cost of GeneratorAugmentation / generator alone: {overhead:.3f}  (target <= 1.10)")
-    print("  TranslationAugmentation: not measured (needs the CycleGAN of issue 4)")
+    print(f"  added cost of TranslationAugmentation / translator alone: {translation_overhead:.3f}  (target <= 1.10)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

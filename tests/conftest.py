@@ -45,3 +45,17 @@ def tiny_config(npz_path, **sections):
 @pytest.fixture
 def npz_file(tmp_path):
     return write_npz(tmp_path / "tiny.npz")
+
+
+def tiny_cyclegan_export(root, name="tiny-cyclegan"):
+    """A tiny CycleGAN on 8x8x1 images between class 'a' and classes 'b', 'c', exported; returns (model, path)."""
+    from tfganaug.config import CycleGANConfig
+    from tfganaug.export import export_generator
+    from tfganaug.translation import build_cyclegan
+
+    cfg = CycleGANConfig(name="t", domain_a=["a"], domain_b=["b", "c"], filters=2, downsamplings=1,
+                         residual_blocks=1, d_filters=2, d_layers=1, epochs=1, decay_epochs=0, pool_size=2)
+    model = build_cyclegan(cfg, (8, 8, 1), seed=0)
+    spec = {"cyclegan": cfg.model_dump(mode="json"), "image_shape": [8, 8, 1], "class_names": ["a", "b", "c"],
+            "domain_a": [0], "domain_b": [1, 2]}
+    return model, export_generator(model, spec, root, name)

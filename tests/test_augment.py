@@ -68,7 +68,7 @@ def test_fits_a_keras_model_in_a_float_pipeline(generator_path):
 
 
 def test_bad_inputs_say_what_is_wrong(generator_path, tmp_path):
-    with pytest.raises(UserError, match="not an exported generator"):
+    with pytest.raises(UserError, match="not an exported model"):
         GeneratorAugmentation(tmp_path)
     with pytest.raises(ValueError, match="3 non-negative probabilities"):
         GeneratorAugmentation(generator_path, class_distribution=[1, 0])
@@ -89,3 +89,32 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
     namespace = {}
     exec(code.replace("epochs=3", "epochs=1, steps_per_epoch=2, verbose=0"), namespace)  # noqa: S102
     assert np.isfinite(namespace["model"].history.history["loss"][0])
+
+
+@pytest.fixture(scope="module")
+def translator_path(tmp_path_factory):
+    from tests.conftest import tiny_cyclegan_export
+
+    return tiny_cyclegan_export(tmp_path_factory.mktemp("translators"))[1]
+
+
+def test_translation_replaces_only_the_source_class_and_relabels(translator_path):
+    from tfganaug.augment import TranslationAugmentation
+
+    real = _real(12).batch(6)
+    everything = TranslationAugmentation(translator_path, source="a", target="c", fraction=1.0)
+    mixed = real.map(everything, num_parallel_calls=tf.data.AUTOTUNE)
+    assert mixed.element_spec == real.element_spec
+    for (images, labels), (real_images, real_labels) in zip(mixed, real):
+        source = real_labels.numpy() == 0
+        np.testing.assert_array_equal(labels.numpy(), np.where(source, 2, real_labels.numpy()))
+        np.testing.assert_array_equal(images.numpy()[~source], real_images.numpy()[~source])
+        translated = everything.translate(image=real_images[source])["image"].numpy()
+        np.testing.assert_array_equal(images.numpy()[source], translated)
+    nothing = TranslationAugmentation(translator_path, source=0, target=1, fraction=0.0)
+    images, labels = next(iter(_real(6, one_hot=True).batch(6).map(nothing)))
+    np.testing.assert_array_equal(labels.numpy(), np.eye(3)[np.arange(6) % 3])
+    with pytest.raises(ValueError, match="opposite domains"):
+        TranslationAugmentation(translator_path, source="b", target="c")
+    with pytest.raises(UserError, match="holds a CycleGAN translator; use TranslationAugmentation"):
+        GeneratorAugmentation(translator_path)

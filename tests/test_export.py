@@ -137,3 +137,24 @@ def test_the_readme_rest_payloads_give_the_documented_outputs(exported):
         documented = np.asarray(response["outputs"]["image"])
         assert outputs["image"].shape[0] == n == documented.shape[0]
         assert outputs["image"].dtype == tf.uint8 and documented.min() >= 0 and documented.max() <= 255
+
+
+def test_cyclegan_translators_export_both_directions_matching_keras(tmp_path):
+    from tests.conftest import tiny_cyclegan_export
+
+    model, path = tiny_cyclegan_export(tmp_path)
+    info = json.loads((path / INFO_FILE).read_text())
+    assert info["domain_a"] == ["a"] and info["domain_b"] == ["b", "c"] and info["translator"]
+    loaded = tf.saved_model.load(str(path))
+    images = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 1)).astype(np.uint8)
+    for signature, direction in (("translate_a_to_b", "a_to_b"), ("translate_b_to_a", "b_to_a"),
+                                 ("serving_default", "a_to_b")):
+        out = loaded.signatures[signature](image=tf.constant(images))
+        expected = model.translate(images.astype(np.float32) / 127.5 - 1.0, direction)
+        np.testing.assert_allclose(out["image_float"].numpy(), expected, atol=1e-5)
+        assert out["image"].dtype == tf.uint8 and out["image"].shape == (3, 8, 8, 1)
+    done = subprocess.run([sys.executable, "-c", "import sys; sys.modules['tfganaug'] = None\n"
+                           "import tensorflow as tf\nm = tf.saved_model.load(sys.argv[1])\n"
+                           "print(m.signatures['translate_b_to_a'](image=tf.zeros([5, 8, 8, 1], tf.uint8))['image'].shape)",
+                           str(path)], capture_output=True, text=True, timeout=300, cwd="/")
+    assert done.returncode == 0 and done.stdout.strip().endswith("(5, 8, 8, 1)"), done.stderr[-2000:]

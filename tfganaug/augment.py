@@ -1,10 +1,14 @@
-"""Synthetic images from an exported generator, mixed into a user's own `tf.data` pipeline.
+"""Exported generators and translators in a user's own `tf.data` pipeline, as batch transforms.
 
-`GeneratorAugmentation` loads a version folder written by `tfganaug export` (it
-needs only TensorFlow at run time) and is called on batches:
+Both load a version folder written by `tfganaug export` (they need only
+TensorFlow at run time) and are called on batches inside `dataset.map`:
 
     augment = GeneratorAugmentation("exported_models/quickstart-acgan/1", ratio=0.5)
     train = train.batch(128).map(augment, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+`GeneratorAugmentation` adds generated images to each batch;
+`TranslationAugmentation` turns a fraction of one class's images into another
+class with a CycleGAN, keeping the batch size and the element spec.
 """
 
 import json
@@ -47,10 +51,7 @@ class GeneratorAugmentation:
     """
 
     def __init__(self, path, ratio=0.5, class_distribution=None, labeling="pseudo_label", seed=0):
-        path = Path(path)
-        if not (path / INFO_FILE).exists():
-            raise UserError(f"{path} is not an exported generator (no {INFO_FILE}); export one with `tfganaug export`")
-        info = json.loads((path / INFO_FILE).read_text())
+        info = _load_info(path, translator=False)
         if not info["conditional"]:
             raise UserError(f"{path} holds an unconditional generator: its images have no class to label")
         if labeling not in LABELINGS:
@@ -91,3 +92,67 @@ class GeneratorAugmentation:
         noise = tf.random.normal([m, self.latent_dim], seed=self.seed)
         fake = self.generate(noise=noise, label=classes)["image"]
         return tf.concat([images, tf.cast(fake, images.dtype)], axis=0), self._targets(labels, classes)
+
+
+def _load_info(path, translator):
+    path = Path(path)
+    if not (path / INFO_FILE).exists():
+        raise UserError(f"{path} is not an exported model (no {INFO_FILE}); export one with `tfganaug export`")
+    info = json.loads((path / INFO_FILE).read_text())
+    if bool(info.get("translator")) != translator:
+        raise UserError(f"{path} holds a {'generator' if translator else 'CycleGAN translator'}; "
+                        f"use {'GeneratorAugmentation' if translator else 'TranslationAugmentation'}")
+    return info
+
+
+class TranslationAugmentation:
+    """Translates a fraction of the images of class `source` into class `target` with an exported CycleGAN.
+
+    Each image of class `source` in a batch is, with probability `fraction`, replaced
+    by its translation and relabelled `target`; everything else passes unchanged, so
+    the batch size, dtypes and label form (int or one-hot) stay as they were.
+
+    Args:
+        path: an exported CycleGAN (`exported_models/<name>/<version>`).
+        source, target: classes by name or index; they must lie in opposite domains.
+        fraction: probability that an image of `source` is translated.
+        seed: op seed of the draws.
+    """
+
+    def __init__(self, path, source, target, fraction=0.5, seed=0):
+        info = _load_info(path, translator=True)
+        names = info["class_names"]
+        index = lambda c: names.index(c) if isinstance(c, str) else int(c)  # noqa: E731
+        if not all(isinstance(c, int) or c in names for c in (source, target)):
+            raise ValueError(f"source and target must be classes of {names} (or their indices)")
+        self.source, self.target = index(source), index(target)
+        a, b = info["domain_a"], info["domain_b"]
+        if names[self.source] in a and names[self.target] in b:
+            signature = "translate_a_to_b"
+        elif names[self.source] in b and names[self.target] in a:
+            signature = "translate_b_to_a"
+        else:
+            raise ValueError(f"{names[self.source]} -> {names[self.target]}: the classes must lie in opposite "
+                             f"domains of this CycleGAN (A: {a}, B: {b})")
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+        self.fraction, self.seed = float(fraction), seed
+        self.saved_model = tf.saved_model.load(str(path))  # kept: its signatures read its variables
+        self.translate = self.saved_model.signatures[signature]
+
+    def __call__(self, images, labels):
+        """One batch in, the same batch with some `source` images translated and relabelled out."""
+        classes = tf.cast(labels, tf.int32) if labels.shape.rank == 1 else tf.argmax(labels, axis=-1, output_type=tf.int32)
+        chosen = (classes == self.source) & (tf.random.uniform(tf.shape(classes), seed=self.seed) < self.fraction)
+        where = tf.where(chosen)
+        picked = tf.cast(tf.gather_nd(images, where), tf.uint8) if images.dtype != tf.uint8 else tf.gather_nd(images, where)
+        # Skipped when nothing is chosen: instance normalization reshapes with -1, which an empty
+        # batch leaves ambiguous (the translator then returns a wrong channel count).
+        translated = tf.cond(tf.shape(where)[0] > 0, lambda: self.translate(image=picked)["image"], lambda: picked)
+        translated = tf.cast(translated, images.dtype)
+        images = tf.tensor_scatter_nd_update(images, where, translated)
+        if labels.shape.rank == 1:
+            labels = tf.where(chosen, tf.cast(self.target, labels.dtype), labels)
+        else:
+            labels = tf.where(chosen[:, None], tf.one_hot(self.target, labels.shape[-1], dtype=labels.dtype), labels)
+        return images, labels

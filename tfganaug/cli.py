@@ -86,15 +86,17 @@ def _export(args):
     from tfganaug.experiment import build_gan_from_spec
     from tfganaug.export import export_generator
     from tfganaug.gan_training import choose_gan, load_trained_gan
+    from tfganaug.translation import build_cyclegan_from_spec
 
     run_dir = Path(args.run_dir)
-    folder = choose_gan(run_dir, args.gan)
-    model, spec = load_trained_gan(folder, build_gan_from_spec)
-    name = args.name or f"{run_dir.name}-{spec['gan']['model']}"
+    folder = choose_gan(run_dir, args.gan, kind="all")
+    cyclegan = folder.name.startswith("cyclegan-")
+    model, spec = load_trained_gan(folder, build_cyclegan_from_spec if cyclegan else build_gan_from_spec)
+    name = args.name or f"{run_dir.name}-" + (f"cyclegan-{spec['cyclegan']['name']}" if cyclegan else spec["gan"]["model"])
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise UserError(f"--name {name!r}: use letters, digits, '_', '.' or '-' (it becomes a folder and TF Serving's model name)")
     path = export_generator(model, spec, args.out, name)
-    print(f"exported {folder.name} to {path}/ (SavedModel; signatures serving_default, generate_from_noise)")
+    print(f"exported {folder.name} to {path}/ (a SavedModel; signatures in its assets.extra/generator.json)")
     return 0
 
 

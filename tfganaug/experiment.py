@@ -31,7 +31,7 @@ from tfganaug.gans import GAN_MODELS
 from tfganaug.labeling import confident, synthesis_counts, targets, to_uint8
 from tfganaug.networks.gan_networks import GAN_NETWORKS
 from tfganaug.networks.classifiers import CLASSIFIER_BUILDERS
-from tfganaug.translation import TranslationProvider, translate, translation_plan
+from tfganaug.translation import TranslationProvider, build_cyclegan_from_spec, translate, translation_plan
 from tfganaug.plots import plot_per_class_accuracy, plot_sweep, plot_training_curves
 from tfganaug.results import markdown_table, sweep_table, write_results
 
@@ -312,8 +312,8 @@ def run_experiment(config, run_dir, log=print, verbose=None):
 
     if any(g.type == "gan" for g in config.groups):
         evaluate_gans(config, run_dir, keep_done=True, splits=splits, log=log)
-        if config.output.export_gans:
-            export_run_gans(config, run_dir, log)
+    if config.output.export_gans:
+        export_run_gans(config, run_dir, log)
     write_report(run_dir)
     log("\n" + markdown_table(rows, class_names))
     log(f"results, plots and report.html are in {run_dir}")
@@ -321,11 +321,14 @@ def run_experiment(config, run_dir, log=print, verbose=None):
 
 
 def export_run_gans(config, run_dir, log=print):
-    """Export every trained GAN of the run as `<export_root>/<experiment>-<model>-seed<k>/<next version>/`."""
+    """Export every trained GAN and CycleGAN of the run as
+    `<export_root>/<experiment>-<model or cyclegan-name>-seed<k>/<next version>/`."""
     names = []
-    for folder_name, folder in trained_gans(run_dir).items():
-        model, spec = load_trained_gan(folder, build_gan_from_spec)
-        name = f"{config.name}-{spec['gan']['model']}-seed{spec['seed']}"
+    for folder_name, folder in trained_gans(run_dir, "all").items():
+        cyclegan = folder_name.startswith("cyclegan-")
+        model, spec = load_trained_gan(folder, build_cyclegan_from_spec if cyclegan else build_gan_from_spec)
+        model_name = f"cyclegan-{spec['cyclegan']['name']}" if cyclegan else spec["gan"]["model"]
+        name = f"{config.name}-{model_name}-seed{spec['seed']}"
         name = name if name not in names else f"{config.name}-{folder_name}"  # two settings of one model and seed
         names.append(name)
         log(f"exported {folder_name} to {export_generator(model, spec, config.output.export_root, name)}")

@@ -1,4 +1,5 @@
-"""Trained generators as versioned SavedModels: TF Serving's layout, loadable by plain TensorFlow.
+"""Trained generators (and CycleGAN translators) as versioned SavedModels: TF Serving's layout,
+loadable by plain TensorFlow.
 
 `exported_models/<name>/<version>/` holds a SavedModel (written with
 `keras.export.ExportArchive`) whose signatures carry their own pre- and
@@ -16,6 +17,9 @@ Signatures of a conditional generator (N = batch, z = noise size):
 
 An unconditional generator has `serving_default(n int32 [], seed int32 [])` (noise
 `stateless_normal([n, z], seed=[seed, 0])`) and `generate_from_noise(noise)`.
+
+A CycleGAN has `translate_a_to_b(image uint8 [N, H, W, C])` (also `serving_default`)
+and `translate_b_to_a(image)`, each returning `image` (uint8) and `image_float`.
 """
 
 import json
@@ -74,6 +78,27 @@ def generator_archive(model):
     return archive
 
 
+def translator_archive(model):
+    """A `keras.export.ExportArchive` of a CycleGAN's two generators: `translate_a_to_b` (also
+    `serving_default`) and `translate_b_to_a`, each taking `image` uint8 [N, H, W, C]."""
+    archive = keras.export.ExportArchive()
+    archive.track(model.generator_ab)
+    archive.track(model.generator_ba)
+    shape = tuple(model.generator_ab.input_shape[1:])
+
+    def endpoint(generator):
+        def translate(image):
+            images = generator(tf.cast(image, tf.float32) / 127.5 - 1.0, training=False)
+            return {"image": _to_uint8(images), "image_float": images}
+        return translate
+
+    spec = [tf.TensorSpec((None,) + shape, tf.uint8, name="image")]
+    archive.add_endpoint("serving_default", endpoint(model.generator_ab), input_signature=spec)
+    archive.add_endpoint("translate_a_to_b", endpoint(model.generator_ab), input_signature=spec)
+    archive.add_endpoint("translate_b_to_a", endpoint(model.generator_ba), input_signature=spec)
+    return archive
+
+
 def next_version(folder):
     """1 + the highest integer version folder in `folder` (1 when there is none)."""
     folder = Path(folder)
@@ -82,21 +107,29 @@ def next_version(folder):
 
 
 def export_generator(model, spec, out_root, name):
-    """Write the generator of `model` to `out_root/name/<next version>/`; return that path.
+    """Write the generator(s) of `model` to `out_root/name/<next version>/`; return that path.
 
     Args:
-        model: a trained GAN from `tfganaug.gans`.
-        spec: its `gan.json` content (class names and settings go to `assets.extra/generator.json`).
+        model: a trained GAN from `tfganaug.gans`, or a `CycleGAN` (both translators).
+        spec: its `gan.json` content (classes and settings go to `assets.extra/generator.json`).
         out_root: the models folder (TF Serving's `--model_base_path` parent).
         name: the model name (TF Serving's `--model_name`).
     """
     folder = Path(out_root) / name
     path = folder / str(next_version(folder))
-    info = {"model": spec["gan"]["model"], "conditional": bool(model.conditional), "latent_dim": model.latent_dim,
-            "image_shape": list(spec["image_shape"]), "class_names": list(spec["class_names"]),
-            "signatures": ["serving_default", "generate_from_noise"]}
+    names = list(spec["class_names"])
+    if "cyclegan" in spec:
+        archive = translator_archive(model)
+        info = {"model": "cyclegan", "translator": True, "image_shape": list(spec["image_shape"]), "class_names": names,
+                "domain_a": [names[c] for c in spec["domain_a"]], "domain_b": [names[c] for c in spec["domain_b"]],
+                "signatures": ["serving_default", "translate_a_to_b", "translate_b_to_a"]}
+    else:
+        archive = generator_archive(model)
+        info = {"model": spec["gan"]["model"], "conditional": bool(model.conditional), "latent_dim": model.latent_dim,
+                "image_shape": list(spec["image_shape"]), "class_names": names,
+                "signatures": ["serving_default", "generate_from_noise"]}
     with atomic_dir(path) as tmp:
-        generator_archive(model).write_out(str(tmp), verbose=False)
+        archive.write_out(str(tmp), verbose=False)
         (tmp / INFO_FILE).parent.mkdir(exist_ok=True)
         (tmp / INFO_FILE).write_text(json.dumps(info, indent=1))
     return path
@@ -115,6 +148,8 @@ class ExportedGenerator:
             raise UserError(f"{self.path} is not an exported generator (expected saved_model.pb and {INFO_FILE}); "
                             f"give a version folder such as exported_models/<name>/1")
         self.info = json.loads((self.path / INFO_FILE).read_text())
+        if self.info.get("translator"):
+            raise UserError(f"{self.path} is a CycleGAN translator, not a generator: it has no noise input")
         self.conditional, self.latent_dim = self.info["conditional"], self.info["latent_dim"]
         self.saved_model = tf.saved_model.load(str(self.path))
 
