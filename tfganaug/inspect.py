@@ -45,7 +45,7 @@ def write_feature_maps(generator, inputs, out, which=("middle", "last")):
         The written paths.
     """
     names = chosen_layers(generator, which)
-    probe = keras.Model(generator.inputs, [generator.get_layer(n).output for n in names])
+    probe = keras.Model(generator.input, [generator.get_layer(n).output for n in names])
     maps = probe(inputs, training=False)
     maps = maps if isinstance(maps, (list, tuple)) else [maps]
     paths = []
