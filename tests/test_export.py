@@ -158,3 +158,23 @@ def test_cyclegan_translators_export_both_directions_matching_keras(tmp_path):
                            "print(m.signatures['translate_b_to_a'](image=tf.zeros([5, 8, 8, 1], tf.uint8))['image'].shape)",
                            str(path)], capture_output=True, text=True, timeout=300, cwd="/")
     assert done.returncode == 0 and done.stdout.strip().endswith("(5, 8, 8, 1)"), done.stderr[-2000:]
+
+
+def test_the_readme_rest_payloads_of_unconditional_and_translator_signatures(exported, tmp_path):
+    from tests.conftest import tiny_cyclegan_export
+
+    _, paths, _ = exported
+    request, response = _readme_json("<!-- rest: unconditional request -->"), _readme_json("<!-- rest: unconditional response -->")
+    outputs = tf.saved_model.load(str(paths["gan"])).signatures[request["signature_name"]](
+        **{k: tf.constant(v, tf.int32) for k, v in request["inputs"].items()})
+    assert sorted(outputs) == sorted(response["outputs"]) and outputs["image"].shape[0] == request["inputs"]["n"]
+    assert len(response["outputs"]["image"]) == request["inputs"]["n"]
+
+    _, path = tiny_cyclegan_export(tmp_path)
+    request, response = _readme_json("<!-- rest: translate request -->"), _readme_json("<!-- rest: translate response -->")
+    image = np.asarray(request["inputs"]["image"], np.uint8)
+    image = np.tile(image, (1, 4, 4, 1))  # the documented 2x2 image at the tiny model's 8x8
+    outputs = tf.saved_model.load(str(path)).signatures[request["signature_name"]](image=tf.constant(image))
+    assert sorted(outputs) == sorted(response["outputs"])
+    assert outputs["image"].dtype == tf.uint8 and outputs["image"].shape == image.shape
+    assert np.asarray(response["outputs"]["image"]).shape == np.asarray(request["inputs"]["image"]).shape
