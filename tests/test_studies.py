@@ -55,6 +55,9 @@ def test_dagan_sweep_runs_every_group_at_every_size(tmp_path, capsys):
     for group in ("C", "C_aug", "vanilla_GAN", "semi_GAN", "DAGAN", "DAGAN_aug"):
         assert f"| {group} | " in table
     assert (tmp_path / "run" / "sweep_accuracy.png").stat().st_size > 10_000
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "## Accuracy against samples per class" in report and "## samples_per_class=4: Results" in report
+    assert (tmp_path / "run" / "report.html").stat().st_size > 50_000  # the plots are embedded
     sizes = [json.loads((tmp_path / "run" / f"samples_per_class={n}" / "results.json").read_text())["summary"][0]["train_size"]
              for n in (2, 4)]
     assert sizes == [20, 40]
