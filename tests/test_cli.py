@@ -166,3 +166,21 @@ def test_gan_group_config_errors(npz_file):
         validate(tiny_config(npz_file, groups=[{"type": "gan", "gan": {"model": "dagan", "loss": "hinge"}}]))
     with pytest.raises(ConfigError, match="exactly one of synthesize.ratio"):
         validate(tiny_config(npz_file, groups=[{"type": "gan", "synthesize": {"ratio": 0.5, "fill": True}}]))
+
+
+@pytest.mark.slow
+def test_same_seed_and_config_give_the_same_results(tmp_path, npz_file):
+    gan = {"model": "acgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 2, "batch_size": 8}
+    raw = tiny_config(npz_file, groups=["baseline", {"type": "classical", "augment": {"flip": "horizontal"}},
+                                        {"type": "gan", "gan": gan}])
+    path = tmp_path / "d.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    runs = []
+    for out in ("first", "second"):
+        assert main(["train", str(path), "--out", str(tmp_path / out), "--set", "classifier.epochs=2"]) == 0
+        runs.append(json.loads((tmp_path / out / "results.json").read_text())["runs"])
+    for a, b in zip(*runs):
+        assert a["history"] == b["history"] and a["confusion_matrix"] == b["confusion_matrix"], a["group"]
+    first, second = ([p.read_text() for p in sorted((tmp_path / out / "gans").glob("acgan-*/losses.csv"))]
+                     for out in ("first", "second"))
+    assert first == second and len(first) == 1

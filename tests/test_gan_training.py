@@ -85,3 +85,27 @@ def test_choose_gan_names_the_choices(tmp_path):
         choose_gan(tmp_path)
     with pytest.raises(UserError, match="no GAN named 'dagan'"):
         choose_gan(tmp_path, "dagan")
+
+
+class _Poison(keras.callbacks.Callback):
+    """Turns the generator's weights into NaN during epoch 2 (0-based 1), as a diverging GAN would."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.params and self._epoch == 1:
+            for w in self.model.generator.weights:
+                w.assign(np.full(w.shape, np.nan, dtype=w.dtype))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+
+def test_nan_losses_stop_training_and_keep_the_last_good_epoch(tmp_path):
+    from tfganaug.errors import TrainingDiverged
+
+    folder = tmp_path / "gan"
+    with pytest.raises(TrainingDiverged, match=r"diverged in epoch 2: .*nan.*The last good epoch \(1\) is kept"):
+        _train(folder, _spec(), extra_callbacks=[_Poison()])
+    assert json.loads((folder / "backup" / "training_metadata.json").read_text())["epoch"] == 1
+    assert not (folder / WEIGHTS_FILE).exists()
+    resumed = _train(folder, _spec())  # the same command again resumes from epoch 1, finite
+    assert all(np.all(np.isfinite(w)) for w in resumed.get_weights())

@@ -16,3 +16,7 @@ class ConfigError(UserError):
 
 class DataError(UserError):
     """Data that cannot be found or read: the message names the file or source."""
+
+
+class TrainingDiverged(UserError):
+    """A loss became NaN or infinite; the message names it and where the last good checkpoint is."""

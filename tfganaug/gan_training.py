@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfganaug.errors import UserError
+from tfganaug.errors import TrainingDiverged, UserError
 from tfganaug.files import atomic_path, write_text
 from tfganaug.plots import image_mosaic, save_sample_grid
 
@@ -43,6 +43,29 @@ class EpochNoise(keras.callbacks.Callback):
             return
         state = self.model.seed_generator.state
         state.assign(tf.constant([self.seed, epoch], dtype=state.dtype))
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training with `TrainingDiverged` when an epoch's logged loss is NaN or infinite.
+
+    It must come before `BackupAndRestore` in the callback list: it raises at the
+    end of the bad epoch before the backup is written, so the backup keeps the last
+    good epoch. (An epoch's logged value is a mean over its batches, so one bad
+    batch is enough to show.)
+    """
+
+    def __init__(self, backup_dir):
+        super().__init__()
+        self.backup_dir = backup_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        bad = {k: float(v) for k, v in (logs or {}).items() if not np.isfinite(float(v))}
+        if bad:
+            raise TrainingDiverged(
+                f"{type(self.model).__name__} diverged in epoch {epoch + 1}: "
+                + ", ".join(f"{k} = {v}" for k, v in bad.items())
+                + f". The last good epoch ({epoch}) is kept in {self.backup_dir}; lower the learning rates (or try "
+                  f"loss: hinge or wgan_gp), then run the same command again to resume from it")
 
 
 class SampleGrids(keras.callbacks.Callback):
@@ -124,6 +147,7 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
     metadata = backup / "training_metadata.json"
     _trim_csv(folder / "losses.csv", json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0)
     callbacks = [
+        StopOnNonFiniteLoss(backup),  # before the backup: a diverged epoch is never saved
         # double_checkpoint: a kill while the backup is being written falls back to the one before.
         keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
         EpochNoise(seed),

@@ -28,7 +28,9 @@ def classifier_dataset(images, targets, batch_size, *, shuffle_seed=None, augmen
         ds = ds.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
     if augment is not None:
-        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        # Sequential on purpose: Keras random layers advance a seed state on each call, and parallel
+        # calls would take the draws in a different order on each run (seeded runs must repeat).
+        ds = ds.map(lambda x, y: (augment(x, training=True), y))
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
