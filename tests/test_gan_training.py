@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import keras
 import numpy as np
@@ -109,3 +110,63 @@ def test_nan_losses_stop_training_and_keep_the_last_good_epoch(tmp_path):
     assert not (folder / WEIGHTS_FILE).exists()
     resumed = _train(folder, _spec())  # the same command again resumes from epoch 1, finite
     assert all(np.all(np.isfinite(w)) for w in resumed.get_weights())
+
+
+@pytest.mark.slow
+def test_a_run_killed_during_gan_training_resumes_with_the_same_command(tmp_path):
+    """SIGKILL in the middle of GAN training; the same command resumes from the last backed-up epoch."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from tests.conftest import tiny_config, write_npz
+
+    epochs = 40
+    gan = {"model": "acgan", "network": "mlp", "latent_dim": 16, "hidden_units": [256, 256], "epochs": epochs,
+           "batch_size": 4, "sample_every": 0}
+    raw = tiny_config(write_npz(tmp_path / "d.npz", per_class=40), groups=[{"type": "gan", "gan": gan}])
+    raw["data"]["samples_per_class"] = 30
+    (tmp_path / "k.yaml").write_text(yaml.safe_dump(raw))
+    command = [sys.executable, "-m", "tfganaug.cli", "train", str(tmp_path / "k.yaml"), "--out", str(tmp_path / "run")]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and first.poll() is None:
+        backups = list((tmp_path / "run" / "gans").glob("acgan-*/backup/training_metadata.json"))
+        try:
+            if backups and json.loads(backups[0].read_text())["epoch"] >= 2:
+                break
+        except ValueError:  # caught while being written
+            pass
+        time.sleep(0.05)
+    assert first.poll() is None, "the GAN finished before it could be killed: make it slower"
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    killed_at = json.loads(backups[0].read_text())["epoch"]
+    assert 2 <= killed_at < epochs
+
+    second = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    resumed = re.search(r"resuming GAN acgan from its backup after epoch (\d+)", second.stdout)
+    assert resumed and int(resumed.group(1)) >= killed_at  # at most the epoch in progress was lost
+    folder = backups[0].parent.parent
+    with (folder / "losses.csv").open() as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(epochs))
+    assert (folder / WEIGHTS_FILE).exists() and not (folder / "backup").exists()
+
+
+def test_an_unreadable_backup_falls_back_to_the_previous_one(tmp_path):
+    from tfganaug.gan_training import backed_up_epochs
+
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    (backup / "training_metadata.json").write_text('{"epo')  # killed mid-write
+    (backup / "training_metadata.json.bkp").write_text('{"epoch": 3, "batch": 0}')
+    (backup / "latest.weights.h5").write_text("half")
+    (backup / "latest.weights.h5.bkp").write_text("previous")
+    assert backed_up_epochs(tmp_path) == 3 and (backup / "latest.weights.h5").read_text() == "previous"
+    (backup / "training_metadata.json").write_text("")
+    (backup / "latest.weights.h5.bkp").unlink()
+    assert backed_up_epochs(tmp_path) == 0 and not backup.exists()  # nothing to fall back to: start over

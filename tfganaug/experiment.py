@@ -26,7 +26,7 @@ from tfganaug.data.sampling import SAME, split_pool
 from tfganaug.data.tfds_source import load_tfds
 from tfganaug.export import export_generator
 from tfganaug.files import write_text
-from tfganaug.gan_training import WEIGHTS_FILE, load_trained_gan, train_gan, trained_gans
+from tfganaug.gan_training import WEIGHTS_FILE, backed_up_epochs, load_trained_gan, train_gan, trained_gans
 from tfganaug.gans import GAN_MODELS
 from tfganaug.labeling import confident, synthesis_counts, targets, to_uint8
 from tfganaug.networks.gan_networks import GAN_NETWORKS
@@ -142,6 +142,9 @@ class GANProvider:
             started = time.time()
             self.log(f"training GAN {gan.model} ({gan.network}, {gan.epochs} epochs) on {len(train)} images, "
                      f"seed {seed}, into {folder}")
+            resumed = backed_up_epochs(folder)
+            if resumed:
+                self.log(f"resuming GAN {gan.model} from its backup after epoch {resumed} of {gan.epochs}")
             train_gan(model, gan_dataset(train.images, train.labels, gan.batch_size, seed), epochs=gan.epochs,
                       folder=folder, spec=spec, class_names=train.class_names, seed=seed,
                       sample_every=gan.sample_every, verbose=self.verbose)

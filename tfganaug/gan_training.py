@@ -16,6 +16,7 @@ noise as one that was never interrupted.
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import keras
@@ -119,6 +120,31 @@ def _trim_csv(path, epochs_done):
         csv.writer(f).writerows(kept)
 
 
+def _repair_backup(backup):
+    """A kill while `BackupAndRestore` wrote its (non-atomic) metadata leaves it unreadable: fall back to
+    the previous backup (double_checkpoint), or start over when there is none."""
+    metadata = backup / "training_metadata.json"
+    try:
+        json.loads(metadata.read_text())
+    except FileNotFoundError:
+        return
+    except ValueError:
+        previous = backup / "training_metadata.json.bkp"
+        if previous.exists() and (backup / "latest.weights.h5.bkp").exists():
+            shutil.copyfile(previous, metadata)
+            shutil.copyfile(backup / "latest.weights.h5.bkp", backup / "latest.weights.h5")
+        else:
+            shutil.rmtree(backup)
+
+
+def backed_up_epochs(folder):
+    """Epochs finished in the backup of an interrupted training in `folder` (0 when there is none)."""
+    backup = Path(folder) / "backup"
+    _repair_backup(backup)
+    metadata = backup / "training_metadata.json"
+    return json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0
+
+
 def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, sample_every=5, verbose=2,
               steps_per_epoch=None, grids=None, extra_callbacks=()):
     """Fit `model` on `dataset` for `epochs`, resuming from `folder/backup` if a previous run was cut short.
@@ -144,8 +170,7 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
     folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / SPEC_FILE, json.dumps(spec, indent=1))
     backup = folder / "backup"
-    metadata = backup / "training_metadata.json"
-    _trim_csv(folder / "losses.csv", json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0)
+    _trim_csv(folder / "losses.csv", backed_up_epochs(folder))
     callbacks = [
         StopOnNonFiniteLoss(backup),  # before the backup: a diverged epoch is never saved
         # double_checkpoint: a kill while the backup is being written falls back to the one before.
