@@ -29,7 +29,7 @@ def _tiny_data(per_class):
 def test_fashion_mnist_study_runs_every_group(tmp_path, capsys):
     path = EXPERIMENTS / "acgan_fashion_mnist.yaml"
     argv = ["train", str(path), "--out", str(tmp_path / "run"), *_tiny_data(6),
-            "--set", "classifier.hidden_units=[16]",
+            "--set", "classifier.hidden_units=[16]", "--set", "output.gan_metrics=false",
             *_gan_overrides(path, hidden_units="[8]", latent_dim=4, epochs=1, batch_size=16)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
@@ -46,7 +46,10 @@ def test_dagan_sweep_runs_every_group_at_every_size(tmp_path, capsys):
     path = EXPERIMENTS / "dagan_lowdata.yaml"
     argv = ["train", str(path), "--out", str(tmp_path / "run"), *_tiny_data(4),
             "--set", "sweep.samples_per_class=[2,4]", "--set", "classifier.epochs=1",
-            *_gan_overrides(path, base_filters=4, d_filters="[4,4]", latent_dim=4, epochs=1, batch_size=16)]
+            "--set", "output.gan_metrics=false",  # tested in test_cli; here: the sweep
+            # MLP pairs: the sweep and the groups are under test here, the DCGAN pair in test_gans
+            *_gan_overrides(path, network="mlp", base_filters="null", d_filters="null", hidden_units="[8]",
+                            latent_dim=4, epochs=1, batch_size=16)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert printed.count("training GAN") == 6  # gan, sgan, dagan (shared by DAGAN_aug) at each size
@@ -55,6 +58,7 @@ def test_dagan_sweep_runs_every_group_at_every_size(tmp_path, capsys):
     for group in ("C", "C_aug", "vanilla_GAN", "semi_GAN", "DAGAN", "DAGAN_aug"):
         assert f"| {group} | " in table
     assert (tmp_path / "run" / "sweep_accuracy.png").stat().st_size > 10_000
+    assert not (tmp_path / "run" / "samples_per_class=2" / "gan_metrics.json").exists()  # output.gan_metrics=false
     report = (tmp_path / "run" / "report.md").read_text()
     assert "## Accuracy against samples per class" in report and "## samples_per_class=4: Results" in report
     assert (tmp_path / "run" / "report.html").stat().st_size > 50_000  # the plots are embedded

@@ -307,6 +307,7 @@ GROUP_TYPES = ("baseline", "duplicate", "more_real", "classical", "class_weight"
 class OutputConfig(Strict):
     root: Path = Field(Path("runs"), description="run folders go to <root>/<name>")
     export_gans: bool = Field(False, description="export every trained generator at the end of the run")
+    gan_metrics: bool = Field(True, description="compute the GAN metrics at the end of a run with GAN groups")
     export_root: Path = Field(Path("exported_models"), description="where export_gans writes <name>/<version>/")
 
 

@@ -313,7 +313,7 @@ def run_experiment(config, run_dir, log=print, verbose=None):
     from tfganaug.gan_evaluation import evaluate_gans
     from tfganaug.report import write_report
 
-    if any(g.type == "gan" for g in config.groups):
+    if config.output.gan_metrics and any(g.type == "gan" for g in config.groups):
         evaluate_gans(config, run_dir, keep_done=True, splits=splits, log=log)
     if config.output.export_gans:
         export_run_gans(config, run_dir, log)
