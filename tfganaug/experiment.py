@@ -26,7 +26,8 @@ from tfganaug.data.sampling import SAME, split_pool
 from tfganaug.data.tfds_source import load_tfds
 from tfganaug.export import export_generator
 from tfganaug.files import write_text
-from tfganaug.gan_training import WEIGHTS_FILE, backed_up_epochs, load_trained_gan, train_gan, trained_gans
+from tfganaug.gan_training import (WEIGHTS_FILE, backed_up_epochs, load_trained_gan, settings_key, train_gan,
+                                   trained_gans)
 from tfganaug.gans import GAN_MODELS
 from tfganaug.labeling import confident, synthesis_counts, targets, to_uint8
 from tfganaug.networks.gan_networks import GAN_NETWORKS
@@ -127,7 +128,7 @@ class GANProvider:
     def get(self, gan, train, seed):
         # sample_every changes what is logged, not what is trained.
         settings = gan.model_dump(mode="json", exclude={"sample_every"})
-        key = hashlib.sha256(json.dumps([self.data_settings, settings, seed], sort_keys=True).encode()).hexdigest()[:16]
+        key = settings_key(self.data_settings, settings, seed)
         if key in self.models:
             return self.models[key]
         folder = self.folder / f"{gan.model}-{key}"

@@ -12,7 +12,6 @@
   training split (do they cover the class?). Both for conditional GANs only.
 """
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -26,14 +25,10 @@ from tfganaug.experiment import build_classifier, build_gan_from_spec, make_spli
 from tfganaug.features import classifier_features, inception_features
 from tfganaug.files import atomic_path, write_text
 from tfganaug.gan_metrics import activations, gan_quality
-from tfganaug.gan_training import load_trained_gan, trained_gans
+from tfganaug.gan_training import load_trained_gan, settings_key, trained_gans
 from tfganaug.labeling import to_uint8
 
 METRICS_FILE = "gan_metrics.json"
-
-
-def _key(*parts):
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _train_classifier(config, images, labels, val, num_classes, seed=0):
@@ -47,7 +42,7 @@ def _train_classifier(config, images, labels, val, num_classes, seed=0):
 
 def real_classifier(config, splits, cache_dir, log=print):
     """The classifier trained on the real training split (cached by data and classifier settings)."""
-    key = _key(config.data.model_dump(mode="json"), config.classifier.model_dump(mode="json"))
+    key = settings_key(config.data.model_dump(mode="json"), config.classifier.model_dump(mode="json"))
     path = Path(cache_dir) / f"classifier-{key}.weights.h5"
     if path.exists():
         model = build_classifier(config.classifier, splits.train.image_shape, splits.train.num_classes)
@@ -110,11 +105,11 @@ def evaluate_generators(generators, config, cache_dir, *, splits=None, inception
     test, k = splits.test, splits.test.num_classes
     classifier, classifier_key = real_classifier(config, splits, cache_dir, log)
     if inception_weights:
-        feature_fn, extractor = inception_features(inception_weights), f"inception-{_key(str(inception_weights))}"
+        feature_fn, extractor = inception_features(inception_weights), f"inception-{settings_key(str(inception_weights))}"
     else:
         feature_fn, extractor = classifier_features(classifier), f"classifier-{classifier_key}"
     real_acts = _cached_activations(
-        Path(cache_dir) / f"real-test-{_key(config.data.model_dump(mode='json'))}-{extractor}.npz", test.images, feature_fn)
+        Path(cache_dir) / f"real-test-{settings_key(config.data.model_dump(mode='json'))}-{extractor}.npz", test.images, feature_fn)
     counts = np.full(k, per_class) if per_class else test.counts()
     results = {}
     for name, model, info in generators:

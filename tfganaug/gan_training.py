@@ -15,6 +15,7 @@ noise as one that was never interrupted.
 """
 
 import csv
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -135,6 +136,11 @@ def _repair_backup(backup):
             shutil.copyfile(backup / "latest.weights.h5.bkp", backup / "latest.weights.h5")
         else:
             shutil.rmtree(backup)
+
+
+def settings_key(*parts):
+    """A short stable hash of JSON-able settings: names a trained model's folder and cache entries."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def backed_up_epochs(folder):

@@ -5,8 +5,6 @@ A CycleGAN config names two domains as sets of classes; a translation
 domain) into class `to` (in the other) and labels them `to`.
 """
 
-import hashlib
-import json
 import math
 import time
 from pathlib import Path
@@ -18,7 +16,7 @@ import tensorflow as tf
 from tfganaug.config import CycleGANConfig
 from tfganaug.data.sampling import resolve_class
 from tfganaug.errors import ConfigError
-from tfganaug.gan_training import WEIGHTS_FILE, load_trained_gan, train_gan
+from tfganaug.gan_training import WEIGHTS_FILE, backed_up_epochs, load_trained_gan, settings_key, train_gan
 from tfganaug.gans.cyclegan import CycleGAN, HoldThenLinearDecay
 from tfganaug.labeling import to_uint8
 from tfganaug.networks.cyclegan_networks import (build_patchgan_discriminator, build_resnet_generator,
@@ -99,7 +97,7 @@ class TranslationProvider:
     def get(self, name, train, seed):
         cfg = self.configs[name]
         settings = cfg.model_dump(mode="json", exclude={"sample_every"})
-        key = hashlib.sha256(json.dumps([self.data_settings, settings, seed], sort_keys=True).encode()).hexdigest()[:16]
+        key = settings_key(self.data_settings, settings, seed)
         if key in self.models:
             return self.models[key]
         a_classes, b_classes = domain_classes(cfg, train.class_names)
@@ -122,6 +120,8 @@ class TranslationProvider:
             started = time.time()
             self.log(f"training CycleGAN {name} ({len(images_a)} A vs {len(images_b)} B images, "
                      f"{cfg.epochs} epochs, seed {seed}) into {folder}")
+            if backed_up_epochs(folder):
+                self.log(f"resuming CycleGAN {name} from its backup after epoch {backed_up_epochs(folder)}")
             data = tf.data.Dataset.zip((_domain_dataset(images_a, batch, seed), _domain_dataset(images_b, batch, seed + 1)))
             shown = min(GRID_IMAGES, len(images_a), len(images_b))
             fixed = lambda x: x[:shown].astype(np.float32) / 127.5 - 1.0  # noqa: E731
