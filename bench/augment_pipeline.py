@@ -10,11 +10,8 @@ Target: synthetic augmentation costs no more than the generator itself, i.e.
 """
 
 import argparse
-import json
 import os
-import statistics
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -29,6 +26,7 @@ from tfganaug.data.animal_mnist import load_animal_mnist  # noqa: E402
 from tfganaug.experiment import build_gan  # noqa: E402
 from tfganaug.export import export_generator  # noqa: E402
 from tfganaug.translation import build_cyclegan  # noqa: E402
+from timing import alternating_medians, write_json  # noqa: E402  (bench/timing.py)
 
 
 def pipeline(images, labels, batch, extra=None):
@@ -86,13 +84,7 @@ def main():
     }
     for run in runs.values():  # warm up: tracing, first loads
         run()
-    seconds = {name: [] for name in runs}
-    for _ in range(args.repeats):
-        for name, run in runs.items():
-            started = time.perf_counter()
-            run()
-            seconds[name].append(time.perf_counter() - started)
-    median = {name: statistics.median(s) for name, s in seconds.items()}
+    median = alternating_medians(runs, args.repeats)
     ips = {name: len(images) / t for name, t in median.items()}  # real images through the pipeline per second
     overhead = (median["generator_50pct"] - median["none"]) / median["generator_alone"]
     translation_overhead = (median["translation"] - median["none"]) / median["translator_alone"]
@@ -110,9 +102,7 @@ def main():
     print(f"  generator alone  {result['generator_alone_images_per_second']:10.0f} generated images/s")
     print(f"  added cost of GeneratorAugmentation / generator alone: {overhead:.3f}  (target <= 1.10)")
     print(f"  added cost of TranslationAugmentation / translator alone: {translation_overhead:.3f}  (target <= 1.10)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":

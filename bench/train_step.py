@@ -9,10 +9,7 @@ classes must cost nothing); absolute figures depend on the machine and its load.
 """
 
 import argparse
-import json
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -22,6 +19,7 @@ import tensorflow as tf  # noqa: E402
 
 from tfganaug.gans import ACGAN  # noqa: E402
 from tfganaug.networks.gan_networks import GAN_NETWORKS  # noqa: E402
+from timing import alternating_medians, write_json  # noqa: E402  (bench/timing.py)
 
 
 def networks(args):
@@ -111,13 +109,9 @@ def main():
 
     data = dataset(args)
     runners = {"fit": fit_runner(args, data), "plain": plain_runner(args, data)}
-    seconds = {name: [] for name in runners}
-    for _ in range(args.repeats):  # alternate, so that load changes hit both alike
-        for name, run in runners.items():
-            started = time.perf_counter()
-            run(args.steps)
-            seconds[name].append(time.perf_counter() - started)
-    ips = {name: args.steps * args.batch / statistics.median(s) for name, s in seconds.items()}
+    median = alternating_medians({name: (lambda run=run: run(args.steps)) for name, run in runners.items()},
+                                 args.repeats)
+    ips = {name: args.steps * args.batch / seconds for name, seconds in median.items()}
     result = {"network": args.network, "batch": args.batch, "steps": args.steps, "repeats": args.repeats,
               "images_per_second": {k: round(v, 1) for k, v in ips.items()},
               "ratio_fit_over_plain": round(ips["fit"] / ips["plain"], 3)}
@@ -125,9 +119,7 @@ def main():
     print(f"  keras fit        {ips['fit']:9.1f} images/s")
     print(f"  plain tf.function{ips['plain']:9.1f} images/s")
     print(f"  ratio fit/plain  {result['ratio_fit_over_plain']:9.3f}   (target >= 0.95)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":
