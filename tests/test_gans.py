@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tfganaug.diffaugment import diff_augment
+from tfganaug.distribute import StepRandom
 from tfganaug.gans import GAN_MODELS, ACGAN
 from tfganaug.networks.gan_networks import (build_dcgan_discriminator, build_dcgan_generator, build_mlp_discriminator,
                                             build_mlp_generator, upsampling_steps)
@@ -97,12 +98,27 @@ def test_dcgan_discriminator_follows_the_study():
     assert [c.filters for c in convs] == [96] * 3 + [192] * 6
     assert [c.kernel_size for c in convs][-2:] == [(1, 1), (1, 1)]  # network-in-network
     assert d.output_shape == (None, 2 * K)
-    assert any(isinstance(layer, keras.layers.GaussianNoise) for layer in d.layers)
+
+
+def test_the_dcgan_discriminators_input_noise_is_instance_noise_drawn_per_step():
+    from tfganaug.config import GANTraining
+    from tfganaug.experiment import build_gan
+    from tfganaug.gans import base
+
+    dagan = build_gan(GANTraining(model="dagan", network="dcgan", latent_dim=LATENT, base_filters=4, d_filters=(4, 4)),
+                      SHAPE, K, seed=0)
+    assert dagan.instance_noise == 0.05  # the DAGAN study's Gaussian noise on D's input
+    mlp = build_gan(GANTraining(model="acgan", latent_dim=LATENT, hidden_units=[8]), SHAPE, K, seed=0)
+    assert mlp.instance_noise == 0.0
+    base._step.random = StepRandom(0, 0)
+    dagan.instance_noise = 0.5
+    seen = dagan.augment(tf.zeros([512, 8, 8, 1])).numpy()
+    assert abs(seen.std() - 0.5) < 0.01 and abs(seen.mean()) < 0.01
 
 
 def test_diffaugment_keeps_shape_and_changes_images():
     x = tf.random.uniform([4, 8, 8, 3], -1, 1, seed=0)
-    seed = keras.random.SeedGenerator(0)
+    seed = StepRandom(0, 0)
     for policy in (["color"], ["translation"], ["cutout"]):
         out = diff_augment(x, policy, seed)
         assert out.shape == x.shape and not np.allclose(out, x)
@@ -125,7 +141,7 @@ def test_translation_is_a_whole_pixel_shift_with_zero_fill_and_has_gradients():
     x = tf.random.uniform([16, 8, 8, 2], -1, 1, seed=1)
     with tf.GradientTape() as tape:
         tape.watch(x)
-        out = diff_augment(x, ["translation"], keras.random.SeedGenerator(3))
+        out = diff_augment(x, ["translation"], StepRandom(3, 0))
         total = tf.reduce_sum(out)
     shifts = set()
     for before, after in zip(x.numpy(), out.numpy()):

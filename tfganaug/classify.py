@@ -3,12 +3,13 @@
 import keras
 import numpy as np
 
+from tfganaug.callbacks import StopOnNonFiniteLoss
 from tfganaug.data.pipeline import classifier_dataset, one_hot
 from tfganaug.metrics import classification_metrics
 
 
 def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, learning_rate, seed,
-                   class_weight=None, augment=None, patience=None, verbose=2, log_dir=None):
+                   class_weight=None, augment=None, patience=None, verbose=2, log_dir=None, jit_compile="auto"):
     """Compile and train `model`; keep the weights of the best validation epoch.
 
     Args:
@@ -23,6 +24,7 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         augment: a Keras layer applied to training batches, or None.
         verbose: Keras verbosity (1 = progress bar, 2 = one line per epoch).
         log_dir: TensorBoard folder for the per-epoch losses and accuracies, or None.
+        jit_compile: XLA for the training step: True, False or "auto" (Keras's choice).
 
     Returns:
         The Keras history as {metric: [value per epoch]}.
@@ -31,9 +33,12 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.CategoricalCrossentropy(),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        jit_compile=jit_compile,
     )
     train_ds = classifier_dataset(images, targets, batch_size, shuffle_seed=seed, augment=augment)
-    callbacks, val_ds = [], None
+    callbacks, val_ds = [StopOnNonFiniteLoss(
+        f"Nothing of this run was saved; lower classifier.learning_rate (now {learning_rate}) and run the same "
+        "command again (finished runs are kept)")], None
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False))
     if val is not None and len(val[0]):

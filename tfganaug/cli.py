@@ -14,7 +14,7 @@ from tfganaug.errors import ConfigError, UserError  # noqa: E402
 
 def _train(args):
     from tfganaug.config import load_config
-    from tfganaug.experiment import describe_plan, make_splits, run_experiment, run_sweep, sweep_points
+    from tfganaug.experiment import describe_plan, make_splits, sweep_points, train
 
     config = load_config(args.config, args.set)
     try:
@@ -26,7 +26,7 @@ def _train(args):
                 print(describe_plan(point, make_splits(point.data)))
             return 0
         run_dir = Path(args.out) if args.out else config.output.root / config.name
-        (run_sweep if config.sweep else run_experiment)(config, run_dir)
+        train(config, run_dir)
     except ConfigError as exc:  # raised once the data is known (e.g. too few images): name the file too
         raise ConfigError(f"{args.config}: {exc}") from None
     return 0

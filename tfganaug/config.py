@@ -183,6 +183,8 @@ class GANTraining(Strict):
     d_filters: Optional[tuple[PositiveInt, PositiveInt]] = Field(None, description="dcgan discriminator widths")
     loss: Literal["bce", "least_squares", "hinge", "wgan_gp"] = "bce"
     diffaugment: list[Literal["color", "translation", "cutout"]] = Field(default_factory=list)
+    instance_noise: Optional[float] = Field(
+        None, ge=0, description="std of Gaussian noise on D's inputs; default 0.05 for dcgan (DAGAN study), 0 for mlp")
     epochs: PositiveInt = 20
     batch_size: PositiveInt = 64
     g_learning_rate: float = Field(2e-4, gt=0)
@@ -311,6 +313,18 @@ class OutputConfig(Strict):
     export_root: Path = Field(Path("exported_models"), description="where export_gans writes <name>/<version>/")
 
 
+class RuntimeConfig(Strict):
+    """Where and how fast models train (devices, XLA, precision); not what is trained."""
+
+    distribute: Literal["auto", "one_device", "mirrored", "multi_worker", "tpu"] = Field(
+        "auto", description="auto: TPU if tpu_address is set, all GPUs if several, else one device")
+    tpu_address: Optional[str] = Field(None, description="grpc://host:8470, a TPU name, or 'local' on a TPU VM")
+    jit_compile: Union[bool, Literal["auto"]] = Field(
+        "auto", description="XLA for every training step; auto: Keras's choice (on for GPUs, off on CPU)")
+    mixed_precision: Literal["off", "mixed_float16", "mixed_bfloat16"] = Field(
+        "off", description="mixed_float16 on GPUs (with loss scaling), mixed_bfloat16 on TPUs; slower on CPU")
+
+
 class SweepConfig(Strict):
     """Repeat the experiment for each value; results are also tabulated and plotted against it."""
 
@@ -335,6 +349,7 @@ class ExperimentConfig(Strict):
     groups: list[Group] = Field(min_length=1)
     output: OutputConfig = Field(default_factory=OutputConfig)
     sweep: Optional[SweepConfig] = None
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     cyclegans: list[CycleGANConfig] = Field(default_factory=list, description="translation models for translation groups")
 
     @field_validator("groups", mode="before")

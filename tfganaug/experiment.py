@@ -24,7 +24,9 @@ from tfganaug.data.npz import load_npz
 from tfganaug.data.pipeline import gan_dataset, one_hot
 from tfganaug.data.sampling import SAME, split_pool
 from tfganaug.data.tfds_source import load_tfds
+from tfganaug.distribute import runtime_scope, worker_folder
 from tfganaug.export import export_generator
+from tfganaug.errors import UserError
 from tfganaug.files import write_text
 from tfganaug.gan_training import (WEIGHTS_FILE, backed_up_epochs, load_trained_gan, settings_key, train_gan,
                                    trained_gans)
@@ -89,6 +91,10 @@ class TrainingPlan:
     augment: Optional[keras.Layer] = None
 
 
+# The DAGAN study's discriminator starts with Gaussian noise on its input.
+DEFAULT_INSTANCE_NOISE = {"dcgan": 0.05}
+
+
 def build_gan(gan, image_shape, num_classes, seed):
     """A compiled, untrained GAN model as the `GANTraining` config describes."""
     cls, d_outputs, d_sees_label = GAN_MODELS[gan.model]
@@ -102,7 +108,9 @@ def build_gan(gan, image_shape, num_classes, seed):
     generator = build_g(gan.latent_dim, image_shape, num_classes if cls.conditional else 0, **g_kwargs)
     discriminator = build_d(image_shape, d_outputs(num_classes), num_classes if d_sees_label else 0, **d_kwargs)
     model = cls(generator, discriminator, latent_dim=gan.latent_dim, num_classes=num_classes, loss=gan.loss,
-                diffaugment=tuple(gan.diffaugment), seed=seed)
+                diffaugment=tuple(gan.diffaugment), seed=seed,
+                instance_noise=DEFAULT_INSTANCE_NOISE.get(gan.network, 0.0) if gan.instance_noise is None
+                else gan.instance_noise)
     model.compile(g_optimizer=keras.optimizers.Adam(gan.g_learning_rate, gan.beta_1, gan.beta_2),
                   d_optimizer=keras.optimizers.Adam(gan.d_learning_rate, gan.beta_1, gan.beta_2))
     return model
@@ -121,8 +129,9 @@ class GANProvider:
     that was cut short from its last epoch.
     """
 
-    def __init__(self, folder, data_settings, log=print, verbose=2):
+    def __init__(self, folder, data_settings, log=print, verbose=2, jit_compile="auto"):
         self.folder, self.data_settings, self.log, self.verbose = folder, data_settings, log, verbose
+        self.jit_compile = jit_compile
         self.models = {}
 
     def get(self, gan, train, seed):
@@ -148,7 +157,7 @@ class GANProvider:
                 self.log(f"resuming GAN {gan.model} from its backup after epoch {resumed} of {gan.epochs}")
             train_gan(model, gan_dataset(train.images, train.labels, gan.batch_size, seed), epochs=gan.epochs,
                       folder=folder, spec=spec, class_names=train.class_names, seed=seed,
-                      sample_every=gan.sample_every, verbose=self.verbose)
+                      sample_every=gan.sample_every, verbose=self.verbose, jit_compile=self.jit_compile)
             self.log(f"trained GAN {gan.model} in {time.time() - started:.0f}s")
         self.models[key] = model
         return model
@@ -246,7 +255,8 @@ def run_one(config, group, seed, splits, gans=None, verbose=2, log_dir=None, tra
         model, plan.images, plan.targets, val=(splits.val.images, splits.val.labels),
         epochs=config.classifier.epochs, batch_size=config.classifier.batch_size,
         learning_rate=config.classifier.learning_rate, seed=seed, class_weight=plan.class_weight,
-        augment=plan.augment, patience=config.classifier.patience, verbose=verbose, log_dir=log_dir)
+        augment=plan.augment, patience=config.classifier.patience, verbose=verbose, log_dir=log_dir,
+        jit_compile=config.runtime.jit_compile)
     metrics = evaluate_classifier(model, splits.test)
     return {"group": group.label, "type": group.type, "seed": seed, "train_size": int(len(plan.images)),
             "seconds": round(time.time() - started, 1), **metrics, "history": history}
@@ -276,6 +286,29 @@ def describe_plan(config, splits):
     return "\n".join(lines)
 
 
+def train(config, run_dir, log=print, verbose=None):
+    """Run the experiment, or its sweep, into `run_dir` on the devices and precision of `config.runtime`.
+
+    Batch sizes in the config are global: with N replicas each gets 1/N of every
+    batch. The runtime is not part of the run keys: finished runs are reused when
+    only it changes.
+    """
+    if config.runtime.distribute == "multi_worker":
+        raise UserError("runtime.distribute: multi_worker works for the GAN and CycleGAN models (tfganaug.gans) "
+                        "but not for a whole run: Keras 3 cannot fit a plain classifier under "
+                        "MultiWorkerMirroredStrategy (keras-team/keras#20585). Use mirrored (all GPUs of one "
+                        "machine) or tpu")
+    with runtime_scope(config.runtime) as strategy:
+        if strategy.num_replicas_in_sync > 1 and config.runtime.jit_compile is True:
+            raise UserError(f"runtime.jit_compile: true with {strategy.num_replicas_in_sync} replicas: Keras cannot "
+                            "XLA-compile a training step under MirroredStrategy; set runtime.jit_compile: auto "
+                            "(XLA off with several replicas) or train on one device")
+        if strategy.num_replicas_in_sync > 1:
+            log(f"training on {strategy.num_replicas_in_sync} replicas ({type(strategy).__name__}); "
+                "batch sizes are global")
+        return (run_sweep if config.sweep else run_experiment)(config, worker_folder(run_dir, strategy), log, verbose)
+
+
 def run_experiment(config, run_dir, log=print, verbose=None):
     """Run every group with every seed, write results and plots into `run_dir`; return the summary rows.
 
@@ -288,9 +321,9 @@ def run_experiment(config, run_dir, log=print, verbose=None):
     splits = make_splits(config.data)
     log(describe_plan(config, splits))
     records, total = [], len(config.groups) * len(config.seeds)
-    gans = GANProvider(run_dir / "gans", config.data.model_dump(mode="json"), log, verbose)
-    translators = TranslationProvider(run_dir / "gans", config.data.model_dump(mode="json"), config.cyclegans, log,
-                                      verbose)
+    data_settings, jit = config.data.model_dump(mode="json"), config.runtime.jit_compile
+    gans = GANProvider(run_dir / "gans", data_settings, log, verbose, jit)
+    translators = TranslationProvider(run_dir / "gans", data_settings, config.cyclegans, log, verbose, jit)
     for group in config.groups:
         for seed in config.seeds:
             key = run_key(config, group, seed)

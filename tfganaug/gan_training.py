@@ -10,8 +10,8 @@ A GAN folder holds:
     backup/             the last finished epoch while training runs (Keras `BackupAndRestore`);
                         a rerun after a crash or kill resumes there, losing at most one epoch
 
-The noise of epoch e is seeded from (seed, e), so a resumed run draws the same
-noise as one that was never interrupted.
+The noise of a step is drawn from (seed, step) and the backup restores the step
+counter, so a resumed run draws the same noise as one that was never interrupted.
 """
 
 import csv
@@ -24,50 +24,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfganaug.errors import TrainingDiverged, UserError
+from tfganaug.callbacks import StopOnNonFiniteLoss
+from tfganaug.errors import UserError
 from tfganaug.files import atomic_path, write_text
 from tfganaug.plots import image_mosaic, save_sample_grid
 
 SPEC_FILE = "gan.json"
 WEIGHTS_FILE = "gan.weights.h5"
 GRID_COLUMNS = 8  # samples per class in a grid
-
-
-class EpochNoise(keras.callbacks.Callback):
-    """Reseeds the GAN's noise at the start of each epoch from (seed, epoch), so resuming is exact."""
-
-    def __init__(self, seed):
-        super().__init__()
-        self.seed = int(seed)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if not hasattr(self.model, "seed_generator"):  # a CycleGAN draws no noise
-            return
-        state = self.model.seed_generator.state
-        state.assign(tf.constant([self.seed, epoch], dtype=state.dtype))
-
-
-class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Stops training with `TrainingDiverged` when an epoch's logged loss is NaN or infinite.
-
-    It must come before `BackupAndRestore` in the callback list: it raises at the
-    end of the bad epoch before the backup is written, so the backup keeps the last
-    good epoch. (An epoch's logged value is a mean over its batches, so one bad
-    batch is enough to show.)
-    """
-
-    def __init__(self, backup_dir):
-        super().__init__()
-        self.backup_dir = backup_dir
-
-    def on_epoch_end(self, epoch, logs=None):
-        bad = {k: float(v) for k, v in (logs or {}).items() if not np.isfinite(float(v))}
-        if bad:
-            raise TrainingDiverged(
-                f"{type(self.model).__name__} diverged in epoch {epoch + 1}: "
-                + ", ".join(f"{k} = {v}" for k, v in bad.items())
-                + f". The last good epoch ({epoch}) is kept in {self.backup_dir}; lower the learning rates (or try "
-                  f"loss: hinge or wgan_gp), then run the same command again to resume from it")
 
 
 class SampleGrids(keras.callbacks.Callback):
@@ -152,7 +116,7 @@ def backed_up_epochs(folder):
 
 
 def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, sample_every=5, verbose=2,
-              steps_per_epoch=None, grids=None, extra_callbacks=()):
+              steps_per_epoch=None, grids=None, extra_callbacks=(), jit_compile="auto"):
     """Fit `model` on `dataset` for `epochs`, resuming from `folder/backup` if a previous run was cut short.
 
     Args:
@@ -161,13 +125,14 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
         epochs: total epochs (already finished ones are not redone).
         folder: the GAN's folder (see the module docstring).
         spec: JSON-able description written to `gan.json` (what `load_trained_gan` rebuilds from).
-        seed: seed of the per-epoch noise and of the grids' fixed noise.
+        seed: seed of the grids' fixed noise (the model's own seed sets its training draws).
         class_names: names of the classes, for the sample grids.
         sample_every: epochs between sample grids (0: only the last epoch).
         verbose: Keras `fit` verbosity.
         steps_per_epoch: for endless datasets (a CycleGAN's two zipped domains).
         grids: the sample-grid callback (default: `SampleGrids` of the classes, with TensorBoard images).
         extra_callbacks: more Keras callbacks for `fit`.
+        jit_compile: XLA for the training step (True/False), or "auto" to keep the model's setting.
 
     Returns:
         The per-epoch losses of this call as a dict of lists.
@@ -178,16 +143,19 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
     backup = folder / "backup"
     _trim_csv(folder / "losses.csv", backed_up_epochs(folder))
     callbacks = [
-        StopOnNonFiniteLoss(backup),  # before the backup: a diverged epoch is never saved
+        # Before the backup: a diverged epoch is never saved.
+        StopOnNonFiniteLoss(f"The last good epoch ({{last_good}}) is kept in {backup}; lower the learning rates (or "
+                            "try loss: hinge or wgan_gp), then run the same command again to resume from it"),
         # double_checkpoint: a kill while the backup is being written falls back to the one before.
         keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
-        EpochNoise(seed),
         keras.callbacks.CSVLogger(str(folder / "losses.csv"), append=True),
         keras.callbacks.TensorBoard(str(folder / "tensorboard"), write_graph=False),
         grids or SampleGrids(folder / "samples", class_names, sample_every, epochs, seed,
                              folder / "tensorboard" / "samples"),
         *extra_callbacks,
     ]
+    if jit_compile != "auto":
+        model.jit_compile = jit_compile
     history = model.fit(dataset, epochs=epochs, verbose=verbose, shuffle=False, callbacks=callbacks,
                         steps_per_epoch=steps_per_epoch)
     with atomic_path(folder / WEIGHTS_FILE, suffix=".weights.h5") as tmp:

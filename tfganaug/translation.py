@@ -89,8 +89,9 @@ def _domain_dataset(images, batch_size, seed):
 class TranslationProvider:
     """Trains each CycleGAN (settings x data x seed) once, into `folder/cyclegan-<name>-<key>/`; reruns load it."""
 
-    def __init__(self, folder, data_settings, cyclegans, log=print, verbose=2):
+    def __init__(self, folder, data_settings, cyclegans, log=print, verbose=2, jit_compile="auto"):
         self.folder, self.data_settings, self.log, self.verbose = Path(folder), data_settings, log, verbose
+        self.jit_compile = jit_compile
         self.configs = {c.name: c for c in cyclegans}
         self.models = {}
 
@@ -127,7 +128,7 @@ class TranslationProvider:
             fixed = lambda x: x[:shown].astype(np.float32) / 127.5 - 1.0  # noqa: E731
             grids = TranslationGrids(folder / "samples", fixed(images_a), fixed(images_b), cfg.sample_every, cfg.epochs)
             train_gan(model, data.prefetch(tf.data.AUTOTUNE), epochs=cfg.epochs, folder=folder, spec=spec,
-                      seed=seed, verbose=self.verbose, steps_per_epoch=steps, grids=grids)
+                      seed=seed, verbose=self.verbose, steps_per_epoch=steps, grids=grids, jit_compile=self.jit_compile)
             self.log(f"trained CycleGAN {name} in {time.time() - started:.0f}s")
         self.models[key] = (model, a_classes, b_classes)
         return self.models[key]

@@ -35,8 +35,14 @@ def classifier_dataset(images, targets, batch_size, *, shuffle_seed=None, augmen
 
 
 def gan_dataset(images, labels, batch_size, seed):
-    """Shuffled batches of (float32 images in [-1, 1], int32 labels) for `GAN.fit`."""
+    """Shuffled batches of (float32 images in [-1, 1], int32 labels) for `GAN.fit`.
+
+    Every batch is full (the remainder is dropped, a different one each epoch):
+    under a strategy, replicas then get equal shares of each batch, and an
+    example's noise does not depend on the number of replicas (see `StepRandom`).
+    """
     ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
-    ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(min(batch_size, len(images)), drop_remainder=True)
     ds = ds.map(lambda x, y: (tf.cast(x, tf.float32) / 127.5 - 1.0, y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,11 +1,20 @@
 """`GANBase`: what every GAN here shares — two networks, two optimizers, one custom `train_step`."""
 
+import threading
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfganaug.diffaugment import POLICIES, diff_augment
+from tfganaug.distribute import StepRandom, scale_for_replicas, skip_symbolic_build, step_logs, with_loss_scaling
 from tfganaug.losses import ADVERSARIAL_LOSSES, gradient_penalty
+
+
+# The current step's `StepRandom`, read by `augment` and `penalty` inside the subclasses' losses.
+# Thread-local: MirroredStrategy traces each replica's step in its own thread, and each
+# replica needs its own (it keeps that replica's rows of every draw).
+_step = threading.local()
 
 
 def sparse_ce(labels, logits):
@@ -29,14 +38,21 @@ class GANBase(keras.Model):
         gp_weight: weight of the WGAN-GP gradient penalty.
         diffaugment: transforms from ("color", "translation", "cutout") applied to
             real and fake images before the discriminator; empty for none.
-        seed: seed of the noise and augmentation draws.
+        instance_noise: standard deviation of Gaussian noise added to every image the
+            discriminator sees in training (0: none).
+        seed: seed of the noise and augmentation draws (None: a random one). The draws
+            of a step depend only on (seed, step), see `tfganaug.distribute.StepRandom`.
+
+    Under a `tf.distribute` strategy, build and compile the model in its scope;
+    the losses are then per-replica shares of the global batch's mean (gradients
+    are summed over replicas) and the logged losses are global means.
     """
 
     conditional = True  # the generator takes labels
     supported_losses = tuple(ADVERSARIAL_LOSSES)
 
     def __init__(self, generator, discriminator, latent_dim, num_classes, loss="bce", gp_weight=10.0,
-                 diffaugment=(), seed=None, **kwargs):
+                 diffaugment=(), instance_noise=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         if loss not in self.supported_losses:
             raise ValueError(f"{type(self).__name__} supports loss {self.supported_losses}, got {loss!r}")
@@ -46,18 +62,21 @@ class GANBase(keras.Model):
         self.generator, self.discriminator = generator, discriminator
         self.latent_dim, self.num_classes = int(latent_dim), int(num_classes)
         self.loss_name, self.gp_weight, self.diffaugment = loss, float(gp_weight), tuple(diffaugment)
+        self.instance_noise = float(instance_noise)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.draw_seed = int(seed) if seed is not None else int(np.random.randint(2**31 - 1))
         self.adv_g_loss, self.adv_d_loss = ADVERSARIAL_LOSSES[loss]
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.built = True  # both networks are functional models, built on construction
 
     def compile(self, g_optimizer, d_optimizer, **kwargs):
-        """Set the generator's and the discriminator's optimizers."""
+        """Set the generator's and the discriminator's optimizers (wrapped for loss scaling
+        under the mixed_float16 policy); other arguments (`jit_compile`, ...) go to Keras."""
+        g_optimizer, d_optimizer = with_loss_scaling(g_optimizer), with_loss_scaling(d_optimizer)
         # `optimizer` is the discriminator's, so that Keras callbacks which count steps through
         # `model.optimizer.iterations` (TensorBoard, BackupAndRestore) see the real ones.
-        super().compile(optimizer=d_optimizer, **kwargs)
+        super().compile(optimizer=d_optimizer, auto_scale_loss=False, **kwargs)
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         # Built now, so that a checkpoint (G, D and both optimizers' slots) can be
         # restored before the first step: a rerun resumes instead of restarting.
@@ -67,6 +86,9 @@ class GANBase(keras.Model):
     @property
     def metrics(self):
         return [self.g_loss_tracker, self.d_loss_tracker]
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        skip_symbolic_build()
 
     # ------------------------------------------------------------ pieces
 
@@ -78,13 +100,18 @@ class GANBase(keras.Model):
         return self.generator(inputs, training=training)
 
     def augment(self, images):
-        return diff_augment(images, self.diffaugment, self.seed_generator) if self.diffaugment else images
+        """What the discriminator sees in training: DiffAugment, then instance noise."""
+        if self.diffaugment:
+            images = diff_augment(images, self.diffaugment, _step.random)
+        if self.instance_noise:
+            images = images + self.instance_noise * _step.random.normal([tf.shape(images)[0], *images.shape[1:]])
+        return images
 
     def penalty(self, critic, real, fake):
         """The WGAN-GP term when the loss is "wgan_gp", else 0."""
         if self.loss_name != "wgan_gp":
             return 0.0
-        alpha = keras.random.uniform([tf.shape(real)[0]], seed=self.seed_generator)
+        alpha = _step.random.uniform([tf.shape(real)[0]])
         return self.gp_weight * gradient_penalty(critic, real, fake, alpha)
 
     # ------------------------------------------------------------ training
@@ -95,24 +122,29 @@ class GANBase(keras.Model):
             labels = tf.zeros([tf.shape(real)[0]], tf.int32)
         labels = tf.cast(labels, tf.int32)
         batch = tf.shape(real)[0]
+        _step.random = random = StepRandom(self.draw_seed, self.d_optimizer.iterations)
 
-        noise = keras.random.normal([batch, self.latent_dim], seed=self.seed_generator)
-        with tf.GradientTape() as tape:
-            fake = self.generator(self.generator_inputs(noise, labels), training=True)
-            d_loss = self.discriminator_loss(real, fake, labels)
-        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
-
-        noise = keras.random.normal([batch, self.latent_dim], seed=self.seed_generator)
-        with tf.GradientTape() as tape:
-            fake = self.generator(self.generator_inputs(noise, labels), training=True)
-            g_loss = self.generator_loss(fake, labels)
-        grads = tape.gradient(g_loss, self.generator.trainable_weights)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
-
+        noise = random.normal([batch, self.latent_dim])
+        d_loss = self._update(self.discriminator, self.d_optimizer,
+                              lambda fake: self.discriminator_loss(real, fake, labels), noise, labels)
+        noise = random.normal([batch, self.latent_dim])
+        g_loss = self._update(self.generator, self.g_optimizer, lambda fake: self.generator_loss(fake, labels),
+                              noise, labels)
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
-        return {m.name: m.result() for m in self.metrics}
+        return step_logs({m.name: m.result() for m in self.metrics})
+
+    def _update(self, network, optimizer, loss_of_fakes, noise, labels):
+        """One optimizer step of `network` on `loss_of_fakes(generated images)`; returns the loss."""
+        with tf.GradientTape() as tape:
+            fake = self.generator(self.generator_inputs(noise, labels), training=True)
+            loss = loss_of_fakes(fake) + sum(network.losses)  # + weight regularizers, if a network has any
+            # The replica's share of the global mean; `scale_loss` is the identity unless the
+            # optimizer is a LossScaleOptimizer (mixed_float16).
+            scaled = optimizer.scale_loss(scale_for_replicas(loss))
+        grads = tape.gradient(scaled, network.trainable_weights)
+        optimizer.apply_gradients(zip(grads, network.trainable_weights))
+        return loss
 
     # ------------------------------------------------------------ sampling
 
@@ -122,7 +154,9 @@ class GANBase(keras.Model):
         Args:
             labels: int classes to generate (conditional models); N = len(labels).
             n: how many (unconditional models).
-            seed: seed of the noise; the same seed gives the same images.
+            instance_noise: standard deviation of Gaussian noise added to every image the
+            discriminator sees in training (0: none).
+        seed: seed of the noise; the same seed gives the same images.
             batch_size: images per generator call.
         """
         if self.conditional:
@@ -148,7 +182,8 @@ class GANBase(keras.Model):
             "generator": keras.saving.serialize_keras_object(self.generator),
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "latent_dim": self.latent_dim, "num_classes": self.num_classes, "loss": self.loss_name,
-            "gp_weight": self.gp_weight, "diffaugment": list(self.diffaugment), "seed": self.seed,
+            "gp_weight": self.gp_weight, "diffaugment": list(self.diffaugment), "instance_noise": self.instance_noise,
+            "seed": self.seed,
         })
         return config
 

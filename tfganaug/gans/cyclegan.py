@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfganaug.distribute import scale_for_replicas, skip_symbolic_build, step_logs, with_loss_scaling
 from tfganaug.losses import cycle_consistency_loss, identity_loss, least_squares_discriminator_loss
 
 
@@ -15,6 +16,8 @@ class ImagePool(keras.layers.Layer):
     Then each new image, with probability 1/2, is passed through; otherwise a
     random stored image is returned in its place and the new one takes its slot.
     The pool is layer state, so checkpoints keep it. `size` 0 passes everything through.
+    Under a strategy with several replicas, each replica keeps its own pool of its
+    own fakes (the variable is not aggregated), as each GPU would in the paper's code.
     """
 
     def __init__(self, size, seed=None, **kwargs):
@@ -102,8 +105,10 @@ class CycleGAN(keras.Model):
         self.built = True
 
     def compile(self, g_optimizer, d_optimizer, **kwargs):
-        """One optimizer for both generators, one for both discriminators (as the paper's code)."""
-        super().compile(optimizer=d_optimizer, **kwargs)
+        """One optimizer for both generators, one for both discriminators (as the paper's code);
+        see `GANBase.compile`."""
+        g_optimizer, d_optimizer = with_loss_scaling(g_optimizer), with_loss_scaling(d_optimizer)
+        super().compile(optimizer=d_optimizer, auto_scale_loss=False, **kwargs)
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         g_optimizer.build(self._generator_variables())
         d_optimizer.build(self._discriminator_variables())
@@ -111,6 +116,9 @@ class CycleGAN(keras.Model):
     @property
     def metrics(self):
         return list(self.trackers.values())
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        skip_symbolic_build()
 
     def _generator_variables(self):
         return self.generator_ab.trainable_variables + self.generator_ba.trainable_variables
@@ -134,8 +142,9 @@ class CycleGAN(keras.Model):
             adversarial = (tf.reduce_mean(tf.square(self.discriminator_b(fake_b, training=True) - 1.0))
                            + tf.reduce_mean(tf.square(self.discriminator_a(fake_a, training=True) - 1.0)))
             g_loss = adversarial + self.cycle_weight * cycle + self.identity_weight * self.cycle_weight * identity
+            scaled = self.g_optimizer.scale_loss(scale_for_replicas(g_loss))  # see GANBase._update
         variables = self._generator_variables()
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, variables), variables))
+        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
 
         pooled_a, pooled_b = self.pool_a(fake_a), self.pool_b(fake_b)
         with tf.GradientTape() as tape:
@@ -143,12 +152,13 @@ class CycleGAN(keras.Model):
                                                        self.discriminator_a(pooled_a, training=True))
                       + least_squares_discriminator_loss(self.discriminator_b(real_b, training=True),
                                                          self.discriminator_b(pooled_b, training=True)))
+            scaled = self.d_optimizer.scale_loss(scale_for_replicas(d_loss))
         variables = self._discriminator_variables()
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, variables), variables))
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
 
         for name, value in (("g_loss", g_loss), ("d_loss", d_loss), ("cycle_loss", cycle), ("identity_loss", identity)):
             self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return step_logs({name: tracker.result() for name, tracker in self.trackers.items()})
 
     def translate(self, images, direction="a_to_b", batch_size=64):
         """Translated images in [-1, 1] (numpy) of images in [-1, 1]; direction "a_to_b" or "b_to_a"."""

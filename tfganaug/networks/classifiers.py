@@ -7,10 +7,7 @@ classifier, every augmentation layer and every generator's uint8 output.
 import keras
 import numpy as np
 
-# Small data sets give few steps per run; Keras's default BN momentum (0.99)
-# leaves the moving statistics far from the data after a few hundred steps, so
-# inference-mode accuracy collapses. 0.9 converges in tens of steps.
-BN_MOMENTUM = 0.9
+from tfganaug.networks.layers import OUTPUT_DTYPE, batch_norm
 
 # Caffe-style ImageNet means (RGB order) used by VGG-16's pretrained weights.
 _VGG_MEAN_RGB = (123.68, 116.779, 103.939)
@@ -19,7 +16,7 @@ _VGG_MEAN_RGB = (123.68, 116.779, 103.939)
 def _head(x, num_classes, dropout, name):
     if dropout:
         x = keras.layers.Dropout(dropout)(x)
-    return keras.layers.Dense(num_classes, activation="softmax", name=f"{name}_probs")(x)
+    return keras.layers.Dense(num_classes, activation="softmax", name=f"{name}_probs", dtype=OUTPUT_DTYPE)(x)
 
 
 def build_mlp(input_shape, num_classes, *, hidden_units=(512, 1024, 2048), dropout=0.2, name="mlp"):
@@ -36,11 +33,11 @@ def build_mlp(input_shape, num_classes, *, hidden_units=(512, 1024, 2048), dropo
     x = keras.layers.Flatten()(x)
     for units in hidden_units:
         x = keras.layers.Dense(units, use_bias=False)(x)
-        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+        x = batch_norm()(x)
         x = keras.layers.ReLU()(x)
         if dropout:
             x = keras.layers.Dropout(dropout)(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name=f"{name}_probs")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name=f"{name}_probs", dtype=OUTPUT_DTYPE)(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -59,7 +56,7 @@ def build_small_cnn(input_shape, num_classes, *, filters=(32, 64), dense_units=1
     for f in filters:
         for _ in range(2):
             x = keras.layers.Conv2D(f, 3, padding="same", use_bias=False)(x)
-            x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+            x = batch_norm()(x)
             x = keras.layers.ReLU()(x)
         x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.GlobalAveragePooling2D()(x)

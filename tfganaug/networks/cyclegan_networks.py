@@ -7,6 +7,8 @@ uses; batch statistics would mix the two domains' images). Images are in [-1, 1]
 
 import keras
 
+from tfganaug.networks.layers import OUTPUT_DTYPE
+
 
 def _instance_norm():
     return keras.layers.GroupNormalization(groups=-1, epsilon=1e-5)
@@ -39,7 +41,8 @@ def build_resnet_generator(image_shape, *, filters=64, downsamplings=2, residual
         x = keras.layers.Add()([x, y])
     for i in reversed(range(downsamplings)):
         x = _conv_block(x, filters * 2 ** i, 3, strides=2, transpose=True)
-    outputs = keras.layers.Conv2D(channels, 7, padding="same", activation="tanh", name="image_out")(x)
+    outputs = keras.layers.Conv2D(channels, 7, padding="same", activation="tanh", name="image_out",
+                                  dtype=OUTPUT_DTYPE)(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -58,7 +61,7 @@ def build_unet_generator(image_shape, *, filters=64, depth=4, name="generator"):
         x = _conv_block(x, filters * 2 ** min(i, 3), 4, strides=2, transpose=True)
         x = keras.layers.Concatenate()([x, skips[i]])
     outputs = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh",
-                                           name="image_out")(x)
+                                           name="image_out", dtype=OUTPUT_DTYPE)(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -71,5 +74,5 @@ def build_patchgan_discriminator(image_shape, *, filters=64, layers=3, name="dis
     for i in range(1, layers):
         x = _conv_block(x, filters * 2 ** min(i, 3), 4, strides=2, activation="leaky_relu")
     x = _conv_block(x, filters * 2 ** min(layers, 3), 4, activation="leaky_relu")
-    outputs = keras.layers.Conv2D(1, 4, padding="same", name="patch_logits")(x)
+    outputs = keras.layers.Conv2D(1, 4, padding="same", name="patch_logits", dtype=OUTPUT_DTYPE)(x)
     return keras.Model(inputs, outputs, name=name)

@@ -9,7 +9,7 @@ import math
 
 import keras
 
-from tfganaug.networks.classifiers import BN_MOMENTUM
+from tfganaug.networks.layers import OUTPUT_DTYPE, batch_norm
 
 
 def _inputs(latent_dim, num_classes):
@@ -35,10 +35,10 @@ def build_mlp_generator(latent_dim, image_shape, num_classes=0, *, hidden_units=
     x = inputs[0] if one_hot is None else keras.layers.Concatenate()([inputs[0], one_hot])
     for units in hidden_units:
         x = keras.layers.Dense(units, use_bias=False)(x)
-        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+        x = batch_norm()(x)
         x = keras.layers.ReLU()(x)
-    x = keras.layers.Dense(math.prod(image_shape), activation="tanh")(x)
-    return keras.Model(inputs, keras.layers.Reshape(tuple(image_shape), name="image")(x), name=name)
+    x = keras.layers.Dense(math.prod(image_shape), activation="tanh", dtype=OUTPUT_DTYPE)(x)
+    return keras.Model(inputs, keras.layers.Reshape(tuple(image_shape), name="image", dtype=OUTPUT_DTYPE)(x), name=name)
 
 
 def build_mlp_discriminator(image_shape, num_outputs=1, num_classes=0, *, hidden_units=(2048, 1024, 512),
@@ -56,7 +56,7 @@ def build_mlp_discriminator(image_shape, num_outputs=1, num_classes=0, *, hidden
         x = keras.layers.Concatenate()([x, keras.layers.CategoryEncoding(num_classes, output_mode="one_hot")(label)])
     for units in hidden_units:
         x = keras.layers.LeakyReLU(0.2)(keras.layers.Dense(units)(x))
-    return keras.Model(inputs, keras.layers.Dense(num_outputs, name="logits")(x), name=name)
+    return keras.Model(inputs, keras.layers.Dense(num_outputs, name="logits", dtype=OUTPUT_DTYPE)(x), name=name)
 
 
 def upsampling_steps(height):
@@ -83,7 +83,7 @@ def build_dcgan_generator(latent_dim, image_shape, num_classes=0, *, base_filter
     inputs, one_hot = _inputs(latent_dim, num_classes)
     x = inputs[0] if one_hot is None else keras.layers.Concatenate()([inputs[0], one_hot])
     x = keras.layers.Dense(s_h * s_w * base_filters, use_bias=False)(x)
-    x = keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=BN_MOMENTUM)(x))
+    x = keras.layers.ReLU()(batch_norm()(x))
     x = keras.layers.Reshape((s_h, s_w, base_filters))(x)
     for step in range(steps):
         if one_hot is not None:
@@ -92,22 +92,22 @@ def build_dcgan_generator(latent_dim, image_shape, num_classes=0, *, base_filter
         filters = channels if last else max(1, base_filters // 2 ** (step + 1))
         x = keras.layers.Conv2DTranspose(filters, 5, strides=2, padding="same", use_bias=last)(x)
         if not last:
-            x = keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=BN_MOMENTUM)(x))
-    return keras.Model(inputs, keras.layers.Activation("tanh", name="image")(x), name=name)
+            x = keras.layers.ReLU()(batch_norm()(x))
+    return keras.Model(inputs, keras.layers.Activation("tanh", name="image", dtype=OUTPUT_DTYPE)(x), name=name)
 
 
-def build_dcgan_discriminator(image_shape, num_outputs=1, num_classes=0, *, filters=(96, 192), noise_stddev=0.05,
-                              name="discriminator"):
-    """The DAGAN study's discriminator.
+def build_dcgan_discriminator(image_shape, num_outputs=1, num_classes=0, *, filters=(96, 192), name="discriminator"):
+    """The DAGAN study's discriminator (its input Gaussian noise is the GAN's `instance_noise`,
+    drawn by the training step so that it is the same on any number of replicas).
 
-    Gaussian noise -> 3x3 conv f1, f1, stride-2 f1 -> 3x3 conv f2, f2, stride-2 f2
+    3x3 conv f1, f1, stride-2 f1 -> 3x3 conv f2, f2, stride-2 f2
     -> 3x3 conv f2 -> two 1x1 (network-in-network) convs f2 -> global average pool
     -> linear `num_outputs`; leaky ReLU throughout. Conditional when `num_classes`
     > 0: label maps are concatenated to the image channels.
     """
     f1, f2 = filters
     image = keras.Input(tuple(image_shape), name="image")
-    inputs, x = [image], keras.layers.GaussianNoise(noise_stddev)(image)
+    inputs, x = [image], image
     if num_classes:
         label = keras.Input((), dtype="int32", name="label")
         inputs.append(label)
@@ -117,7 +117,7 @@ def build_dcgan_discriminator(image_shape, num_outputs=1, num_classes=0, *, filt
     for f, k, s in plan:
         x = keras.layers.LeakyReLU(0.2)(keras.layers.Conv2D(f, k, strides=s, padding="same")(x))
     x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inputs, keras.layers.Dense(num_outputs, name="logits")(x), name=name)
+    return keras.Model(inputs, keras.layers.Dense(num_outputs, name="logits", dtype=OUTPUT_DTYPE)(x), name=name)
 
 
 GAN_NETWORKS = {

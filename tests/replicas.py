@@ -1,0 +1,142 @@
+"""Run by test_distribute.py in fresh processes, because devices must be set before TensorFlow starts.
+
+    python tests/replicas.py equality OUT.json   two logical CPUs: each model trained on one device and
+                                                 with MirroredStrategy on both; writes the differences
+    python tests/replicas.py worker OUT.npz      one worker of a multi-worker run (TF_CONFIG set by the
+                                                 caller): trains a tiny ACGAN, writes its weights and losses
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tfganaug.data.pipeline import classifier_dataset  # noqa: E402
+from tfganaug.distribute import make_strategy  # noqa: E402
+from tfganaug.gans import GAN_MODELS  # noqa: E402
+from tfganaug.gans.cyclegan import CycleGAN  # noqa: E402
+from tfganaug.networks.classifiers import build_small_cnn  # noqa: E402
+from tfganaug.networks.cyclegan_networks import build_patchgan_discriminator, build_resnet_generator  # noqa: E402
+from tfganaug.networks.gan_networks import (build_dcgan_discriminator, build_dcgan_generator,  # noqa: E402
+                                            build_mlp_discriminator, build_mlp_generator)
+
+K, SHAPE, LATENT, BATCH, EPOCHS = 3, (8, 8, 1), 4, 8, 2
+# (model, networks, loss, DiffAugment, instance noise): every GAN, and every kind of random draw.
+GAN_CASES = {
+    "gan": ("mlp", "least_squares", (), 0.0),
+    "cgan": ("dcgan", "hinge", (), 0.05),
+    "acgan": ("mlp", "wgan_gp", ("color", "translation", "cutout"), 0.0),
+    "sgan": ("mlp", "bce", (), 0.0),
+    "dagan": ("dcgan", "bce", ("translation",), 0.05),
+}
+
+
+def _images(n, shape, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, (n,) + shape).astype("float32")
+
+
+def build_gan(name):
+    network, loss, diffaugment, noise = GAN_CASES[name]
+    cls, d_outputs, d_sees_label = GAN_MODELS[name]
+    keras.utils.set_random_seed(0)
+    if network == "mlp":
+        g = build_mlp_generator(LATENT, SHAPE, K if cls.conditional else 0, hidden_units=(8,))
+        d = build_mlp_discriminator(SHAPE, d_outputs(K), K if d_sees_label else 0, hidden_units=(8,))
+    else:
+        g = build_dcgan_generator(LATENT, SHAPE, K if cls.conditional else 0, base_filters=4)
+        d = build_dcgan_discriminator(SHAPE, d_outputs(K), K if d_sees_label else 0, filters=(4, 4))
+    model = cls(g, d, latent_dim=LATENT, num_classes=K, loss=loss, diffaugment=diffaugment, instance_noise=noise,
+                seed=1)
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    return model
+
+
+def gan_data():
+    labels = (np.arange(4 * BATCH) % K).astype("int32")
+    return tf.data.Dataset.from_tensor_slices((_images(4 * BATCH, SHAPE), labels)).batch(BATCH)
+
+
+def _fit(model, data):
+    """(weights before, weights after, history) of `model.fit`; weights of the networks, not of
+    a CycleGAN's image pools (one per replica, see ImagePool)."""
+    weights = lambda: [np.asarray(w) for w in model.weights if "pool" not in w.path]  # noqa: E731
+    before = weights()
+    history = model.fit(data, epochs=EPOCHS, verbose=0, shuffle=False).history
+    return before, weights(), history
+
+
+def train_gan(name):
+    return _fit(build_gan(name), gan_data())
+
+
+def train_cyclegan():
+    keras.utils.set_random_seed(0)
+    shape = (16, 16, 3)
+    g_ab, g_ba = (build_resnet_generator(shape, filters=4, downsamplings=2, residual_blocks=1, name=n)
+                  for n in ("g_ab", "g_ba"))
+    d_a, d_b = (build_patchgan_discriminator(shape, filters=4, layers=2, name=n) for n in ("d_a", "d_b"))
+    # The pool (50) holds all 32 fakes of this run: still filling, it passes fakes through, so
+    # the per-replica pools (see ImagePool) do not enter the comparison.
+    model = CycleGAN(g_ab, g_ba, d_a, d_b, pool_size=50, seed=0)
+    model.compile(keras.optimizers.Adam(2e-3, 0.5), keras.optimizers.Adam(2e-3, 0.5))
+    data = tf.data.Dataset.from_tensor_slices((_images(16, shape, 1), _images(16, shape, 2))).batch(BATCH)
+    return _fit(model, data)
+
+
+def train_classifier():
+    keras.utils.set_random_seed(0)
+    # No dropout: Keras's Dropout draws its masks per replica (see the README's Performance section).
+    model = build_small_cnn(SHAPE, K, filters=(4,), dense_units=8, dropout=0.0)
+    images = np.random.default_rng(0).integers(0, 256, (4 * BATCH,) + SHAPE).astype("uint8")
+    targets = np.eye(K, dtype="float32")[np.arange(4 * BATCH) % K]
+    model.compile(keras.optimizers.Adam(1e-3), "categorical_crossentropy")
+    # Not shuffled: Keras reads a distributed dataset's first epoch once more than a plain one,
+    # so a reshuffling dataset would start at a different order (the same data, another order).
+    return _fit(model, classifier_dataset(images, targets, BATCH))
+
+
+CASES = {**{name: (lambda name=name: train_gan(name)) for name in GAN_CASES},
+         "cyclegan": train_cyclegan, "classifier": train_classifier}
+
+
+def compare(train, strategies):
+    """Train under each of two strategies: the largest differences between them (weights, logged
+    losses), and how far training moved the weights (so that equality is not of untrained models)."""
+    results = []
+    for strategy in strategies:
+        with strategy.scope():
+            results.append(train())
+    (start, w0, h0), (_, w1, h1) = results
+    largest = lambda xs, ys: max(float(np.max(np.abs(np.subtract(x, y)))) for x, y in zip(xs, ys))  # noqa: E731
+    return {"weights": largest(w0, w1), "moved": largest(start, w0),
+            "losses": max(abs(a - b) for key in h0 if "loss" in key for a, b in zip(h0[key], h1[key])),
+            "replicas": [s.num_replicas_in_sync for s in strategies]}
+
+
+def equality(out):
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    mirrored = make_strategy("mirrored")
+    assert mirrored.num_replicas_in_sync == 2, mirrored.extended.worker_devices
+    report = {name: compare(train, [tf.distribute.get_strategy(), mirrored]) for name, train in CASES.items()}
+    with open(out, "w") as f:
+        json.dump(report, f)
+
+
+def worker(out):
+    strategy = make_strategy("multi_worker")
+    with strategy.scope():
+        _, weights, history = train_gan("acgan")
+    np.savez(out, *weights, replicas=strategy.num_replicas_in_sync,
+             d_loss=history["d_loss"], g_loss=history["g_loss"])
+
+
+if __name__ == "__main__":
+    if os.environ.get("FULL_TB"):
+        keras.config.disable_traceback_filtering()
+    {"equality": equality, "worker": worker}[sys.argv[1]](sys.argv[2])

@@ -1,0 +1,193 @@
+"""Where a run trains: a `tf.distribute` strategy chosen by the config, and what custom
+training steps need to stay correct under it.
+
+Keras distributes the datasets given to `fit` when the model was built under the
+strategy's scope, so the batch size in the YAML is the *global* batch. Keras's
+optimizers then *sum* the gradients of the replicas; a custom `train_step` must
+therefore divide its (per-replica mean) loss by the number of replicas, which
+`scale_for_replicas` does, exactly as Keras's own `train_step` does.
+
+Random draws inside a training step (noise, DiffAugment, the WGAN-GP mixing
+weight) come from `StepRandom`: stateless draws for the *global* batch keyed by
+(seed, step), of which each replica keeps its own rows. So an example gets the
+same noise whether the batch runs on one device or on several, and a run resumed
+from a checkpoint (which restores the step) draws what it would have drawn.
+"""
+
+import contextlib
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from tfganaug.errors import UserError
+
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
+
+
+def make_strategy(kind="auto", tpu_address=None):
+    """The `tf.distribute.Strategy` for `runtime.distribute`.
+
+    auto: a TPU when `tpu_address` is set, all local GPUs (MirroredStrategy) when
+    there are several, else TensorFlow's default strategy (one device, no wrapping).
+    one_device: OneDeviceStrategy on the first GPU, else the CPU. mirrored: all local GPUs, or all logical
+    CPU devices when there is no GPU (how the tests get two replicas on one CPU).
+    multi_worker: MultiWorkerMirroredStrategy, cluster from the `TF_CONFIG` variable.
+    tpu: TPUStrategy on `tpu_address` ("local" for a TPU VM).
+    """
+    if kind not in STRATEGIES:
+        raise UserError(f"runtime.distribute is {kind!r}; choose one of {', '.join(STRATEGIES)}")
+    if kind == "multi_worker":
+        # First: collective ops must be configured before anything starts the TF runtime.
+        _check_tf_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if kind == "auto":
+        if not tpu_address and len(tf.config.list_physical_devices("GPU")) <= 1:
+            return tf.distribute.get_strategy()
+        kind = "tpu" if tpu_address else "mirrored"
+    if kind == "one_device":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    if kind == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if not tpu_address:
+        raise UserError("runtime.distribute is 'tpu' but runtime.tpu_address is not set: give the TPU's "
+                        "address (grpc://host:8470), its name, or 'local' on a TPU VM")
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="" if tpu_address == "local" else tpu_address)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, tf.errors.OpError) as error:
+        raise UserError(f"cannot reach the TPU at runtime.tpu_address={tpu_address!r}: {error}") from None
+    return tf.distribute.TPUStrategy(resolver)
+
+
+@contextlib.contextmanager
+def runtime_scope(runtime):
+    """Within: the strategy of `runtime` (a `RuntimeConfig`) is in scope and its precision
+    policy is Keras's global one; the previous policy comes back on exit. Yields the strategy.
+
+    Create it once per process: a multi-worker strategy cannot be created twice.
+    """
+    strategy = make_strategy(runtime.distribute, runtime.tpu_address)
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32" if runtime.mixed_precision == "off" else runtime.mixed_precision)
+    try:
+        with strategy.scope():
+            yield strategy
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def worker_folder(run_dir, strategy=None):
+    """`run_dir` for the chief (or a single process); `run_dir/worker-<i>` for the other workers
+    of a multi-worker run, which train the same models but must not write the same files."""
+    resolver = getattr(strategy or tf.distribute.get_strategy(), "cluster_resolver", None)
+    task_type, task_id = getattr(resolver, "task_type", None), getattr(resolver, "task_id", None)
+    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    chief = task_type in (None, "chief") or (task_type == "worker" and task_id == 0 and "chief" not in cluster)
+    return run_dir if chief else run_dir / f"{task_type}-{task_id}"
+
+
+def with_loss_scaling(optimizer):
+    """`optimizer` wrapped in a LossScaleOptimizer under the mixed_float16 policy (else unchanged):
+    float16 gradients underflow without it. Custom train steps call `optimizer.scale_loss`."""
+    if keras.mixed_precision.global_policy().name == "mixed_float16" and not isinstance(
+            optimizer, keras.optimizers.LossScaleOptimizer):
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def _multi_worker(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and sum(map(len, cluster.values())) > 1
+
+
+def step_logs(results):
+    """A custom `train_step`'s returned losses, in the form Keras can reduce across workers.
+
+    Keras 3.15 averages a multi-worker step's outputs along axis 0, which scalars
+    lack (another face of keras-team/keras#20585): there they become shape [1].
+    """
+    if _multi_worker(tf.distribute.get_strategy()):
+        return {name: tf.reshape(value, [1]) for name, value in results.items()}
+    return results
+
+
+def skip_symbolic_build():
+    """What the GAN models do instead of Keras's `_maybe_symbolic_build` (a private hook of `fit`).
+
+    Under a strategy Keras reads one batch ahead to build the model, and under
+    MultiWorkerMirroredStrategy fails to average that batch (keras-team/keras#20585,
+    open in Keras 3.15). The GANs need no build: their networks are built on
+    construction and both optimizers in `compile`. Skipping it also keeps the
+    shuffled order of a GAN's data the same with and without a strategy.
+    """
+
+
+def _check_tf_config():
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise UserError("runtime.distribute is 'multi_worker' but the TF_CONFIG environment variable is not set: "
+                        'set it on every worker, e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                        '"task": {"type": "worker", "index": 0}}')
+    try:
+        spec = json.loads(raw)
+        spec["cluster"]["worker"], spec["task"]["index"]
+    except (ValueError, KeyError, TypeError):
+        raise UserError(f"TF_CONFIG is not a valid cluster spec ({raw!r}): it needs cluster.worker (a list of "
+                        "host:port) and task.index") from None
+
+
+def num_replicas():
+    """Replicas in sync in the current strategy (1 outside any strategy)."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def scale_for_replicas(loss):
+    """The per-replica share of a loss averaged over this replica's examples.
+
+    Gradients are summed over replicas, so each replica's mean is divided by
+    their number: the sum is then the gradient of the global batch's mean.
+    """
+    replicas = num_replicas()
+    return loss / replicas if replicas > 1 else loss
+
+
+class StepRandom:
+    """Stateless random draws for one training step, the same per example on any number of replicas.
+
+    Each draw is made for the global batch (`rows * replicas`) from a seed folded
+    from (seed, step, draw number), and this replica keeps its own block of rows:
+    `tf.distribute` gives replica r rows [r*b, (r+1)*b) of each global batch.
+    The first dimension of every shape is the local batch.
+    """
+
+    def __init__(self, seed, step):
+        self.seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
+        self.count = 0
+        context = tf.distribute.get_replica_context()
+        self.replicas = context.num_replicas_in_sync if context else 1
+        self.replica = context.replica_id_in_sync_group if context else 0
+
+    def _draw(self, shape, make):
+        self.count += 1  # a new stream per draw; counted while tracing, so the same every step
+        seed = tf.random.experimental.stateless_fold_in(self.seed, self.count)
+        rows = shape[0]
+        if self.replicas == 1:
+            return make([rows] + list(shape[1:]), seed)
+        values = make([rows * self.replicas] + list(shape[1:]), seed)
+        return values[self.replica * rows:(self.replica + 1) * rows]
+
+    def normal(self, shape, dtype=tf.float32):
+        return self._draw(shape, lambda s, seed: tf.random.stateless_normal(s, seed, dtype=dtype))
+
+    def uniform(self, shape, low=0.0, high=1.0, dtype=tf.float32):
+        return self._draw(shape, lambda s, seed: tf.random.stateless_uniform(s, seed, low, high, dtype=dtype))
+
+    def randint(self, shape, low, high):
+        """Integers in [low, high)."""
+        return self._draw(shape, lambda s, seed: tf.random.stateless_uniform(s, seed, low, high, dtype=tf.int32))
