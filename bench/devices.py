@@ -4,7 +4,8 @@ without XLA, against a plain `tf.function` loop of the same ACGAN networks; and 
 The CPU is split into two logical devices, so "2 devices" is MirroredStrategy over them
 (on a GPU machine it would be two GPUs). Throughput variants are timed round-robin in
 one process (bench/timing.py) and reported as ratios to the same model's 1-device,
-no-XLA step; peak memory (resident set size) is measured in a fresh process per variant.
+no-XLA step; peak memory (resident set size, VmHWM) is measured in a fresh process per variant
+(Linux only).
 
     python bench/devices.py                  # all GANs and the CycleGAN, DCGAN 28x28x1, batch 64
     python bench/devices.py --json out.json
@@ -14,7 +15,6 @@ import argparse
 import functools
 import json
 import os
-import resource
 import subprocess
 import sys
 
@@ -100,7 +100,9 @@ def memory_child(model, variant, args):
     split_cpu()
     devices, xla = VARIANTS[variant]
     runner(model, devices, xla, args)()
-    print(json.dumps({"peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent across fork + exec.
+    peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    print(json.dumps({"peak_mb": round(peak_kb / 1024)}))
 
 
 def main():

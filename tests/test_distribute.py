@@ -175,3 +175,12 @@ def test_a_whole_run_refuses_multi_worker_before_training(tmp_path):
     with pytest.raises(UserError, match="keras-team/keras#20585"):
         train(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_yaml_off_means_no_mixed_precision(tmp_path):
+    from tfganaug.config import load_config
+
+    path = tmp_path / "run.yaml"
+    path.write_text("name: x\ngroups: [baseline]\nruntime: {mixed_precision: off, jit_compile: false}\n")
+    runtime = load_config(path).runtime
+    assert runtime.mixed_precision == "off" and runtime.jit_compile is False

@@ -324,6 +324,12 @@ class RuntimeConfig(Strict):
     mixed_precision: Literal["off", "mixed_float16", "mixed_bfloat16"] = Field(
         "off", description="mixed_float16 on GPUs (with loss scaling), mixed_bfloat16 on TPUs; slower on CPU")
 
+    @field_validator("mixed_precision", mode="before")
+    @classmethod
+    def _yaml_off(cls, value):
+        # YAML 1.1 (PyYAML) reads a bare `off` as false.
+        return "off" if value is False else value
+
 
 class SweepConfig(Strict):
     """Repeat the experiment for each value; results are also tabulated and plotted against it."""
