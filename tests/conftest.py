@@ -1,8 +1,11 @@
 """Shared test helpers: tiny image sets and tiny experiment configs."""
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# tests/replicas.py is a script run in fresh processes and the tiny-GAN builders test files import.
+sys.path.insert(0, os.path.dirname(__file__))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -40,20 +40,25 @@ def _images(n, shape, seed=0):
     return np.random.default_rng(seed).uniform(-1, 1, (n,) + shape).astype("float32")
 
 
-def build_gan(name):
-    network, loss, diffaugment, noise = GAN_CASES[name]
+def tiny_gan(name, network="mlp", loss="bce", diffaugment=(), instance_noise=0.0):
+    """A compiled GAN `name` of tiny `network` ("mlp" or "dcgan") networks (test_gans.py uses it too)."""
     cls, d_outputs, d_sees_label = GAN_MODELS[name]
-    keras.utils.set_random_seed(0)
     if network == "mlp":
         g = build_mlp_generator(LATENT, SHAPE, K if cls.conditional else 0, hidden_units=(8,))
         d = build_mlp_discriminator(SHAPE, d_outputs(K), K if d_sees_label else 0, hidden_units=(8,))
     else:
         g = build_dcgan_generator(LATENT, SHAPE, K if cls.conditional else 0, base_filters=4)
         d = build_dcgan_discriminator(SHAPE, d_outputs(K), K if d_sees_label else 0, filters=(4, 4))
-    model = cls(g, d, latent_dim=LATENT, num_classes=K, loss=loss, diffaugment=diffaugment, instance_noise=noise,
-                seed=1)
+    model = cls(g, d, latent_dim=LATENT, num_classes=K, loss=loss, diffaugment=diffaugment,
+                instance_noise=instance_noise, seed=1)
     model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
     return model
+
+
+def build_gan(name):
+    """The GAN of `name`'s case in GAN_CASES, initialized from seed 0."""
+    keras.utils.set_random_seed(0)
+    return tiny_gan(name, *GAN_CASES[name])
 
 
 def gan_data():

@@ -19,6 +19,8 @@ from tfganaug.distribute import make_strategy, runtime_scope, worker_folder
 from tfganaug.errors import ConfigError, TrainingDiverged, UserError
 from tfganaug.networks.classifiers import build_small_cnn
 
+from replicas import build_gan, gan_data  # see conftest.py
+
 HERE = Path(__file__).parent
 CASES = ["gan", "cgan", "acgan", "sgan", "dagan", "cyclegan", "classifier"]
 
@@ -130,9 +132,6 @@ def test_chief_writes_the_run_folder_other_workers_their_own(tmp_path):
 
 
 def _tiny_gan():
-    sys.path.insert(0, str(HERE))
-    from replicas import build_gan, gan_data
-
     return build_gan("acgan"), gan_data()
 
 

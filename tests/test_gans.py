@@ -11,26 +11,13 @@ from tfganaug.gans import GAN_MODELS, ACGAN
 from tfganaug.networks.gan_networks import (build_dcgan_discriminator, build_dcgan_generator, build_mlp_discriminator,
                                             build_mlp_generator, upsampling_steps)
 
-K, SHAPE, LATENT = 3, (8, 8, 1), 4
+from replicas import K, LATENT, SHAPE, tiny_gan  # tests/replicas.py: the tiny GANs both test files train
 
 
 def _data(n=16):
     rng = np.random.default_rng(0)
     return tf.data.Dataset.from_tensor_slices((rng.uniform(-1, 1, (n,) + SHAPE).astype("float32"),
                                                (np.arange(n) % K).astype("int32"))).batch(8)
-
-
-def _make(name, network="mlp", loss="bce", diffaugment=()):
-    cls, d_outputs, d_sees_label = GAN_MODELS[name]
-    if network == "mlp":
-        g = build_mlp_generator(LATENT, SHAPE, K if cls.conditional else 0, hidden_units=(8,))
-        d = build_mlp_discriminator(SHAPE, d_outputs(K), K if d_sees_label else 0, hidden_units=(8,))
-    else:
-        g = build_dcgan_generator(LATENT, SHAPE, K if cls.conditional else 0, base_filters=4)
-        d = build_dcgan_discriminator(SHAPE, d_outputs(K), K if d_sees_label else 0, filters=(4, 4))
-    model = cls(g, d, latent_dim=LATENT, num_classes=K, loss=loss, diffaugment=diffaugment, seed=1)
-    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
-    return model
 
 
 @pytest.mark.parametrize("name,network,loss,diffaugment", [
@@ -42,7 +29,7 @@ def _make(name, network="mlp", loss="bce", diffaugment=()):
     ("dagan", "dcgan", "bce", ()),
 ])
 def test_fit_gives_finite_losses_and_changes_both_networks(name, network, loss, diffaugment):
-    model = _make(name, network, loss, diffaugment)
+    model = tiny_gan(name, network, loss, diffaugment)
     g_before = [w.copy() for w in model.generator.get_weights()]
     d_before = [w.copy() for w in model.discriminator.get_weights()]
     history = model.fit(_data(), epochs=1, verbose=0, shuffle=False).history
@@ -61,7 +48,7 @@ def test_fit_gives_finite_losses_and_changes_both_networks(name, network, loss, 
 
 
 def test_conditional_generation_depends_on_the_label():
-    model = _make("cgan")
+    model = tiny_gan("cgan")
     same_noise = model.generate(labels=[0, 0], seed=7)
     other_label = model.generate(labels=[1, 1], seed=7)
     np.testing.assert_array_equal(same_noise[0], model.generate(labels=[0], seed=7)[0])
@@ -69,7 +56,7 @@ def test_conditional_generation_depends_on_the_label():
 
 
 def test_acgan_class_head_and_config_round_trip():
-    model = _make("acgan")
+    model = tiny_gan("acgan")
     probs = model.class_probabilities(model.generate(labels=[0, 1], seed=0))
     assert probs.shape == (2, K) and np.allclose(probs.sum(1), 1, atol=1e-5)
     clone = ACGAN.from_config(model.get_config())

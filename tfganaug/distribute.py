@@ -84,9 +84,7 @@ def runtime_scope(runtime):
 def worker_folder(run_dir, strategy=None):
     """`run_dir` for the chief (or a single process); `run_dir/worker-<i>` for the other workers
     of a multi-worker run, which train the same models but must not write the same files."""
-    resolver = getattr(strategy or tf.distribute.get_strategy(), "cluster_resolver", None)
-    task_type, task_id = getattr(resolver, "task_type", None), getattr(resolver, "task_id", None)
-    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    task_type, task_id, cluster = _task(strategy or tf.distribute.get_strategy())
     chief = task_type in (None, "chief") or (task_type == "worker" and task_id == 0 and "chief" not in cluster)
     return run_dir if chief else run_dir / f"{task_type}-{task_id}"
 
@@ -100,9 +98,16 @@ def with_loss_scaling(optimizer):
     return optimizer
 
 
-def _multi_worker(strategy):
+def _task(strategy):
+    """(task type, task index, cluster as a dict) of a multi-worker strategy; (None, None, {}) otherwise."""
     resolver = getattr(strategy, "cluster_resolver", None)
-    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    if resolver is None:
+        return None, None, {}
+    return resolver.task_type, resolver.task_id, resolver.cluster_spec().as_dict()
+
+
+def _multi_worker(strategy):
+    cluster = _task(strategy)[2]
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and sum(map(len, cluster.values())) > 1
 
 
