@@ -4,7 +4,7 @@ without XLA, against a plain `tf.function` loop of the same ACGAN networks; and 
 The CPU is split into two logical devices, so "2 devices" is MirroredStrategy over them
 (on a GPU machine it would be two GPUs). Throughput variants are timed round-robin in
 one process (bench/timing.py) and reported as ratios to the same model's 1-device,
-no-XLA step; peak memory (resident set size, VmHWM) is measured in a fresh process per variant
+no-XLA step (median of the per-round ratios), all reading tfganaug's own GAN pipeline; peak memory (resident set size, VmHWM) is measured in a fresh process per variant
 (Linux only).
 
     python bench/devices.py                  # all GANs and the CycleGAN, DCGAN 28x28x1, batch 64
@@ -15,6 +15,7 @@ import argparse
 import functools
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -24,7 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from timing import alternating_medians, write_json  # noqa: E402  (bench/timing.py)
+from timing import alternating_seconds, paired_speed_ratio, write_json  # noqa: E402  (bench/timing.py)
 
 MODELS = ("gan", "cgan", "acgan", "sgan", "dagan", "cyclegan")
 # No "2 devices + XLA": Keras cannot XLA-compile a step under MirroredStrategy (variables of one
@@ -48,23 +49,25 @@ def strategy_for(devices):
 def build(model, args):
     """A compiled model of the benchmark's size and its endless dataset."""
     from tfganaug.config import CycleGANConfig, GANTraining
+    from tfganaug.data.pipeline import gan_dataset, prefetched
     from tfganaug.experiment import build_gan
     from tfganaug.translation import build_cyclegan
 
     shape = (args.image_size, args.image_size, 1)
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, (args.batch * 4,) + shape).astype("float32")
+    uint8_images = rng.integers(0, 256, images.shape, dtype=np.uint8)
     keras.utils.set_random_seed(0)
     if model == "cyclegan":
         net = build_cyclegan(CycleGANConfig(name="bench", domain_a=[0], domain_b=[1], filters=16, residual_blocks=4,
                                             d_filters=32, d_layers=2), shape, seed=0)
-        data = tf.data.Dataset.from_tensor_slices((images, images[::-1]))
+        data = prefetched(tf.data.Dataset.from_tensor_slices((images, images[::-1])).batch(args.batch).repeat())
     else:
         # No instance noise: the plain loop it is compared with has none.
         net = build_gan(GANTraining(model=model, network="dcgan", base_filters=args.base_filters,
                                     d_filters=tuple(args.d_filters), instance_noise=0.0), shape, args.classes, seed=0)
-        data = tf.data.Dataset.from_tensor_slices((images, rng.integers(0, args.classes, len(images)).astype("int32")))
-    return net, data.batch(args.batch, drop_remainder=True).cache().repeat()
+        data = gan_dataset(uint8_images, rng.integers(0, args.classes, len(images)), args.batch, seed=0).repeat()
+    return net, data
 
 
 def runner(model, devices, xla, args):
@@ -128,12 +131,13 @@ def main():
         runs = {variant: runner(model, devices, xla, args) for variant, (devices, xla) in VARIANTS.items()}
         if model == "acgan":
             runs["plain loop"] = plain_acgan_runner(args)  # same networks and losses, no Keras
-        seconds = alternating_medians(runs, args.repeats)
+        seconds = alternating_seconds(runs, args.repeats)
         rows = {}
         for variant, s in seconds.items():
             memory = None if args.no_memory or variant == "plain loop" else peak_memory_mb(model, variant, args)
-            rows[variant] = {"images_per_second": round(args.batch * args.steps / s, 1),
-                             "vs_1_device": round(seconds["1 device"] / s, 2), "peak_mb": memory}
+            rows[variant] = {"images_per_second": round(args.batch * args.steps / statistics.median(s), 1),
+                             "vs_1_device": round(paired_speed_ratio(seconds, variant, "1 device"), 2),
+                             "peak_mb": memory}
             print(f"{model:9} {variant:16} {rows[variant]['images_per_second']:9.1f} "
                   f"{rows[variant]['vs_1_device']:12.2f} {memory if memory is not None else '-':>8}")
         result["models"][model] = rows

@@ -1,8 +1,11 @@
 """Images per second of one ACGAN training step through `keras.Model.fit`, against a plain
 `tf.function` loop of the same networks and the same losses, measured alternately in one run.
 
-The ratio fit / plain is what matters (target >= 0.95: the Keras structure of the GAN
-classes must cost nothing); absolute figures depend on the machine and its load.
+Both read the batches from the pipeline tfganaug trains its GANs with
+(`tfganaug.data.pipeline.gan_dataset`, uint8 images in memory). The ratio fit / plain
+is what matters (target >= 0.95: the Keras structure of the GAN classes must cost
+nothing): the median over rounds of the two sides' speed ratio in the same round.
+Absolute figures depend on the machine and its load.
 
     python bench/train_step.py                      # DCGAN pair, 28x28x1, batch 64
     python bench/train_step.py --network mlp --batch 128
@@ -10,6 +13,7 @@ classes must cost nothing); absolute figures depend on the machine and its load.
 
 import argparse
 import os
+import statistics
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -17,9 +21,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from tfganaug.data.pipeline import gan_dataset  # noqa: E402
 from tfganaug.gans import ACGAN  # noqa: E402
 from tfganaug.networks.gan_networks import GAN_NETWORKS  # noqa: E402
-from timing import alternating_medians, write_json  # noqa: E402  (bench/timing.py)
+from timing import alternating_seconds, paired_speed_ratio, write_json  # noqa: E402  (bench/timing.py)
 
 
 def networks(args):
@@ -34,11 +39,12 @@ def networks(args):
 
 
 def dataset(args):
+    """Endless batches of random images and labels through tfganaug's GAN pipeline."""
     rng = np.random.default_rng(0)
     n = args.batch * 8
-    images = rng.uniform(-1, 1, (n, args.image_size, args.image_size, args.channels)).astype("float32")
-    labels = rng.integers(0, args.classes, n).astype("int32")
-    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(args.batch, drop_remainder=True).cache().repeat()
+    images = rng.integers(0, 256, (n, args.image_size, args.image_size, args.channels), dtype=np.uint8)
+    labels = rng.integers(0, args.classes, n)
+    return gan_dataset(images, labels, args.batch, seed=0).repeat()
 
 
 def fit_runner(args, data):
@@ -100,8 +106,8 @@ def main():
     parser.add_argument("--d-filters", type=int, nargs=2, default=(32, 64))
     parser.add_argument("--hidden", type=int, nargs="+", default=(512, 1024, 2048))
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
-    parser.add_argument("--repeats", type=int, default=5, help="timed blocks of each, alternating")
+    parser.add_argument("--steps", type=int, default=5, help="steps per timed block")
+    parser.add_argument("--repeats", type=int, default=30, help="timed blocks of each, alternating")
     parser.add_argument("--steps-per-execution", type=int, default=1,
                         help="Keras compile(steps_per_execution=...) for the fit side (steps must be a multiple)")
     parser.add_argument("--json", help="also write the figures to this file")
@@ -109,13 +115,13 @@ def main():
 
     data = dataset(args)
     runners = {"fit": fit_runner(args, data), "plain": plain_runner(args, data)}
-    median = alternating_medians({name: (lambda run=run: run(args.steps)) for name, run in runners.items()},
-                                 args.repeats)
-    ips = {name: args.steps * args.batch / seconds for name, seconds in median.items()}
+    seconds = alternating_seconds({name: (lambda run=run: run(args.steps)) for name, run in runners.items()},
+                                  args.repeats)
+    ips = {name: args.steps * args.batch / statistics.median(s) for name, s in seconds.items()}
     result = {"network": args.network, "batch": args.batch, "steps": args.steps, "repeats": args.repeats,
               "images_per_second": {k: round(v, 1) for k, v in ips.items()},
-              "ratio_fit_over_plain": round(ips["fit"] / ips["plain"], 3)}
-    print(f"ACGAN {args.network} step, batch {args.batch}, median of {args.repeats} x {args.steps} steps")
+              "ratio_fit_over_plain": round(paired_speed_ratio(seconds, "fit", "plain"), 3)}
+    print(f"ACGAN {args.network} step, batch {args.batch}, median of {args.repeats} rounds of {args.steps} steps")
     print(f"  keras fit        {ips['fit']:9.1f} images/s")
     print(f"  plain tf.function{ips['plain']:9.1f} images/s")
     print(f"  ratio fit/plain  {result['ratio_fit_over_plain']:9.3f}   (target >= 0.95)")

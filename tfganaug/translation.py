@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfganaug.config import CycleGANConfig
+from tfganaug.data.pipeline import prefetched
 from tfganaug.data.sampling import resolve_class
 from tfganaug.errors import ConfigError
 from tfganaug.gan_training import WEIGHTS_FILE, backed_up_epochs, load_trained_gan, settings_key, train_gan
@@ -127,7 +128,7 @@ class TranslationProvider:
             shown = min(GRID_IMAGES, len(images_a), len(images_b))
             fixed = lambda x: x[:shown].astype(np.float32) / 127.5 - 1.0  # noqa: E731
             grids = TranslationGrids(folder / "samples", fixed(images_a), fixed(images_b), cfg.sample_every, cfg.epochs)
-            train_gan(model, data.prefetch(tf.data.AUTOTUNE), epochs=cfg.epochs, folder=folder, spec=spec,
+            train_gan(model, prefetched(data), epochs=cfg.epochs, folder=folder, spec=spec,
                       seed=seed, verbose=self.verbose, steps_per_epoch=steps, grids=grids, jit_compile=self.jit_compile)
             self.log(f"trained CycleGAN {name} in {time.time() - started:.0f}s")
         self.models[key] = (model, a_classes, b_classes)
