@@ -4,8 +4,9 @@ without XLA, against a plain `tf.function` loop of the same ACGAN networks; and 
 The CPU is split into two logical devices, so "2 devices" is MirroredStrategy over them
 (on a GPU machine it would be two GPUs). Throughput variants are timed round-robin in
 one process (bench/timing.py) and reported as ratios to the same model's 1-device,
-no-XLA step (median of the per-round ratios), all reading tfganaug's own GAN pipeline; peak memory (resident set size, VmHWM) is measured in a fresh process per variant
-(Linux only).
+no-XLA step (median of the per-round ratios); the GANs and the plain loop read
+tfganaug's own GAN pipeline. Peak memory (resident set size, VmHWM) is measured in a
+fresh process per variant (Linux only).
 
     python bench/devices.py                  # all GANs and the CycleGAN, DCGAN 28x28x1, batch 64
     python bench/devices.py --json out.json
