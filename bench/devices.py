@@ -56,18 +56,18 @@ def build(model, args):
 
     shape = (args.image_size, args.image_size, 1)
     rng = np.random.default_rng(0)
-    images = rng.uniform(-1, 1, (args.batch * 4,) + shape).astype("float32")
-    uint8_images = rng.integers(0, 256, images.shape, dtype=np.uint8)
+    images = rng.integers(0, 256, (args.batch * 4,) + shape, dtype=np.uint8)
     keras.utils.set_random_seed(0)
     if model == "cyclegan":
         net = build_cyclegan(CycleGANConfig(name="bench", domain_a=[0], domain_b=[1], filters=16, residual_blocks=4,
                                             d_filters=32, d_layers=2), shape, seed=0)
-        data = prefetched(tf.data.Dataset.from_tensor_slices((images, images[::-1])).batch(args.batch).repeat())
+        scaled = images.astype(np.float32) / 127.5 - 1.0
+        data = prefetched(tf.data.Dataset.from_tensor_slices((scaled, scaled[::-1])).batch(args.batch).repeat())
     else:
         # No instance noise: the plain loop it is compared with has none.
         net = build_gan(GANTraining(model=model, network="dcgan", base_filters=args.base_filters,
                                     d_filters=tuple(args.d_filters), instance_noise=0.0), shape, args.classes, seed=0)
-        data = gan_dataset(uint8_images, rng.integers(0, args.classes, len(images)), args.batch, seed=0).repeat()
+        data = gan_dataset(images, rng.integers(0, args.classes, len(images)), args.batch, seed=0).repeat()
     return net, data
 
 
