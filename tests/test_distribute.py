@@ -8,17 +8,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import yaml
 
 from tfganaug.classify import fit_classifier
+from tfganaug.cli import main
 from tfganaug.config import RuntimeConfig
-from tfganaug.distribute import make_strategy, runtime_scope, worker_folder
+from tfganaug.distribute import call_in_batches, make_strategy, runtime_scope, worker_folder
 from tfganaug.errors import ConfigError, TrainingDiverged, UserError
 from tfganaug.networks.classifiers import build_small_cnn
 
+from tests.conftest import tiny_config
 from replicas import build_gan, gan_data  # see conftest.py
 
 HERE = Path(__file__).parent
@@ -58,31 +62,70 @@ def _free_ports(n):
     return ports
 
 
-def test_two_workers_on_localhost_train_the_same_gan(tmp_path):
+def _weights(path):
+    """{name: array} of a Keras .weights.h5 file."""
+    with h5py.File(path) as f:
+        arrays = {}
+        f.visititems(lambda name, item: arrays.update({name: item[()]}) if isinstance(item, h5py.Dataset) else None)
+    return arrays
+
+
+def test_two_workers_on_localhost_run_a_whole_experiment(tmp_path, npz_file):
+    """`tfganaug train` on two worker processes (TF_CONFIG per worker): both finish the run with the
+    same GAN and the same results, the chief in the run folder and worker 1 in `worker-1/`; the GAN
+    is the one a single process trains (global-batch losses, the same noise)."""
+    gan = {"model": "acgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 2, "batch_size": 8}
+    raw = tiny_config(npz_file, groups=["baseline", {"type": "gan", "gan": gan, "labeling": "pseudo_label"}],
+                      runtime={"distribute": "multi_worker"})
+    config_path = tmp_path / "mw.yaml"
+    config_path.write_text(yaml.safe_dump(raw))
+    run = tmp_path / "run"
     workers = [f"localhost:{port}" for port in _free_ports(2)]
-    procs, outs = [], []
+    procs = []
     for index in range(2):
         env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": {"worker": workers},
                                                       "task": {"type": "worker", "index": index}})}
-        outs.append(tmp_path / f"worker{index}.npz")
-        procs.append(subprocess.Popen([sys.executable, str(HERE / "replicas.py"), "worker", str(outs[-1])],
-                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(subprocess.Popen([sys.executable, "-m", "tfganaug.cli", "train", str(config_path),
+                                       "--out", str(run)], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True))
     for proc in procs:
         try:
-            _, err = proc.communicate(timeout=300)
+            out, _ = proc.communicate(timeout=400)
         finally:
             for other in procs:
                 if other.poll() is None and proc.returncode is None:
                     other.kill()
-        assert proc.returncode == 0, err[-3000:]
-    first, second = (np.load(out) for out in outs)
-    assert int(first["replicas"]) == int(second["replicas"]) == 2
-    assert np.all(np.isfinite(first["d_loss"])) and np.all(np.isfinite(first["g_loss"]))
-    np.testing.assert_allclose(first["d_loss"], second["d_loss"], rtol=1e-6)
-    weights = [k for k in first.files if k.startswith("arr_")]
-    assert weights
-    for key in weights:
-        np.testing.assert_allclose(first[key], second[key], atol=1e-6, err_msg=key)
+        assert proc.returncode == 0, out[-3000:]
+        assert "training on 2 replicas" in out
+
+    chief, other = (json.loads((folder / "results.json").read_text()) for folder in (run, run / "worker-1"))
+    assert [r["group"] for r in chief["runs"]] == ["baseline", "acgan-pseudo_label"]
+    for mine, theirs in zip(chief["runs"], other["runs"]):  # every worker evaluated the whole test split
+        assert mine["accuracy"] == theirs["accuracy"] and mine["confusion_matrix"] == theirs["confusion_matrix"]
+        assert sum(map(sum, mine["confusion_matrix"])) == 12
+    (gan_folder,) = (run / "gans").iterdir()
+    two_workers = _weights(gan_folder / "gan.weights.h5")
+    other_gan = _weights(run / "worker-1" / "gans" / gan_folder.name / "gan.weights.h5")
+    assert (run / "worker-1" / "gans" / gan_folder.name / "losses.csv").read_text() == \
+        (gan_folder / "losses.csv").read_text()
+
+    # The same GAN on one device, in this process (it never joined a cluster).
+    raw["groups"], raw["output"] = raw["groups"][1:], {"gan_metrics": False}
+    config_path.write_text(yaml.safe_dump({**raw, "runtime": {"distribute": "one_device"}}))
+    assert main(["train", str(config_path), "--out", str(tmp_path / "single")]) == 0
+    one_device = _weights(tmp_path / "single" / "gans" / gan_folder.name / "gan.weights.h5")
+    assert two_workers.keys() == other_gan.keys() == one_device.keys() and two_workers
+    for name, value in two_workers.items():
+        np.testing.assert_array_equal(value, other_gan[name], err_msg=name)  # kept in sync
+        np.testing.assert_allclose(value, one_device[name], atol=1e-5, err_msg=name)
+
+
+def test_call_in_batches_gives_what_one_call_gives():
+    model = build_small_cnn((8, 8, 1), 3, filters=(4,), dense_units=4)
+    images = np.random.default_rng(0).integers(0, 256, (10, 8, 8, 1)).astype("uint8")
+    whole = np.asarray(model(images.astype("float32"), training=False))
+    np.testing.assert_allclose(call_in_batches(model, images, batch_size=3), whole, rtol=1e-5, atol=1e-7)
+    assert call_in_batches(model, images[:0]).shape == (0, 3)
 
 
 def test_strategies_by_name():
@@ -164,16 +207,6 @@ def test_a_diverging_classifier_stops_with_advice():
     targets = np.eye(3, dtype="float32")[np.arange(16) % 3]
     with pytest.raises(TrainingDiverged, match=r"diverged in epoch \d+: loss = nan.*lower classifier.learning_rate"):
         fit_classifier(model, images, targets, epochs=20, batch_size=8, learning_rate=1e38, seed=0, verbose=0)
-
-
-def test_a_whole_run_refuses_multi_worker_before_training(tmp_path):
-    from tfganaug.config import ExperimentConfig
-    from tfganaug.experiment import train
-
-    config = ExperimentConfig(name="x", groups=["baseline"], runtime={"distribute": "multi_worker"})
-    with pytest.raises(UserError, match="keras-team/keras#20585"):
-        train(config, tmp_path / "run")
-    assert not (tmp_path / "run").exists()
 
 
 def test_yaml_off_means_no_mixed_precision(tmp_path):

@@ -5,7 +5,43 @@ import numpy as np
 
 from tfganaug.callbacks import StopOnNonFiniteLoss
 from tfganaug.data.pipeline import classifier_dataset, one_hot
+from tfganaug.distribute import call_in_batches, first_local_batch, step_logs
 from tfganaug.metrics import classification_metrics
+
+
+class StrategyFit(keras.Model):
+    """`network` with Keras's own training and test steps, trainable under any `tf.distribute`
+    strategy, MultiWorkerMirroredStrategy included.
+
+    Keras 3.15 cannot `fit` a model under MultiWorkerMirroredStrategy
+    (keras-team/keras#20585): its symbolic build averages the first distributed batch
+    over the workers, and it averages step logs along an axis that scalars lack. This
+    model builds from this worker's own part of the first batch and reshapes its logs
+    (`tfganaug.distribute.step_logs`); under any other strategy it trains exactly as
+    `network` would. It owns no weights: training it trains `network`.
+    """
+
+    def __init__(self, network, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+
+    def call(self, inputs, training=False):
+        return self.network(inputs, training=training)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras reads the first batch only when the model was made under a strategy; so do we,
+        # so that the data order is Keras's in every case.
+        if iterator is not None and self._distribute_strategy is not None:
+            for _, _, batches in iterator:
+                data_batch = first_local_batch(next(batches))
+                break
+        super()._maybe_symbolic_build(data_batch=data_batch)
+
+    def train_step(self, data):
+        return step_logs(super().train_step(data))
+
+    def test_step(self, data):
+        return step_logs(super().test_step(data))
 
 
 def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, learning_rate, seed,
@@ -29,6 +65,8 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
     Returns:
         The Keras history as {metric: [value per epoch]}.
     """
+    num_outputs = model.output_shape[-1]
+    model = StrategyFit(model)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.CategoricalCrossentropy(),
@@ -42,7 +80,6 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False))
     if val is not None and len(val[0]):
-        num_outputs = model.output_shape[-1]
         val_ds = classifier_dataset(val[0], one_hot(val[1], num_outputs), batch_size)
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max", patience=patience or epochs, restore_best_weights=True))
@@ -56,8 +93,9 @@ def predict_classes(model, images, num_classes, batch_size=256):
 
     With all-in-one labeling the model has an extra "synthetic" output; it is
     never a valid answer for a real test image, so it is left out of the argmax.
+    Every worker of a multi-worker run predicts every image (see `call_in_batches`).
     """
-    probs = model.predict(classifier_dataset(images, np.zeros((len(images), 1), np.float32), batch_size), verbose=0)
+    probs = call_in_batches(model, images, batch_size)
     return np.argmax(probs[:, :num_classes], axis=1)
 
 

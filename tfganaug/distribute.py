@@ -19,6 +19,7 @@ import json
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfganaug.errors import UserError
@@ -120,6 +121,40 @@ def step_logs(results):
     if _multi_worker(tf.distribute.get_strategy()):
         return {name: tf.reshape(value, [1]) for name, value in results.items()}
     return results
+
+
+def first_local_batch(batch):
+    """This worker's first replica's part of a distributed batch (a plain batch unchanged).
+
+    What the models here give Keras's symbolic build instead of the batch averaged over
+    replicas, which fails under MultiWorkerMirroredStrategy (keras-team/keras#20585):
+    the build only needs its shapes and dtypes.
+    """
+    strategy = tf.distribute.get_strategy()
+    return tf.nest.map_structure(lambda value: strategy.experimental_local_results(value)[0], batch)
+
+
+def call_in_batches(network, inputs, batch_size=256):
+    """`network(inputs, training=False)` as one numpy array, computed `batch_size` rows at a time.
+
+    What tfganaug uses instead of `Model.predict`: under MultiWorkerMirroredStrategy
+    `predict` splits the rows over the workers, so each worker would see the outputs
+    of a part of them. Called directly, a network reads this worker's copy of its
+    mirrored weights: every worker computes every row, the same under any strategy.
+
+    Args:
+        network: a built Keras model.
+        inputs: an array, or a list of arrays with the same number of rows, passed to
+            `network` batch by batch in that structure.
+        batch_size: rows per call.
+    """
+    several = isinstance(inputs, (list, tuple))
+    arrays = list(inputs) if several else [inputs]
+    outputs = []
+    for start in range(0, len(arrays[0]), batch_size):
+        chunk = [array[start:start + batch_size] for array in arrays]
+        outputs.append(np.asarray(network(chunk if several else chunk[0], training=False)))
+    return np.concatenate(outputs) if outputs else np.zeros((0,) + tuple(network.output_shape[1:]), np.float32)
 
 
 def skip_symbolic_build():

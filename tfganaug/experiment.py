@@ -293,11 +293,6 @@ def train(config, run_dir, log=print, verbose=None):
     batch. The runtime is not part of the run keys: finished runs are reused when
     only it changes.
     """
-    if config.runtime.distribute == "multi_worker":
-        raise UserError("runtime.distribute: multi_worker works for the GAN and CycleGAN models (tfganaug.gans) "
-                        "but not for a whole run: Keras 3 cannot fit a plain classifier under "
-                        "MultiWorkerMirroredStrategy (keras-team/keras#20585). Use mirrored (all GPUs of one "
-                        "machine) or tpu")
     with runtime_scope(config.runtime) as strategy:
         if strategy.num_replicas_in_sync > 1 and config.runtime.jit_compile is True:
             raise UserError(f"runtime.jit_compile: true with {strategy.num_replicas_in_sync} replicas: Keras cannot "

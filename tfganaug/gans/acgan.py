@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from tfganaug.distribute import call_in_batches
 from tfganaug.gans.base import GANBase, sparse_ce
 
 
@@ -33,6 +34,6 @@ class ACGAN(GANBase):
 
     def class_probabilities(self, images, batch_size=256):
         """The auxiliary head's class probabilities [N, K] for images in [-1, 1] (no augmentation)."""
-        logits = self.discriminator.predict(images, batch_size=batch_size, verbose=0)[:, 1:]
+        logits = call_in_batches(self.discriminator, [images], batch_size)[:, 1:]
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
         return exp / exp.sum(axis=1, keepdims=True)

@@ -7,7 +7,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfganaug.diffaugment import POLICIES, diff_augment
-from tfganaug.distribute import StepRandom, scale_for_replicas, skip_symbolic_build, step_logs, with_loss_scaling
+from tfganaug.distribute import (StepRandom, call_in_batches, scale_for_replicas, skip_symbolic_build, step_logs,
+                                 with_loss_scaling)
 from tfganaug.losses import ADVERSARIAL_LOSSES, gradient_penalty
 
 
@@ -154,9 +155,7 @@ class GANBase(keras.Model):
         Args:
             labels: int classes to generate (conditional models); N = len(labels).
             n: how many (unconditional models).
-            instance_noise: standard deviation of Gaussian noise added to every image the
-            discriminator sees in training (0: none).
-        seed: seed of the noise; the same seed gives the same images.
+            seed: seed of the noise; the same seed gives the same images.
             batch_size: images per generator call.
         """
         if self.conditional:
@@ -167,12 +166,7 @@ class GANBase(keras.Model):
         elif n is None:
             raise ValueError(f"{type(self).__name__} is unconditional: pass n=")
         noise = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
-        out = []
-        for start in range(0, n, batch_size):
-            chunk = slice(start, start + batch_size)
-            inputs = [noise[chunk], labels[chunk]] if self.conditional else [noise[chunk]]
-            out.append(np.asarray(self.generator(inputs, training=False)))
-        return np.concatenate(out) if out else np.zeros((0,) + tuple(self.generator.output_shape[1:]), np.float32)
+        return call_in_batches(self.generator, self.generator_inputs(noise, labels), batch_size)
 
     # ------------------------------------------------------------ config
 

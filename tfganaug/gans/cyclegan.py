@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfganaug.distribute import scale_for_replicas, skip_symbolic_build, step_logs, with_loss_scaling
+from tfganaug.distribute import call_in_batches, scale_for_replicas, skip_symbolic_build, step_logs, with_loss_scaling
 from tfganaug.losses import cycle_consistency_loss, identity_loss, least_squares_discriminator_loss
 
 
@@ -165,9 +165,7 @@ class CycleGAN(keras.Model):
         if direction not in ("a_to_b", "b_to_a"):
             raise ValueError(f"direction must be 'a_to_b' or 'b_to_a', got {direction!r}")
         generator = self.generator_ab if direction == "a_to_b" else self.generator_ba
-        images = np.asarray(images, np.float32)
-        return np.concatenate([np.asarray(generator(images[i:i + batch_size], training=False))
-                               for i in range(0, len(images), batch_size)]) if len(images) else images
+        return call_in_batches(generator, np.asarray(images, np.float32), batch_size)
 
     def get_config(self):
         config = super().get_config()
