@@ -33,7 +33,7 @@ class StrategyFit(keras.Model):
         # so that the data order is Keras's in every case.
         if iterator is not None and self._distribute_strategy is not None:
             for _, _, batches in iterator:
-                data_batch = first_local_batch(next(batches))
+                data_batch = first_local_batch(next(batches), self.distribute_strategy)
                 break
         super()._maybe_symbolic_build(data_batch=data_batch)
 

@@ -123,14 +123,13 @@ def step_logs(results):
     return results
 
 
-def first_local_batch(batch):
-    """This worker's first replica's part of a distributed batch (a plain batch unchanged).
+def first_local_batch(batch, strategy):
+    """This worker's first replica's part of a batch `strategy` distributed (a plain batch unchanged).
 
-    What the models here give Keras's symbolic build instead of the batch averaged over
-    replicas, which fails under MultiWorkerMirroredStrategy (keras-team/keras#20585):
-    the build only needs its shapes and dtypes.
+    What `tfganaug.classify.StrategyFit` gives Keras's symbolic build instead of the batch
+    averaged over replicas, which fails under MultiWorkerMirroredStrategy
+    (keras-team/keras#20585): the build only needs its shapes and dtypes.
     """
-    strategy = tf.distribute.get_strategy()
     return tf.nest.map_structure(lambda value: strategy.experimental_local_results(value)[0], batch)
 
 
