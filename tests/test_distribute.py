@@ -17,7 +17,7 @@ import yaml
 from tfganaug.classify import fit_classifier
 from tfganaug.cli import main
 from tfganaug.config import RuntimeConfig
-from tfganaug.distribute import call_in_batches, make_strategy, runtime_scope, worker_folder
+from tfganaug.distribute import call_in_batches, describe_strategy, make_strategy, runtime_scope, worker_folder
 from tfganaug.errors import ConfigError, TrainingDiverged, UserError
 from tfganaug.experiment import build_gan_from_spec
 from tfganaug.gan_training import load_trained_gan
@@ -94,7 +94,7 @@ def test_two_workers_on_localhost_run_a_whole_experiment(tmp_path, npz_file):
                 if other.poll() is None and proc.returncode is None:
                     other.kill()
         assert proc.returncode == 0, out[-3000:]
-        assert "training on 2 replicas" in out
+        assert "training on multi_worker: 2 replicas on 2 workers" in out
 
     chief, other = (json.loads((folder / "results.json").read_text()) for folder in (run, run / "worker-1"))
     assert [r["group"] for r in chief["runs"]] == ["acgan-pseudo_label"]
@@ -128,7 +128,11 @@ def test_strategies_by_name():
     assert make_strategy("auto") is tf.distribute.get_strategy()  # one CPU: no wrapping at all
     one = make_strategy("one_device")
     assert isinstance(one, tf.distribute.OneDeviceStrategy) and "CPU:0" in one.extended.worker_devices[0]
-    assert make_strategy("mirrored").num_replicas_in_sync == len(tf.config.list_logical_devices("CPU"))
+    mirrored = make_strategy("mirrored")
+    assert mirrored.num_replicas_in_sync == len(tf.config.list_logical_devices("CPU"))
+    # Logged in the config's words, not TensorFlow's class names.
+    assert describe_strategy(one) == describe_strategy(make_strategy("auto")) == "one device"
+    assert describe_strategy(mirrored) == f"mirrored: {mirrored.num_replicas_in_sync} replicas"
 
 
 def test_bad_strategy_settings_say_what_to_set(monkeypatch):

@@ -82,6 +82,20 @@ def runtime_scope(runtime):
         keras.mixed_precision.set_global_policy(previous)
 
 
+def describe_strategy(strategy):
+    """How a run log names `strategy`: in the words of `runtime.distribute`, with replicas and workers
+    (TensorFlow's class names say `CollectiveAllReduceStrategy` for a multi-worker run)."""
+    replicas = strategy.num_replicas_in_sync
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        workers = sum(map(len, _task(strategy)[2].values())) or 1
+        return f"multi_worker: {replicas} replicas on {workers} workers"
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return f"tpu: {replicas} cores"
+    if isinstance(strategy, tf.distribute.MirroredStrategy):
+        return f"mirrored: {replicas} replicas"
+    return "one device"
+
+
 def worker_folder(run_dir, strategy=None):
     """`run_dir` for the chief (or a single process); `run_dir/worker-<i>` for the other workers
     of a multi-worker run, which train the same models but must not write the same files."""

@@ -24,7 +24,7 @@ from tfganaug.data.npz import load_npz
 from tfganaug.data.pipeline import gan_dataset, one_hot
 from tfganaug.data.sampling import SAME, split_pool
 from tfganaug.data.tfds_source import load_tfds
-from tfganaug.distribute import runtime_scope, worker_folder
+from tfganaug.distribute import describe_strategy, runtime_scope, worker_folder
 from tfganaug.export import export_generator
 from tfganaug.errors import UserError
 from tfganaug.files import write_text
@@ -299,8 +299,7 @@ def train(config, run_dir, log=print, verbose=None):
                             "XLA-compile a training step under MirroredStrategy; set runtime.jit_compile: auto "
                             "(XLA off with several replicas) or train on one device")
         if strategy.num_replicas_in_sync > 1:
-            log(f"training on {strategy.num_replicas_in_sync} replicas ({type(strategy).__name__}); "
-                "batch sizes are global")
+            log(f"training on {describe_strategy(strategy)}; batch sizes are global")
         return (run_sweep if config.sweep else run_experiment)(config, worker_folder(run_dir, strategy), log, verbose)
 
 
