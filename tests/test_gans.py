@@ -51,7 +51,9 @@ def test_conditional_generation_depends_on_the_label():
     model = tiny_gan("cgan")
     same_noise = model.generate(labels=[0, 0], seed=7)
     other_label = model.generate(labels=[1, 1], seed=7)
-    np.testing.assert_array_equal(same_noise[0], model.generate(labels=[0], seed=7)[0])
+    # Same seed, same image whatever the batch; only to float rounding, since a batch of one
+    # takes another matmul kernel than a batch of two.
+    np.testing.assert_allclose(same_noise[0], model.generate(labels=[0], seed=7)[0], atol=1e-6)
     assert not np.allclose(same_noise, other_label)
 
 
