@@ -87,8 +87,7 @@ def describe_strategy(strategy):
     (TensorFlow's class names say `CollectiveAllReduceStrategy` for a multi-worker run)."""
     replicas = strategy.num_replicas_in_sync
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        workers = sum(map(len, _task(strategy)[2].values())) or 1
-        return f"multi_worker: {replicas} replicas on {workers} workers"
+        return f"multi_worker: {replicas} replicas on {max(1, _cluster_size(strategy))} workers"
     if isinstance(strategy, tf.distribute.TPUStrategy):
         return f"tpu: {replicas} cores"
     if isinstance(strategy, tf.distribute.MirroredStrategy):
@@ -121,9 +120,13 @@ def _task(strategy):
     return resolver.task_type, resolver.task_id, resolver.cluster_spec().as_dict()
 
 
+def _cluster_size(strategy):
+    """How many tasks the strategy's cluster has (0 without a cluster)."""
+    return sum(map(len, _task(strategy)[2].values()))
+
+
 def _multi_worker(strategy):
-    cluster = _task(strategy)[2]
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and sum(map(len, cluster.values())) > 1
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and _cluster_size(strategy) > 1
 
 
 def step_logs(results):
