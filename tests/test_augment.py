@@ -110,9 +110,9 @@ def test_translation_replaces_only_the_source_class_and_relabels(translator_path
         np.testing.assert_array_equal(labels.numpy(), np.where(source, 2, real_labels.numpy()))
         np.testing.assert_array_equal(images.numpy()[~source], real_images.numpy()[~source])
         translated = everything.translate(image=real_images[source])["image"].numpy()
-        # The pipeline translates the source images as their own sub-batch, a batch size
-        # that can pick another matmul kernel: floats differ by ulps, so a uint8 pixel
-        # near .5 may round the other way. One grey level is that, not another image.
+        # The pipeline translates inside tf.data's traced graph on its own threads, this call
+        # eagerly: the float sums may be split differently and differ by ulps, so a uint8
+        # pixel near .5 may round the other way. One grey level is that, not another image.
         np.testing.assert_allclose(images.numpy()[source].astype(int), translated.astype(int), atol=1)
     nothing = TranslationAugmentation(translator_path, source=0, target=1, fraction=0.0)
     images, labels = next(iter(_real(6, one_hot=True).batch(6).map(nothing)))
