@@ -19,13 +19,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfganaug.augment import GeneratorAugmentation, TranslationAugmentation  # noqa: E402
-from tfganaug.classical import build_classical_augmentation  # noqa: E402
+from tfganaug.serving.augment import GeneratorAugmentation, TranslationAugmentation  # noqa: E402
+from tfganaug.synthesis.classical import build_classical_augmentation  # noqa: E402
 from tfganaug.config import CycleGANConfig, GANTraining  # noqa: E402
 from tfganaug.data.animal_mnist import load_animal_mnist  # noqa: E402
-from tfganaug.experiment import build_gan  # noqa: E402
-from tfganaug.export import export_generator  # noqa: E402
-from tfganaug.translation import build_cyclegan  # noqa: E402
+from tfganaug.experiment import build_cyclegan, build_gan  # noqa: E402
+from tfganaug.serving.export import export_generator  # noqa: E402
 from timing import alternating_medians, write_json  # noqa: E402  (bench/timing.py)
 
 

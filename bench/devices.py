@@ -51,8 +51,7 @@ def build(model, args):
     """A compiled model of the benchmark's size and its endless dataset."""
     from tfganaug.config import CycleGANConfig, GANTraining
     from tfganaug.data.pipeline import gan_dataset, prefetched
-    from tfganaug.experiment import build_gan
-    from tfganaug.translation import build_cyclegan
+    from tfganaug.experiment import build_cyclegan, build_gan
 
     shape = (args.image_size, args.image_size, 1)
     rng = np.random.default_rng(0)

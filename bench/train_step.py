@@ -23,7 +23,7 @@ import tensorflow as tf  # noqa: E402
 
 from tfganaug.data.pipeline import gan_dataset  # noqa: E402
 from tfganaug.gans import ACGAN  # noqa: E402
-from tfganaug.networks.gan_networks import GAN_NETWORKS  # noqa: E402
+from tfganaug.networks import GAN_NETWORKS  # noqa: E402
 from timing import alternating_seconds, paired_speed_ratio, write_json  # noqa: E402  (bench/timing.py)
 
 

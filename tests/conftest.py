@@ -53,8 +53,8 @@ def npz_file(tmp_path):
 def tiny_cyclegan_export(root, name="tiny-cyclegan"):
     """A tiny CycleGAN on 8x8x1 images between class 'a' and classes 'b', 'c', exported; returns (model, path)."""
     from tfganaug.config import CycleGANConfig
-    from tfganaug.export import export_generator
-    from tfganaug.translation import build_cyclegan
+    from tfganaug.serving.export import export_generator
+    from tfganaug.experiment import build_cyclegan
 
     cfg = CycleGANConfig(name="t", domain_a=["a"], domain_b=["b", "c"], filters=2, downsamplings=1,
                          residual_blocks=1, d_filters=2, d_layers=1, epochs=1, decay_epochs=0, pool_size=2)

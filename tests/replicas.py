@@ -14,7 +14,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfganaug.classify import StrategyFit  # noqa: E402
+from tfganaug.training.classifier import StrategyFit  # noqa: E402
 from tfganaug.data.pipeline import classifier_dataset  # noqa: E402
 from tfganaug.distribute import make_strategy  # noqa: E402
 from tfganaug.gans import GAN_MODELS  # noqa: E402
@@ -23,15 +23,19 @@ from tfganaug.networks.classifiers import build_small_cnn  # noqa: E402
 from tfganaug.networks.cyclegan_networks import build_patchgan_discriminator, build_resnet_generator  # noqa: E402
 from tfganaug.networks.gan_networks import (build_dcgan_discriminator, build_dcgan_generator,  # noqa: E402
                                             build_mlp_discriminator, build_mlp_generator)
+from tfganaug.networks.residual_gan import build_residual_discriminator, build_residual_generator  # noqa: E402
 
 K, SHAPE, LATENT, BATCH, EPOCHS = 3, (8, 8, 1), 4, 8, 2
-# (model, networks, loss, DiffAugment, instance noise): every GAN, and every kind of random draw.
+# case: (model, networks, loss, DiffAugment, instance noise): every GAN, every network, and every kind
+# of random draw or state (resnet: spectral norm's power-iteration vectors, class-conditional batch norm;
+# the generator's moving average; LeCam's logit averages).
 GAN_CASES = {
-    "gan": ("mlp", "least_squares", (), 0.0),
-    "cgan": ("dcgan", "hinge", (), 0.05),
-    "acgan": ("mlp", "wgan_gp", ("color", "translation", "cutout"), 0.0),
-    "sgan": ("mlp", "bce", (), 0.0),
-    "dagan": ("dcgan", "bce", ("translation",), 0.05),
+    "gan": ("gan", "mlp", "least_squares", (), 0.0),
+    "cgan": ("cgan", "dcgan", "hinge", (), 0.05),
+    "acgan": ("acgan", "mlp", "wgan_gp", ("color", "translation", "cutout"), 0.0),
+    "sgan": ("sgan", "mlp", "bce", (), 0.0),
+    "dagan": ("dagan", "dcgan", "bce", ("translation",), 0.05),
+    "cgan-resnet": ("cgan", "resnet", "hinge", ("translation",), 0.0, {"ema_decay": 0.9, "lecam": 0.3}),
 }
 
 
@@ -39,25 +43,29 @@ def _images(n, shape, seed=0):
     return np.random.default_rng(seed).uniform(-1, 1, (n,) + shape).astype("float32")
 
 
-def tiny_gan(name, network="mlp", loss="bce", diffaugment=(), instance_noise=0.0):
-    """A compiled GAN `name` of tiny `network` ("mlp" or "dcgan") networks (test_gans.py uses it too)."""
-    cls, d_outputs, d_sees_label = GAN_MODELS[name]
+def tiny_gan(name, network="mlp", loss="bce", diffaugment=(), instance_noise=0.0, options=None):
+    """A compiled GAN `name` of tiny `network` ("mlp", "dcgan" or "resnet") networks (test_gans.py uses it too)."""
+    cls = GAN_MODELS[name]
+    outputs, label_classes = cls.discriminator_outputs(K), K if cls.discriminator_sees_label else 0
     if network == "mlp":
         g = build_mlp_generator(LATENT, SHAPE, K if cls.conditional else 0, hidden_units=(8,))
-        d = build_mlp_discriminator(SHAPE, d_outputs(K), K if d_sees_label else 0, hidden_units=(8,))
+        d = build_mlp_discriminator(SHAPE, outputs, label_classes, hidden_units=(8,))
+    elif network == "resnet":
+        g = build_residual_generator(LATENT, SHAPE, K if cls.conditional else 0, base_filters=4)
+        d = build_residual_discriminator(SHAPE, outputs, label_classes, filters=(4, 4))
     else:
         g = build_dcgan_generator(LATENT, SHAPE, K if cls.conditional else 0, base_filters=4)
-        d = build_dcgan_discriminator(SHAPE, d_outputs(K), K if d_sees_label else 0, filters=(4, 4))
+        d = build_dcgan_discriminator(SHAPE, outputs, label_classes, filters=(4, 4))
     model = cls(g, d, latent_dim=LATENT, num_classes=K, loss=loss, diffaugment=diffaugment,
-                instance_noise=instance_noise, seed=1)
+                instance_noise=instance_noise, seed=1, **(options or {}))
     model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
     return model
 
 
-def build_gan(name):
-    """The GAN of `name`'s case in GAN_CASES, initialized from seed 0."""
+def build_gan(case):
+    """The GAN of a case in GAN_CASES, initialized from seed 0."""
     keras.utils.set_random_seed(0)
-    return tiny_gan(name, *GAN_CASES[name])
+    return tiny_gan(*GAN_CASES[case])
 
 
 def gan_data():

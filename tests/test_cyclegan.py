@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tfganaug.gans.cyclegan import CycleGAN, HoldThenLinearDecay, ImagePool
-from tfganaug.losses import cycle_consistency_loss, identity_loss
+from tfganaug.gans.losses import cycle_consistency_loss, identity_loss
 from tfganaug.networks.cyclegan_networks import (build_patchgan_discriminator, build_resnet_generator,
                                                  build_unet_generator)
 
@@ -83,7 +83,7 @@ def test_config_round_trip_rebuilds_the_same_architecture():
 
 
 def test_inspect_picks_a_middle_layer_and_the_last_layers():
-    from tfganaug.inspect import chosen_layers, conv_layers
+    from tfganaug.reporting.feature_maps import chosen_layers, conv_layers
 
     generator = build_resnet_generator(SHAPE, filters=4, downsamplings=2, residual_blocks=2)
     convs = [layer.name for layer in conv_layers(generator)]
@@ -91,3 +91,24 @@ def test_inspect_picks_a_middle_layer_and_the_last_layers():
     assert chosen_layers(generator) == [convs[5], convs[-3], convs[-2]]
     with pytest.raises(ValueError, match="unknown layer 'x'"):
         chosen_layers(generator, ["x"])
+
+
+def test_identity_term_feeds_each_generator_an_image_of_its_own_target_domain():
+    # G_ab returns its input, G_ba returns zeros: fed the right domains, only G_ba's term counts.
+    def generator(scale, name):
+        return keras.Sequential([keras.Input(SHAPE), keras.layers.Rescaling(scale)], name=name)
+
+    d_a, d_b = (build_patchgan_discriminator(SHAPE, filters=2, layers=1, name=n) for n in ("d_a", "d_b"))
+    model = CycleGAN(generator(1.0, "g_ab"), generator(0.0, "g_ba"), d_a, d_b, pool_size=0, seed=0)
+    real_a, real_b = tf.fill([2, *SHAPE], 0.5), tf.fill([2, *SHAPE], -0.25)
+    # |b - G_ab(b)| = 0 and |a - G_ba(a)| = 0.5; swapped directions would give 0.25 + 0.
+    assert float(model.identity_term(real_a, real_b)) == pytest.approx(0.5)
+
+
+def test_a_keras_file_round_trip_restores_the_cyclegan(tmp_path):
+    model = _cyclegan()
+    model.save(tmp_path / "cyclegan.keras")
+    loaded = keras.models.load_model(tmp_path / "cyclegan.keras", compile=False)
+    assert type(loaded) is CycleGAN and (loaded.cycle_weight, loaded.identity_weight) == (10.0, 0.5)
+    images = np.random.default_rng(0).uniform(-1, 1, (2,) + SHAPE).astype("float32")
+    np.testing.assert_array_equal(model.translate(images, "b_to_a"), loaded.translate(images, "b_to_a"))

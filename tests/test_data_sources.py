@@ -72,6 +72,25 @@ def test_tfds_classlabel_dataset_through_mock_data():
     assert data.pool.counts().max() <= 2 and data.test.counts().max() <= 1
 
 
+def test_a_capped_tfds_split_is_a_seeded_uniform_sample_not_the_first_images():
+    import tensorflow as tf
+
+    from tfganaug.data.tfds_source import _collect
+
+    # 2 classes x 10 examples in file order; image value = position in the stream
+    ds = tf.data.Dataset.from_tensor_slices({"image": np.arange(20, dtype=np.uint8).reshape(20, 1, 1),
+                                             "label": np.arange(20) % 2})
+    label = lambda ex: int(ex["label"])  # noqa: E731
+    picked = [set(_collect(ds, "t", "image", label, 2, None, 3, seed)[0].ravel()) for seed in range(40)]
+    assert picked[0] == set(_collect(ds, "t", "image", label, 2, None, 3, 0)[0].ravel())  # seeded
+    assert all(len(p) == 6 for p in picked)  # 3 per class
+    assert set().union(*picked) == set(range(20))  # every image can be drawn, the last ones too
+    first = [set(np.arange(0, 6, 2)) | set(np.arange(1, 7, 2)) == p for p in picked]
+    assert sum(first) < 5  # the first three of each class are no likelier than any other three
+    images, labels = _collect(ds, "t", "image", label, 2, None, None)
+    np.testing.assert_array_equal(images.ravel(), np.arange(20))  # uncapped: everything, in file order
+
+
 def test_tfds_varying_sizes_are_resized_and_need_image_size():
     import tensorflow_datasets as tfds
 

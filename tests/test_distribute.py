@@ -14,20 +14,20 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from tfganaug.classify import fit_classifier
+from tfganaug.training.classifier import fit_classifier
 from tfganaug.cli import main
 from tfganaug.config import RuntimeConfig
 from tfganaug.distribute import call_in_batches, describe_strategy, make_strategy, runtime_scope, worker_folder
 from tfganaug.errors import ConfigError, TrainingDiverged, UserError
-from tfganaug.experiment import build_gan_from_spec
-from tfganaug.gan_training import load_trained_gan
+from tfganaug.experiment import build_from_spec
+from tfganaug.training.gan_folder import load_trained_gan
 from tfganaug.networks.classifiers import build_small_cnn
 
 from tests.conftest import tiny_config
 from replicas import build_gan, gan_data  # see conftest.py
 
 HERE = Path(__file__).parent
-CASES = ["gan", "cgan", "acgan", "sgan", "dagan", "cyclegan", "classifier"]
+CASES = ["gan", "cgan", "acgan", "sgan", "dagan", "cgan-resnet", "cyclegan", "classifier"]
 
 
 def _run(args, env=None, timeout=600):
@@ -65,7 +65,7 @@ def _free_ports(n):
 
 def _gan_weights(folder):
     """The weights of the finished GAN in `folder`, loaded as tfganaug loads it."""
-    return load_trained_gan(folder, build_gan_from_spec)[0].get_weights()
+    return load_trained_gan(folder, build_from_spec)[0].get_weights()
 
 
 def test_two_workers_on_localhost_run_a_whole_experiment(tmp_path, npz_file):

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from tfganaug.config import GANTraining
 from tfganaug.experiment import build_gan
-from tfganaug.export import INFO_FILE, export_generator, next_version
+from tfganaug.serving.export import INFO_FILE, export_generator, next_version
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = ["a", "b", "c"]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tfganaug.errors import UserError
-from tfganaug.features import classifier_features, inception_features
+from tfganaug.evaluation.features import classifier_features, inception_features
 from tfganaug.networks.classifiers import build_small_cnn
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from tfganaug.gan_metrics import (frechet_distance, frechet_distance_from_activations, frechet_distance_from_moments,
+from tfganaug.evaluation.gan_metrics import (frechet_distance, frechet_distance_from_activations, frechet_distance_from_moments,
                                   gan_quality, kernel_distance_from_activations, mmd2_unbiased,
                                   precision_recall_from_activations)
 

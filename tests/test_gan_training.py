@@ -11,8 +11,10 @@ import tensorflow as tf
 
 from tfganaug.config import GANTraining
 from tfganaug.errors import UserError
-from tfganaug.experiment import build_gan_from_spec
-from tfganaug.gan_training import WEIGHTS_FILE, choose_gan, load_trained_gan, train_gan, trained_gans
+from tfganaug.experiment import build_from_spec
+from tfganaug.layout import SPEC_FILE, WEIGHTS_FILE
+from tfganaug.training.gan_fit import train_gan
+from tfganaug.training.gan_folder import choose_gan, load_trained_gan, trained_gans
 
 CLASSES = ["a", "b", "c"]
 
@@ -32,7 +34,7 @@ def _data():
 
 def _train(folder, spec, epochs=3, **kwargs):
     keras.utils.set_random_seed(spec["seed"])
-    model = build_gan_from_spec(spec)
+    model = build_from_spec(spec)
     train_gan(model, _data(), epochs=epochs, folder=folder, spec=spec, class_names=CLASSES, seed=spec["seed"],
               sample_every=2, verbose=0, **kwargs)
     return model
@@ -50,7 +52,7 @@ def test_train_gan_writes_losses_grids_tensorboard_and_weights(tmp_path):
     assert list((folder / "tensorboard").rglob("events.out.tfevents.*"))
     assert not (folder / "backup").exists()  # removed once training finished
     assert json.loads((folder / "gan.json").read_text())["class_names"] == CLASSES
-    reloaded, spec = load_trained_gan(folder, build_gan_from_spec)
+    reloaded, spec = load_trained_gan(folder, build_from_spec)
     np.testing.assert_allclose(reloaded.generate(labels=[0, 1, 2], seed=1), model.generate(labels=[0, 1, 2], seed=1),
                                atol=1e-6)
 
@@ -77,11 +79,18 @@ def test_cut_short_training_resumes_to_the_same_weights(tmp_path):
 def test_choose_gan_names_the_choices(tmp_path):
     with pytest.raises(UserError, match="no trained GAN"):
         choose_gan(tmp_path)
-    for name in ("acgan-1", "cgan-2"):
+    specs = {"acgan-1": {"gan": {"model": "acgan"}}, "cgan-2": {"gan": {"model": "cgan"}},
+             "cyclegan-t-shirt-3": {"cyclegan": {"name": "t-shirt"}}}
+    for name, spec in specs.items():
         (tmp_path / "gans" / name).mkdir(parents=True)
         (tmp_path / "gans" / name / WEIGHTS_FILE).write_text("")
+        (tmp_path / "gans" / name / SPEC_FILE).write_text(json.dumps(spec))
     assert list(trained_gans(tmp_path)) == ["acgan-1", "cgan-2"]
+    assert list(trained_gans(tmp_path, "cyclegan")) == ["cyclegan-t-shirt-3"]
     assert choose_gan(tmp_path, "cgan").name == "cgan-2"
+    # A CycleGAN's name may contain "-": it is read from gan.json, not cut out of the folder name.
+    assert choose_gan(tmp_path, "t-shirt", kind="all").name == "cyclegan-t-shirt-3"
+    assert choose_gan(tmp_path, "cyclegan-t-shirt", kind="all").name == "cyclegan-t-shirt-3"
     with pytest.raises(UserError, match="choose one with --gan, one of: acgan-1, cgan-2"):
         choose_gan(tmp_path)
     with pytest.raises(UserError, match="no GAN named 'dagan'"):
@@ -158,7 +167,7 @@ def test_a_run_killed_during_gan_training_resumes_with_the_same_command(tmp_path
 
 
 def test_an_unreadable_backup_falls_back_to_the_previous_one(tmp_path):
-    from tfganaug.gan_training import backed_up_epochs
+    from tfganaug.training.gan_fit import backed_up_epochs
 
     backup = tmp_path / "backup"
     backup.mkdir()

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfganaug.diffaugment import diff_augment
+from tfganaug.gans.diffaugment import diff_augment
 from tfganaug.distribute import StepRandom
-from tfganaug.gans import GAN_MODELS, ACGAN
+from tfganaug.gans import GAN_MODELS
 from tfganaug.networks.gan_networks import (build_dcgan_discriminator, build_dcgan_generator, build_mlp_discriminator,
                                             build_mlp_generator, upsampling_steps)
 
@@ -57,19 +57,31 @@ def test_conditional_generation_depends_on_the_label():
     assert not np.allclose(same_noise, other_label)
 
 
-def test_acgan_class_head_and_config_round_trip():
+def test_acgan_class_head():
     model = tiny_gan("acgan")
     probs = model.class_probabilities(model.generate(labels=[0, 1], seed=0))
     assert probs.shape == (2, K) and np.allclose(probs.sum(1), 1, atol=1e-5)
-    clone = ACGAN.from_config(model.get_config())
-    assert clone.num_classes == K and clone.latent_dim == LATENT and clone.loss_name == "bce"
-    assert clone.generator.count_params() == model.generator.count_params()
+
+
+@pytest.mark.parametrize("name", ["gan", "cgan", "acgan", "sgan", "dagan"])
+def test_a_keras_file_round_trip_restores_the_gan_and_its_settings(name, tmp_path):
+    model = tiny_gan(name, loss="bce", diffaugment=("cutout",), instance_noise=0.1)
+    model.save(tmp_path / "gan.keras")
+    loaded = keras.models.load_model(tmp_path / "gan.keras", compile=False)  # two optimizers: compile again
+    assert type(loaded) is type(model)
+    assert (loaded.num_classes, loaded.latent_dim, loaded.loss_name, loaded.diffaugment, loaded.instance_noise,
+            loaded.seed) == (K, LATENT, "bce", ("cutout",), 0.1, 1)
+    for before, after in zip(model.generator.weights + model.discriminator.weights,
+                             loaded.generator.weights + loaded.discriminator.weights):
+        np.testing.assert_array_equal(before.numpy(), after.numpy())
+    ask = {"labels": [0, 2]} if model.conditional else {"n": 2}
+    np.testing.assert_array_equal(model.generate(seed=0, **ask), loaded.generate(seed=0, **ask))
 
 
 def test_wrong_loss_for_a_class_based_gan_is_refused():
-    cls, d_outputs, _ = GAN_MODELS["dagan"]
+    cls = GAN_MODELS["dagan"]
     g = build_mlp_generator(LATENT, SHAPE, K, hidden_units=(8,))
-    d = build_mlp_discriminator(SHAPE, d_outputs(K), hidden_units=(8,))
+    d = build_mlp_discriminator(SHAPE, cls.discriminator_outputs(K), hidden_units=(8,))
     with pytest.raises(ValueError, match="supports loss"):
         cls(g, d, latent_dim=LATENT, num_classes=K, loss="hinge")
 
@@ -92,16 +104,13 @@ def test_dcgan_discriminator_follows_the_study():
 def test_the_dcgan_discriminators_input_noise_is_instance_noise_drawn_per_step():
     from tfganaug.config import GANTraining
     from tfganaug.experiment import build_gan
-    from tfganaug.gans import base
-
     dagan = build_gan(GANTraining(model="dagan", network="dcgan", latent_dim=LATENT, base_filters=4, d_filters=(4, 4)),
                       SHAPE, K, seed=0)
     assert dagan.instance_noise == 0.05  # the DAGAN study's Gaussian noise on D's input
     mlp = build_gan(GANTraining(model="acgan", latent_dim=LATENT, hidden_units=[8]), SHAPE, K, seed=0)
     assert mlp.instance_noise == 0.0
-    base._step.random = StepRandom(0, 0)
     dagan.instance_noise = 0.5
-    seen = dagan.augment(tf.zeros([512, 8, 8, 1])).numpy()
+    seen = dagan.augment(tf.zeros([512, 8, 8, 1]), StepRandom(0, 0)).numpy()
     assert abs(seen.std() - 0.5) < 0.01 and abs(seen.mean()) < 0.01
 
 
@@ -139,3 +148,87 @@ def test_translation_is_a_whole_pixel_shift_with_zero_fill_and_has_gradients():
         shifts.add(match[0])
     assert len(shifts) > 1  # offsets are drawn per sample
     assert float(tf.reduce_sum(tf.abs(tape.gradient(total, x)))) > 0
+
+
+class _FixedDraws:
+    """A stand-in for `StepRandom` whose integer draws are given (cutout's centres)."""
+
+    def __init__(self, *values):
+        self.values = list(values)
+
+    def randint(self, shape, low, high):
+        return tf.fill(shape, self.values.pop(0))
+
+
+@pytest.mark.parametrize("size,cut", [(28, 14), (8, 4), (9, 5)])
+def test_cutout_blanks_a_square_of_half_the_side_as_the_reference(size, cut):
+    # DiffAugment_tf.py cuts int(size * 0.5 + 0.5) pixels each way: 14 x 14 at 28 px.
+    centre = size // 2
+    out = diff_augment(tf.ones([1, size, size, 1]), ["cutout"], _FixedDraws(centre, centre)).numpy()
+    assert (out == 0).sum() == cut * cut
+    rows = np.flatnonzero((out[0, :, :, 0] == 0).any(axis=1))
+    assert rows[0] == centre - cut // 2 and rows[-1] == centre - cut // 2 + cut - 1
+
+
+def test_the_discriminator_step_changes_only_the_discriminator_and_separates_real_from_fake():
+    model = tiny_gan("gan", loss="bce")
+    model.d_optimizer.learning_rate.assign(1e-2)
+    real = tf.constant(np.random.default_rng(0).uniform(0.5, 1, (8,) + SHAPE).astype("float32"))
+    noise = tf.constant(np.random.default_rng(1).standard_normal((8, LATENT)).astype("float32"))
+    fake = model.generator(noise)
+    gap = lambda: float(tf.reduce_mean(model.discriminator(real)) - tf.reduce_mean(model.discriminator(fake)))  # noqa: E731
+    g_before, gap_before = [w.numpy().copy() for w in model.generator.trainable_weights], gap()
+    labels = tf.zeros([8], tf.int32)
+    for step in range(5):
+        model.discriminator_step(real, labels, StepRandom(0, step))
+    assert gap() > gap_before + 0.1
+    for before, after in zip(g_before, model.generator.trainable_weights):  # (its BN statistics may move)
+        np.testing.assert_array_equal(before, after.numpy())
+
+
+def test_the_generator_step_changes_only_the_generator_and_fools_the_discriminator():
+    model = tiny_gan("cgan", loss="hinge")
+    model.g_optimizer.learning_rate.assign(1e-2)
+    labels = tf.constant(np.arange(8) % K, tf.int32)
+    noise = tf.constant(np.random.default_rng(1).standard_normal((8, LATENT)).astype("float32"))
+    score = lambda: float(tf.reduce_mean(model.discriminator([model.generator([noise, labels]), labels])))  # noqa: E731
+    d_before, score_before = [w.numpy().copy() for w in model.discriminator.weights], score()
+    for step in range(5):
+        model.generator_step(labels, StepRandom(0, step))
+    assert score() > score_before + 0.1
+    for before, after in zip(d_before, model.discriminator.weights):
+        np.testing.assert_array_equal(before, after.numpy())
+
+
+def test_the_discriminator_step_does_not_differentiate_the_generator(monkeypatch):
+    from tfganaug.gans import base
+
+    watched = []
+
+    class SpyTape(tf.GradientTape):
+        def __exit__(self, *exc):
+            watched.append({id(v) for v in self.watched_variables()})
+            return super().__exit__(*exc)
+
+    monkeypatch.setattr(base.tf, "GradientTape", SpyTape)
+    model = tiny_gan("acgan")
+    generator_variables = {id(v) for v in model.generator.trainable_variables}
+    model.discriminator_step(tf.zeros((4,) + SHAPE), tf.zeros([4], tf.int32), StepRandom(0, 0))
+    assert watched and not watched[0] & generator_variables
+
+
+def test_wgan_gp_penalty_takes_the_discriminator_optimizers_loss_scale(monkeypatch):
+    from tfganaug.gans import base
+
+    seen = {}
+
+    def spy(critic, real, fake, alpha, loss_scale=1.0):
+        seen["scale"] = float(loss_scale)
+        return tf.constant(0.0)
+
+    monkeypatch.setattr(base, "gradient_penalty", spy)
+    model = tiny_gan("acgan", loss="wgan_gp")
+    model.d_optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(1e-3), initial_scale=1024.0)
+    model.d_optimizer.build(model.discriminator.trainable_variables)
+    model.penalty(lambda x: x, tf.zeros((2,) + SHAPE), tf.zeros((2,) + SHAPE), StepRandom(0, 0))
+    assert seen["scale"] == 1024.0

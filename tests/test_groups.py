@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_imageset
-from tfganaug.classical import build_classical_augmentation
-from tfganaug.groups import balanced_class_weights, duplicate, oversample
+from tfganaug.synthesis.classical import build_classical_augmentation
+from tfganaug.synthesis.controls import balanced_class_weights, duplicate, oversample
 
 
 def test_duplicate_repeats_every_image():

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from tfganaug.labeling import confident, synthesis_counts, targets, to_uint8
+from tfganaug.data.pixels import to_uint8
+from tfganaug.synthesis.labeling import confident, synthesis_counts, targets
 
 
 def test_ratio_is_spread_uniformly_and_fill_tops_up():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfganaug import losses
+from tfganaug.gans import losses
 from tfganaug.gans.dagan import tied_class_loss
 
 REAL = tf.constant([2.0, 0.0, -1.0, 1.0])
@@ -54,13 +54,29 @@ def test_gradient_penalty_per_sample_norm_and_interpolation():
 
 
 def test_gradient_penalty_has_no_nan_at_zero_gradient():
-    critic = lambda x: tf.zeros([tf.shape(x)[0]]) * tf.reduce_sum(x, axis=1)  # noqa: E731
+    # critic(x) = sum(x^2): its gradient 2 x_hat is exactly zero at x_hat = 0 but depends on the
+    # input, so the penalty's own gradient goes through the norm's square root at 0 (NaN without
+    # the epsilon inside it).
+    critic = lambda x: tf.reduce_sum(tf.square(x), axis=1)  # noqa: E731
     real = tf.Variable(tf.zeros([2, 3]))
     with tf.GradientTape() as tape:
-        penalty = losses.gradient_penalty(critic, real, tf.ones([2, 3]), tf.constant([0.5, 0.5]))
+        penalty = losses.gradient_penalty(critic, real, tf.zeros([2, 3]), tf.constant([0.5, 0.5]))
     grad = tape.gradient(penalty, real)
-    assert float(penalty) == pytest.approx(1.0, abs=1e-5)  # the 1e-12 epsilon inside the root
-    assert grad is None or np.all(np.isfinite(grad.numpy()))
+    assert float(penalty) == pytest.approx(1.0, abs=1e-5)  # (sqrt(0 + 1e-12) - 1)^2
+    assert grad is not None and np.all(np.isfinite(grad.numpy()))
+
+
+def test_the_penalty_gradient_survives_float16_through_the_loss_scale():
+    # A float16 critic whose input gradient, 2e-8 per pixel, underflows in float16 (the smallest
+    # float16 is 6e-8); scaled by 2^15 on the way back it does not, and is unscaled afterwards.
+    critic = lambda x: tf.reduce_sum(tf.cast(x, tf.float16) * tf.constant(2e-4, tf.float16), axis=1) \
+        * tf.constant(1e-4, tf.float16)  # noqa: E731
+    images = tf.zeros([2, 40_000])
+    unscaled = losses.critic_gradient_norms(critic, images).numpy()
+    scaled = losses.critic_gradient_norms(critic, images, loss_scale=2.0 ** 15).numpy()
+    np.testing.assert_allclose(unscaled, 1e-6, rtol=1e-3)  # sqrt(0 + 1e-12): the gradient was lost
+    # sqrt((200 x 2e-8)^2 + 1e-12), 200 = sqrt(40,000 pixels); float16 keeps 3 digits
+    np.testing.assert_allclose(scaled, np.sqrt((200 * 2e-8) ** 2 + 1e-12), rtol=0.01)
 
 
 def test_dagan_tied_class_loss():

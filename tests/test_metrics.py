@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tfganaug.metrics import classification_metrics, confusion_matrix
+from tfganaug.evaluation.metrics import classification_metrics, confusion_matrix
 
 
 def test_confusion_matrix_counts_rows_as_truth():

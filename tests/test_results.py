@@ -2,7 +2,7 @@
 
 import pytest
 
-from tfganaug.results import markdown_table, summarize
+from tfganaug.reporting.results import markdown_table, summarize
 
 
 def _records(group, kind, accuracies):

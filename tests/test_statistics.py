@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from tfganaug.statistics import mean_ci, paired_test
+from tfganaug.evaluation.statistics import mean_ci, paired_test
 
 # Student's sleep data (Cushny and Peebles; R's `sleep`): extra hours of sleep with two drugs, 10 patients.
 DRUG_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]

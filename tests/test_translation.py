@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import pytest
 import yaml
 
@@ -10,13 +9,14 @@ from tests.conftest import tiny_config
 from tfganaug.cli import main
 from tfganaug.config import Translation
 from tfganaug.errors import ConfigError
-from tfganaug.translation import translation_plan
+from tfganaug.synthesis.translation import translation_plan
 
 NAMES = ("000", "001", "010", "011")
 
 
 def _t(model, source, target, count):
-    return Translation.model_validate({"model": model, "from": source, "to": target, "count": count})
+    t = Translation.model_validate({"model": model, "from": source, "to": target, "count": count})
+    return t.model, t.from_, t.to, t.count
 
 
 def test_plan_fills_exactly_the_counts_asked():

@@ -1,4 +1,8 @@
-"""`tfganaug` command line: parses argv and calls the runner. User errors print a message, not a traceback."""
+"""`tfganaug` command line: parses argv and calls the runner. User errors print a message, not a traceback.
+
+Besides `tfganaug.experiment`, the one module that reads the config: to choose
+a run's folder, and the points of a sweep for `--dry-run`.
+"""
 
 import argparse
 import os
@@ -32,15 +36,19 @@ def _train(args):
     return 0
 
 
-def _generate(args):
-    from tfganaug.experiment import build_gan_from_spec
-    from tfganaug.gan_training import choose_gan, load_trained_gan
-    from tfganaug.generate import generated_images, write_generated
-
-    run_dir = Path(args.run_dir)
+def _run_folder(path):
+    run_dir = Path(path)
     if not run_dir.is_dir():
         raise UserError(f"{run_dir} is not a folder; give the run folder of `tfganaug train` (e.g. runs/quickstart)")
-    model, spec = load_trained_gan(choose_gan(run_dir, args.gan), build_gan_from_spec)
+    return run_dir
+
+
+def _generate(args):
+    from tfganaug.experiment import build_from_spec
+    from tfganaug.synthesis.generate import generated_images, write_generated
+    from tfganaug.training.gan_folder import choose_gan, load_trained_gan
+
+    model, spec = load_trained_gan(choose_gan(_run_folder(args.run_dir), args.gan), build_from_spec)
     images, labels = generated_images(model, num_classes=spec["num_classes"], per_class=args.per_class,
                                       count=args.count, seed=args.seed)
     out = write_generated(images, labels, spec["class_names"], args.out)
@@ -52,10 +60,12 @@ def _evaluate_gan(args):
     import json
 
     from tfganaug.config import load_config
-    from tfganaug.export import ExportedGenerator
+    from tfganaug.evaluation.gan_evaluation import evaluate_generators, evaluate_gans
+    from tfganaug.experiment import build_from_spec, classifier_recipe, make_splits
     from tfganaug.files import write_text
-    from tfganaug.gan_evaluation import METRICS_FILE, evaluate_generators, evaluate_gans
-    from tfganaug.gan_training import choose_gan, trained_gans
+    from tfganaug.layout import CONFIG_FILE, FEATURES_DIR, METRICS_FILE
+    from tfganaug.serving.export import ExportedGenerator
+    from tfganaug.training.gan_folder import choose_gan, trained_gans
 
     target = Path(args.target)
     options = {"inception_weights": args.inception_weights, "per_class": args.per_class}
@@ -65,34 +75,34 @@ def _evaluate_gan(args):
         config = load_config(args.data, args.set)
         generator = ExportedGenerator(target)
         out = Path(args.out or f"{target.parent.name}-v{target.name}.{METRICS_FILE}")
-        results = evaluate_generators([(f"{target.parent.name}/{target.name}", generator, generator.info)], config,
-                                      out.parent / "features", **options)
+        results = evaluate_generators([(f"{target.parent.name}/{target.name}", generator, generator.info)],
+                                      splits=make_splits(config.data), recipe=classifier_recipe(config),
+                                      cache_dir=out.parent / FEATURES_DIR, **options)
         write_text(out, json.dumps(results, indent=1))
         print(f"GAN metrics written to {out}")
         return 0
     chosen = choose_gan(target, args.gan) if args.gan else None
     if chosen is None and not trained_gans(target):
         choose_gan(target)  # raises the clear "no trained GAN here" error
-    config_path = Path(args.data) if args.data else target / "config.resolved.yaml"
+    config_path = Path(args.data) if args.data else target / CONFIG_FILE
     if not config_path.exists():
         raise UserError(f"{config_path} not found; give the run's experiment YAML with --data")
     config = load_config(config_path, args.set)
-    evaluate_gans(config, target, only=chosen.name if chosen else None, **options)
+    evaluate_gans(target, splits=make_splits(config.data), recipe=classifier_recipe(config), build=build_from_spec,
+                  only=chosen.name if chosen else None, **options)
     print(f"GAN metrics written to {target / METRICS_FILE}")
     return 0
 
 
 def _export(args):
-    from tfganaug.experiment import build_gan_from_spec
-    from tfganaug.export import export_generator
-    from tfganaug.gan_training import choose_gan, load_trained_gan
-    from tfganaug.translation import build_cyclegan_from_spec
+    from tfganaug.experiment import build_from_spec
+    from tfganaug.serving.export import export_generator, export_name
+    from tfganaug.training.gan_folder import choose_gan, load_trained_gan
 
     run_dir = Path(args.run_dir)
     folder = choose_gan(run_dir, args.gan, kind="all")
-    cyclegan = folder.name.startswith("cyclegan-")
-    model, spec = load_trained_gan(folder, build_cyclegan_from_spec if cyclegan else build_gan_from_spec)
-    name = args.name or f"{run_dir.name}-" + (f"cyclegan-{spec['cyclegan']['name']}" if cyclegan else spec["gan"]["model"])
+    model, spec = load_trained_gan(folder, build_from_spec)
+    name = args.name or export_name(run_dir.name, spec)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise UserError(f"--name {name!r}: use letters, digits, '_', '.' or '-' (it becomes a folder and TF Serving's model name)")
     path = export_generator(model, spec, args.out, name)
@@ -104,24 +114,22 @@ def _inspect_features(args):
     import numpy as np
 
     from tfganaug.config import load_config
-    from tfganaug.experiment import build_gan_from_spec, make_splits
-    from tfganaug.gan_training import choose_gan, load_trained_gan
-    from tfganaug.inspect import write_feature_maps
-    from tfganaug.translation import build_cyclegan_from_spec
+    from tfganaug.data.pixels import to_signed
+    from tfganaug.experiment import build_from_spec, make_splits
+    from tfganaug.layout import CONFIG_FILE
+    from tfganaug.reporting.feature_maps import write_feature_maps
+    from tfganaug.training.gan_folder import choose_gan, load_trained_gan, model_kind
 
     run_dir = Path(args.run_dir)
-    folder = choose_gan(run_dir, args.gan, kind="all")
-    if folder.name.startswith("cyclegan-"):
-        model, spec = load_trained_gan(folder, build_cyclegan_from_spec)
-        config = load_config(run_dir / "config.resolved.yaml")
-        train = make_splits(config.data).train
+    model, spec = load_trained_gan(choose_gan(run_dir, args.gan, kind="all"), build_from_spec)
+    if model_kind(spec) == "cyclegan":
+        train = make_splits(load_config(run_dir / CONFIG_FILE).data).train
         images = train.images[np.isin(train.labels, spec["domain_a"])][: args.images]
-        generator, inputs = model.generator_ab, images.astype(np.float32) / 127.5 - 1.0
+        generator, inputs = model.generator_ab, to_signed(images)
     else:
-        model, spec = load_trained_gan(folder, build_gan_from_spec)
         noise = np.random.default_rng(0).standard_normal((args.images, model.latent_dim)).astype(np.float32)
         labels = np.arange(args.images) % spec["num_classes"]
-        generator, inputs = model.generator, model.generator_inputs(noise, labels)
+        generator, inputs = model.sampling_generator, model.generator_inputs(noise, labels)
     try:
         paths = write_feature_maps(generator, inputs, Path(args.out), args.layers.split(","))
     except ValueError as exc:
@@ -131,7 +139,7 @@ def _inspect_features(args):
 
 
 def _report(args):
-    from tfganaug.report import write_report
+    from tfganaug.reporting.report import write_report
 
     md, page = write_report(Path(args.run_dir))
     print(f"wrote {md} and {page}")

@@ -143,7 +143,7 @@ def step_logs(results):
 def first_local_batch(batch, strategy):
     """This worker's first replica's part of a batch `strategy` distributed (a plain batch unchanged).
 
-    What `tfganaug.classify.StrategyFit` gives Keras's symbolic build instead of the batch
+    What `tfganaug.training.classifier.StrategyFit` gives Keras's symbolic build instead of the batch
     averaged over replicas, which fails under MultiWorkerMirroredStrategy
     (keras-team/keras#20585): the build only needs its shapes and dtypes.
     """
@@ -201,6 +201,15 @@ def _check_tf_config():
 def num_replicas():
     """Replicas in sync in the current strategy (1 outside any strategy)."""
     return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def global_mean(value):
+    """The mean of a per-replica value over the replicas in sync (the value itself on one device):
+    a mean over the local batch becomes the mean over the global batch."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
 
 
 def scale_for_replicas(loss):

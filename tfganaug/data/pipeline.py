@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from tfganaug.data.pixels import tensor_to_signed
+
 
 # Batches ready ahead of the training step: one being consumed, one in reserve.
 PREFETCH_BATCHES = 2
@@ -62,5 +64,11 @@ def gan_dataset(images, labels, batch_size, seed):
     ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
     ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(min(batch_size, len(images)), drop_remainder=True)
-    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32) / 127.5 - 1.0, y))
+    ds = ds.map(lambda x, y: (tensor_to_signed(x), y))
     return prefetched(ds)
+
+
+def domain_dataset(images, batch_size, seed):
+    """Endless shuffled full batches of one CycleGAN domain's images, float32 in [-1, 1]."""
+    ds = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    return ds.repeat().batch(batch_size, drop_remainder=True).map(tensor_to_signed)

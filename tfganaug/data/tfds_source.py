@@ -56,37 +56,51 @@ def _resize_fn(image_size):
     return resize
 
 
-def _collect(ds, name, image_key, label_fn, num_classes, image_size, max_per_class):
+def _collect(ds, name, image_key, label_fn, num_classes, image_size, max_per_class, seed=0):
+    """(images, labels) of every example, or of a uniform random sample of `max_per_class` per class.
+
+    The sample is drawn while streaming (reservoir sampling, seeded by `seed`), so
+    only the kept images are held in memory but the whole split is read: the
+    first images of a class in file order are no likelier than its last ones.
+    Kept examples stay in file order.
+    """
     import tensorflow as tf
 
     if image_size is not None:
         resize = _resize_fn(tuple(image_size))
         ds = ds.map(lambda ex: {**ex, image_key: resize(ex[image_key])}, num_parallel_calls=tf.data.AUTOTUNE)
-    images, labels = [], []
-    counts = np.zeros(num_classes, dtype=np.int64)
-    for example in ds.as_numpy_iterator():
+    rng = np.random.default_rng(seed)
+    kept = [[] for _ in range(num_classes)]  # per class: [position in the stream, image]
+    seen = np.zeros(num_classes, dtype=np.int64)
+    first_shape = None
+    for position, example in enumerate(ds.as_numpy_iterator()):
         label = label_fn(example)
-        if label is None or (max_per_class is not None and counts[label] >= max_per_class):
+        if label is None:
             continue
         image = example[image_key]
-        if images and image.shape != images[0].shape:
-            raise DataError(f"images of tfds:{name} differ in size ({images[0].shape} and {image.shape}); set data.image_size, e.g. [64, 64]")
-        images.append(image)
-        labels.append(label)
-        counts[label] += 1
-        if max_per_class is not None and counts.min() >= max_per_class:
-            break  # every class is full: no need to read the rest of a large data set
-    if not images:
+        if first_shape is None:
+            first_shape = image.shape
+        elif image.shape != first_shape:
+            raise DataError(f"images of tfds:{name} differ in size ({first_shape} and {image.shape}); set data.image_size, e.g. [64, 64]")
+        seen[label] += 1
+        if max_per_class is None or len(kept[label]) < max_per_class:
+            kept[label].append((position, image))
+        else:
+            slot = rng.integers(seen[label])  # keeps each of the seen images with probability max / seen
+            if slot < max_per_class:
+                kept[label][slot] = (position, image)
+    chosen = sorted((position, image, label) for label, rows in enumerate(kept) for position, image in rows)
+    if not chosen:
         raise DataError(f"tfds:{name} gave no usable examples (check data.attributes / data.label_key)")
-    stacked = np.stack(images)
+    stacked = np.stack([image for _, image, _ in chosen])
     if stacked.ndim == 3:
         stacked = stacked[..., None]
-    return stacked, np.asarray(labels, dtype=np.int64)
+    return stacked, np.asarray([label for _, _, label in chosen], dtype=np.int64)
 
 
 def load_tfds(name, *, image_key="image", label_key="label", attributes=None, attribute_negatives=None,
               train_split="train", test_split="test", data_dir=None, image_size=None, download=True,
-              max_per_class=None, max_test_per_class=None):
+              max_per_class=None, max_test_per_class=None, seed=0):
     """Load a TFDS image data set as a `SourceData`.
 
     Args:
@@ -99,7 +113,9 @@ def load_tfds(name, *, image_key="image", label_key="label", attributes=None, at
         data_dir: TFDS data folder; None for the TFDS default.
         image_size: [H, W] to centre-crop and resize to; needed when image sizes vary.
         download: let TFDS download and prepare the data when it is missing.
-        max_per_class / max_test_per_class: stop reading once every class has this many.
+        max_per_class / max_test_per_class: keep a uniform random sample of this many per class
+            (the whole split is read; None keeps every image).
+        seed: the seed of that sample (the experiment's `data.seed`).
     """
     negatives = dict(attribute_negatives or {})
     ds, info = _load_split(name, train_split, data_dir, download)
@@ -120,7 +136,7 @@ def load_tfds(name, *, image_key="image", label_key="label", attributes=None, at
     if image_key not in features:
         raise DataError(f"tfds:{name} has no image feature '{image_key}'; set data.image_key (features: {list(features.keys())})")
     k = len(class_names)
-    pool = _collect(ds, name, image_key, label_fn, k, image_size, max_per_class)
+    pool = _collect(ds, name, image_key, label_fn, k, image_size, max_per_class, seed)
     test_ds, _ = _load_split(name, test_split, data_dir, download)
-    test = _collect(test_ds, name, image_key, label_fn, k, image_size, max_test_per_class)
+    test = _collect(test_ds, name, image_key, label_fn, k, image_size, max_test_per_class, seed + 1)
     return SourceData(pool=ImageSet(*pool, class_names), test=ImageSet(*test, class_names))

@@ -17,19 +17,23 @@ class ACGAN(GANBase):
     discriminator must be built with `num_outputs = 1 + num_classes`.
     """
 
-    def _split(self, images):
-        logits = self.discriminator(self.augment(images), training=True)
+    @classmethod
+    def discriminator_outputs(cls, num_classes):
+        return 1 + num_classes
+
+    def _split(self, images, random):
+        logits = self.discriminator(self.augment(images, random), training=True)
         return logits[:, :1], logits[:, 1:]
 
-    def discriminator_loss(self, real, fake, labels):
-        real_adv, real_cls = self._split(real)
-        fake_adv, fake_cls = self._split(fake)
-        critic = lambda x: self._split(x)[0]  # noqa: E731
-        adversarial = self.adv_d_loss(real_adv, fake_adv) + self.penalty(critic, real, fake)
-        return adversarial + sparse_ce(labels, real_cls) + sparse_ce(labels, fake_cls)
+    def discriminator_loss(self, real, fake, labels, random):
+        real_adv, real_cls = self._split(real, random)
+        fake_adv, fake_cls = self._split(fake, random)
+        critic = lambda x: self._split(x, random)[0]  # noqa: E731
+        adversarial = self.adv_d_loss(real_adv, fake_adv) + self.penalty(critic, real, fake, random)
+        return adversarial + sparse_ce(labels, real_cls) + sparse_ce(labels, fake_cls), real_adv, fake_adv
 
-    def generator_loss(self, fake, labels):
-        fake_adv, fake_cls = self._split(fake)
+    def generator_loss(self, fake, labels, random):
+        fake_adv, fake_cls = self._split(fake, random)
         return self.adv_g_loss(fake_adv) + sparse_ce(labels, fake_cls)
 
     def class_probabilities(self, images, batch_size=256):

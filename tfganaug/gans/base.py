@@ -1,21 +1,14 @@
 """`GANBase`: what every GAN here shares — two networks, two optimizers, one custom `train_step`."""
 
-import threading
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfganaug.diffaugment import POLICIES, diff_augment
-from tfganaug.distribute import (StepRandom, call_in_batches, scale_for_replicas, skip_symbolic_build, step_logs,
-                                 with_loss_scaling)
-from tfganaug.losses import ADVERSARIAL_LOSSES, gradient_penalty
-
-
-# The current step's `StepRandom`, read by `augment` and `penalty` inside the subclasses' losses.
-# Thread-local: MirroredStrategy traces each replica's step in its own thread, and each
-# replica needs its own (it keeps that replica's rows of every draw).
-_step = threading.local()
+from tfganaug.distribute import (StepRandom, call_in_batches, global_mean, scale_for_replicas, skip_symbolic_build,
+                                 step_logs, with_loss_scaling)
+from tfganaug.gans.diffaugment import POLICIES, diff_augment
+from tfganaug.gans.losses import ADVERSARIAL_LOSSES, gradient_penalty, lecam_regularizer
+from tfganaug.gans.noise import draw_noise
 
 
 def sparse_ce(labels, logits):
@@ -26,9 +19,12 @@ def sparse_ce(labels, logits):
 class GANBase(keras.Model):
     """A GAN as a `keras.Model`: `fit` on (images in [-1, 1], int labels) batches.
 
-    Each `train_step` makes one discriminator step and one generator step (the
-    alternation of the Fashion-MNIST study). Subclasses define
-    `discriminator_loss(real, fake, labels)` and `generator_loss(fake, labels)`.
+    Each `train_step` makes `d_steps` discriminator steps and one generator step (one
+    and one: the alternation of the Fashion-MNIST study). Subclasses define
+    `discriminator_loss(real, fake, labels, random)` -> (loss, real logits, fake logits;
+    the real/fake logits, or None where the model has none) and `generator_loss(fake, labels, random)`,
+    where `random` is the step's `StepRandom` (the draws of augmentation and penalties), and
+    say how their discriminator is built (`discriminator_outputs`, `discriminator_sees_label`).
 
     Args:
         generator: takes `noise` (and `label` when conditional), gives images in [-1, 1].
@@ -43,6 +39,14 @@ class GANBase(keras.Model):
             discriminator sees in training (0: none).
         seed: seed of the noise and augmentation draws (None: a random one). The draws
             of a step depend only on (seed, step), see `tfganaug.distribute.StepRandom`.
+        d_steps: discriminator steps per generator step. Each takes its own share of the
+            batch: feed batches of `d_steps` x the batch size of one discriminator step.
+        lecam: weight of the LeCam regularizer on the real/fake logits (0: none); models
+            without such a logit (SGAN, DAGAN) refuse it.
+        ema_decay: when set, `ema_generator` keeps an exponential moving average of the
+            generator's weights (its batch-norm statistics copied), and it makes every
+            generated image (`generate`, `call`, exports).
+        ema_start: generator steps before the average starts (a plain copy until then).
 
     Under a `tf.distribute` strategy, build and compile the model in its scope;
     the losses are then per-replica shares of the global batch's mean (gradients
@@ -50,10 +54,19 @@ class GANBase(keras.Model):
     """
 
     conditional = True  # the generator takes labels
+    discriminator_sees_label = False  # the discriminator takes (image, label), not the image alone
     supported_losses = tuple(ADVERSARIAL_LOSSES)
 
+    @classmethod
+    def discriminator_outputs(cls, num_classes):
+        """How many logits this model's discriminator gives for K = `num_classes` (one real/fake logit here)."""
+        return 1
+
+    has_real_fake_logit = True  # what LeCam regularizes; SGAN and DAGAN have class logits only
+
     def __init__(self, generator, discriminator, latent_dim, num_classes, loss="bce", gp_weight=10.0,
-                 diffaugment=(), instance_noise=0.0, seed=None, **kwargs):
+                 diffaugment=(), instance_noise=0.0, seed=None, d_steps=1, lecam=0.0, ema_decay=None, ema_start=0,
+                 **kwargs):
         super().__init__(**kwargs)
         if loss not in self.supported_losses:
             raise ValueError(f"{type(self).__name__} supports loss {self.supported_losses}, got {loss!r}")
@@ -64,6 +77,18 @@ class GANBase(keras.Model):
         self.latent_dim, self.num_classes = int(latent_dim), int(num_classes)
         self.loss_name, self.gp_weight, self.diffaugment = loss, float(gp_weight), tuple(diffaugment)
         self.instance_noise = float(instance_noise)
+        if lecam and not self.has_real_fake_logit:
+            raise ValueError(f"{type(self).__name__} has no real/fake logit for LeCam to regularize")
+        self.d_steps, self.lecam = int(d_steps), float(lecam)
+        # The moving averages of D's mean real and fake logits that LeCam anchors to (decay 0.99, as
+        # in google/lecam-gan).
+        self.lecam_real = keras.Variable(0.0, trainable=False, name="lecam_real")
+        self.lecam_fake = keras.Variable(0.0, trainable=False, name="lecam_fake")
+        self.ema_decay, self.ema_start = (None if ema_decay is None else float(ema_decay)), int(ema_start)
+        self.ema_generator = None
+        if self.ema_decay is not None:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
         self.seed = seed
         self.draw_seed = int(seed) if seed is not None else int(np.random.randint(2**31 - 1))
         self.adv_g_loss, self.adv_d_loss = ADVERSARIAL_LOSSES[loss]
@@ -96,24 +121,34 @@ class GANBase(keras.Model):
     def generator_inputs(self, noise, labels):
         return [noise, labels] if self.conditional else [noise]
 
-    def call(self, inputs, training=False):
-        """The generator's forward pass (what is exported and served)."""
-        return self.generator(inputs, training=training)
+    @property
+    def sampling_generator(self):
+        """The network that makes the images: the moving average of the generator when there is one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
 
-    def augment(self, images):
-        """What the discriminator sees in training: DiffAugment, then instance noise."""
+    def call(self, inputs, training=False):
+        """The sampling generator's forward pass (what is exported and served)."""
+        return self.sampling_generator(inputs, training=training)
+
+    def augment(self, images, random):
+        """What the discriminator sees in training: DiffAugment, then instance noise (draws from `random`)."""
         if self.diffaugment:
-            images = diff_augment(images, self.diffaugment, _step.random)
+            images = diff_augment(images, self.diffaugment, random)
         if self.instance_noise:
-            images = images + self.instance_noise * _step.random.normal([tf.shape(images)[0], *images.shape[1:]])
+            images = images + self.instance_noise * random.normal([tf.shape(images)[0], *images.shape[1:]])
         return images
 
-    def penalty(self, critic, real, fake):
-        """The WGAN-GP term when the loss is "wgan_gp", else 0."""
+    def penalty(self, critic, real, fake, random):
+        """The WGAN-GP term when the loss is "wgan_gp", else 0.
+
+        Its inner gradient is taken of the critic's scores times the discriminator optimizer's
+        loss scale (1 unless mixed_float16), so float16 gradients inside the critic do not underflow.
+        """
         if self.loss_name != "wgan_gp":
             return 0.0
-        alpha = _step.random.uniform([tf.shape(real)[0]])
-        return self.gp_weight * gradient_penalty(critic, real, fake, alpha)
+        alpha = random.uniform([tf.shape(real)[0]])
+        scale = self.d_optimizer.scale_loss(tf.constant(1.0))
+        return self.gp_weight * gradient_penalty(critic, real, fake, alpha, loss_scale=scale)
 
     # ------------------------------------------------------------ training
 
@@ -122,41 +157,79 @@ class GANBase(keras.Model):
         if labels is None:
             labels = tf.zeros([tf.shape(real)[0]], tf.int32)
         labels = tf.cast(labels, tf.int32)
-        batch = tf.shape(real)[0]
-        _step.random = random = StepRandom(self.draw_seed, self.d_optimizer.iterations)
-
-        noise = random.normal([batch, self.latent_dim])
-        d_loss = self._update(self.discriminator, self.d_optimizer,
-                              lambda fake: self.discriminator_loss(real, fake, labels), noise, labels)
-        noise = random.normal([batch, self.latent_dim])
-        g_loss = self._update(self.generator, self.g_optimizer, lambda fake: self.generator_loss(fake, labels),
-                              noise, labels)
-        self.d_loss_tracker.update_state(d_loss)
+        reals, label_parts = (tf.split(real, self.d_steps), tf.split(labels, self.d_steps)) if self.d_steps > 1 \
+            else ([real], [labels])
+        d_losses = []
+        for part, part_labels in zip(reals, label_parts):
+            # The draws of this step: the same on any number of replicas, and after a resume.
+            random = StepRandom(self.draw_seed, self.d_optimizer.iterations)
+            d_losses.append(self.discriminator_step(part, part_labels, random))
+        g_loss = self.generator_step(label_parts[-1], random)
+        if self.ema_generator is not None:
+            self.update_ema()
+        self.d_loss_tracker.update_state(tf.add_n(d_losses) / len(d_losses))
         self.g_loss_tracker.update_state(g_loss)
         return step_logs({m.name: m.result() for m in self.metrics})
 
-    def _update(self, network, optimizer, loss_of_fakes, noise, labels):
-        """One optimizer step of `network` on `loss_of_fakes(generated images)`; returns the loss."""
+    def discriminator_step(self, real, labels, random):
+        """One optimizer step of the discriminator against freshly generated images; returns its loss.
+
+        The generator runs outside the gradient tape: nothing of it is differentiated here.
+        """
+        noise = random.normal([tf.shape(real)[0], self.latent_dim])
+        fake = self.generator(self.generator_inputs(noise, labels), training=True)
+        with tf.GradientTape() as tape:
+            loss, real_logits, fake_logits = self.discriminator_loss(real, fake, labels, random)
+            if self.lecam:
+                loss += self.lecam * lecam_regularizer(real_logits, fake_logits, self.lecam_real, self.lecam_fake)
+            loss += sum(self.discriminator.losses)  # weight regularizers, if the network has any
+            scaled = self._scaled(self.d_optimizer, loss)
+        self._apply(self.d_optimizer, self.discriminator, tape.gradient(scaled, self.discriminator.trainable_weights))
+        if self.lecam:
+            for average, logits in ((self.lecam_real, real_logits), (self.lecam_fake, fake_logits)):
+                average.assign(0.99 * average + 0.01 * global_mean(tf.reduce_mean(tf.cast(logits, tf.float32))))
+        return loss
+
+    def update_ema(self):
+        """One step of the generator's moving average: trainable weights averaged with `ema_decay` (after
+        `ema_start` generator steps; copied before), batch-norm statistics copied."""
+        decay = tf.where(self.g_optimizer.iterations > self.ema_start, self.ema_decay, 0.0)
+        for average, weight in zip(self.ema_generator.trainable_weights, self.generator.trainable_weights):
+            average.assign(decay * average + (1.0 - decay) * weight)
+        for average, weight in zip(self.ema_generator.non_trainable_weights, self.generator.non_trainable_weights):
+            average.assign(weight)
+
+    def generator_step(self, labels, random):
+        """One optimizer step of the generator for a batch of `labels`; returns its loss."""
+        noise = random.normal([tf.shape(labels)[0], self.latent_dim])
         with tf.GradientTape() as tape:
             fake = self.generator(self.generator_inputs(noise, labels), training=True)
-            loss = loss_of_fakes(fake) + sum(network.losses)  # + weight regularizers, if a network has any
-            # The replica's share of the global mean; `scale_loss` is the identity unless the
-            # optimizer is a LossScaleOptimizer (mixed_float16).
-            scaled = optimizer.scale_loss(scale_for_replicas(loss))
-        grads = tape.gradient(scaled, network.trainable_weights)
-        optimizer.apply_gradients(zip(grads, network.trainable_weights))
+            loss = self.generator_loss(fake, labels, random) + sum(self.generator.losses)
+            scaled = self._scaled(self.g_optimizer, loss)
+        self._apply(self.g_optimizer, self.generator, tape.gradient(scaled, self.generator.trainable_weights))
         return loss
+
+    @staticmethod
+    def _scaled(optimizer, loss):
+        # The replica's share of the global mean; `scale_loss` is the identity unless the
+        # optimizer is a LossScaleOptimizer (mixed_float16).
+        return optimizer.scale_loss(scale_for_replicas(loss))
+
+    @staticmethod
+    def _apply(optimizer, network, grads):
+        optimizer.apply_gradients(zip(grads, network.trainable_weights))
 
     # ------------------------------------------------------------ sampling
 
-    def generate(self, labels=None, n=None, seed=None, batch_size=256):
-        """Generated images in [-1, 1] as a float32 numpy array [N, H, W, C].
+    def generate(self, labels=None, n=None, seed=None, batch_size=256, truncation=None):
+        """Generated images in [-1, 1] as a float32 numpy array [N, H, W, C], made by `sampling_generator`.
 
         Args:
             labels: int classes to generate (conditional models); N = len(labels).
             n: how many (unconditional models).
             seed: seed of the noise; the same seed gives the same images.
             batch_size: images per generator call.
+            truncation: draw the noise from a normal truncated at this many standard deviations.
         """
         if self.conditional:
             if labels is None:
@@ -165,8 +238,8 @@ class GANBase(keras.Model):
             n = len(labels)
         elif n is None:
             raise ValueError(f"{type(self).__name__} is unconditional: pass n=")
-        noise = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
-        return call_in_batches(self.generator, self.generator_inputs(noise, labels), batch_size)
+        noise = draw_noise(n, self.latent_dim, seed, truncation)
+        return call_in_batches(self.sampling_generator, self.generator_inputs(noise, labels), batch_size)
 
     # ------------------------------------------------------------ config
 
@@ -177,7 +250,8 @@ class GANBase(keras.Model):
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "latent_dim": self.latent_dim, "num_classes": self.num_classes, "loss": self.loss_name,
             "gp_weight": self.gp_weight, "diffaugment": list(self.diffaugment), "instance_noise": self.instance_noise,
-            "seed": self.seed,
+            "seed": self.seed, "d_steps": self.d_steps, "lecam": self.lecam, "ema_decay": self.ema_decay,
+            "ema_start": self.ema_start,
         })
         return config
 

@@ -19,9 +19,13 @@ class ConditionalGAN(GANBase):
         (3, 8, 8, 1)
     """
 
-    def discriminator_loss(self, real, fake, labels):
-        critic = lambda x: self.discriminator([self.augment(x), labels], training=True)  # noqa: E731
-        return self.adv_d_loss(critic(real), critic(fake)) + self.penalty(critic, real, fake)
+    discriminator_sees_label = True
 
-    def generator_loss(self, fake, labels):
-        return self.adv_g_loss(self.discriminator([self.augment(fake), labels], training=True))
+    def discriminator_loss(self, real, fake, labels, random):
+        critic = lambda x: self.discriminator([self.augment(x, random), labels], training=True)  # noqa: E731
+        real_logits, fake_logits = critic(real), critic(fake)
+        return (self.adv_d_loss(real_logits, fake_logits) + self.penalty(critic, real, fake, random),
+                real_logits, fake_logits)
+
+    def generator_loss(self, fake, labels, random):
+        return self.adv_g_loss(self.discriminator([self.augment(fake, random), labels], training=True))

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfganaug.distribute import call_in_batches, scale_for_replicas, skip_symbolic_build, step_logs, with_loss_scaling
-from tfganaug.losses import cycle_consistency_loss, identity_loss, least_squares_discriminator_loss
+from tfganaug.gans.losses import cycle_consistency_loss, identity_loss, least_squares_discriminator_loss
 
 
 @keras.saving.register_keras_serializable(package="tfganaug")
@@ -130,6 +130,11 @@ class CycleGAN(keras.Model):
         """A -> B translation (what is exported as the forward direction)."""
         return self.generator_ab(images, training=training)
 
+    def identity_term(self, real_a, real_b):
+        """|b - G(b)| + |a - F(a)|: each generator fed an image of its own target domain should return it."""
+        return (identity_loss(real_b, self.generator_ab(real_b, training=True))
+                + identity_loss(real_a, self.generator_ba(real_a, training=True)))
+
     def train_step(self, data):
         real_a, real_b = data
         with tf.GradientTape() as tape:
@@ -137,12 +142,11 @@ class CycleGAN(keras.Model):
             fake_a = self.generator_ba(real_b, training=True)
             cycle = (cycle_consistency_loss(real_a, self.generator_ba(fake_b, training=True))
                      + cycle_consistency_loss(real_b, self.generator_ab(fake_a, training=True)))
-            identity = (identity_loss(real_b, self.generator_ab(real_b, training=True))
-                        + identity_loss(real_a, self.generator_ba(real_a, training=True)))
+            identity = self.identity_term(real_a, real_b)
             adversarial = (tf.reduce_mean(tf.square(self.discriminator_b(fake_b, training=True) - 1.0))
                            + tf.reduce_mean(tf.square(self.discriminator_a(fake_a, training=True) - 1.0)))
             g_loss = adversarial + self.cycle_weight * cycle + self.identity_weight * self.cycle_weight * identity
-            scaled = self.g_optimizer.scale_loss(scale_for_replicas(g_loss))  # see GANBase._update
+            scaled = self.g_optimizer.scale_loss(scale_for_replicas(g_loss))  # see GANBase._scaled
         variables = self._generator_variables()
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
 

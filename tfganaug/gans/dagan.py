@@ -30,14 +30,20 @@ class DAGAN(GANBase):
     """
 
     supported_losses = ("bce",)
+    has_real_fake_logit = False
 
-    def discriminator_loss(self, real, fake, labels):
-        real_logits = self.discriminator(self.augment(real), training=True)
-        fake_logits = self.discriminator(self.augment(fake), training=True)
+    @classmethod
+    def discriminator_outputs(cls, num_classes):
+        return 2 * num_classes
+
+    def discriminator_loss(self, real, fake, labels, random):
+        real_logits = self.discriminator(self.augment(real, random), training=True)
+        fake_logits = self.discriminator(self.augment(fake, random), training=True)
         k = self.num_classes
         adversarial = sparse_ce(labels, real_logits) + sparse_ce(labels + k, fake_logits)
-        return adversarial + tied_class_loss(labels, real_logits, k) + tied_class_loss(labels, fake_logits, k)
+        return (adversarial + tied_class_loss(labels, real_logits, k) + tied_class_loss(labels, fake_logits, k),
+                None, None)
 
-    def generator_loss(self, fake, labels):
-        logits = self.discriminator(self.augment(fake), training=True)
+    def generator_loss(self, fake, labels, random):
+        logits = self.discriminator(self.augment(fake, random), training=True)
         return sparse_ce(labels, logits) + tied_class_loss(labels, logits, self.num_classes)

@@ -21,10 +21,11 @@ class GAN(GANBase):
 
     conditional = False
 
-    def discriminator_loss(self, real, fake, labels):
-        critic = lambda x: self.discriminator(self.augment(x), training=True)  # noqa: E731
-        d_loss = self.adv_d_loss(critic(real), critic(fake))
-        return d_loss + self.penalty(critic, real, fake)
+    def discriminator_loss(self, real, fake, labels, random):
+        critic = lambda x: self.discriminator(self.augment(x, random), training=True)  # noqa: E731
+        real_logits, fake_logits = critic(real), critic(fake)
+        return (self.adv_d_loss(real_logits, fake_logits) + self.penalty(critic, real, fake, random),
+                real_logits, fake_logits)
 
-    def generator_loss(self, fake, labels):
-        return self.adv_g_loss(self.discriminator(self.augment(fake), training=True))
+    def generator_loss(self, fake, labels, random):
+        return self.adv_g_loss(self.discriminator(self.augment(fake, random), training=True))

@@ -17,12 +17,17 @@ class SGAN(GANBase):
     """
 
     supported_losses = ("bce",)
+    has_real_fake_logit = False
 
-    def discriminator_loss(self, real, fake, labels):
-        real_logits = self.discriminator(self.augment(real), training=True)
-        fake_logits = self.discriminator(self.augment(fake), training=True)
+    @classmethod
+    def discriminator_outputs(cls, num_classes):
+        return num_classes + 1
+
+    def discriminator_loss(self, real, fake, labels, random):
+        real_logits = self.discriminator(self.augment(real, random), training=True)
+        fake_logits = self.discriminator(self.augment(fake, random), training=True)
         fake_class = tf.fill(tf.shape(labels), self.num_classes)
-        return sparse_ce(labels, real_logits) + sparse_ce(fake_class, fake_logits)
+        return sparse_ce(labels, real_logits) + sparse_ce(fake_class, fake_logits), None, None
 
-    def generator_loss(self, fake, labels):
-        return sparse_ce(labels, self.discriminator(self.augment(fake), training=True))
+    def generator_loss(self, fake, labels, random):
+        return sparse_ce(labels, self.discriminator(self.augment(fake, random), training=True))

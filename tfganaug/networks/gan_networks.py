@@ -118,9 +118,3 @@ def build_dcgan_discriminator(image_shape, num_outputs=1, num_classes=0, *, filt
         x = keras.layers.LeakyReLU(0.2)(keras.layers.Conv2D(f, k, strides=s, padding="same")(x))
     x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(inputs, keras.layers.Dense(num_outputs, name="logits", dtype=OUTPUT_DTYPE)(x), name=name)
-
-
-GAN_NETWORKS = {
-    "mlp": (build_mlp_generator, build_mlp_discriminator),
-    "dcgan": (build_dcgan_generator, build_dcgan_discriminator),
-}

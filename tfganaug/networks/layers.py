@@ -16,3 +16,42 @@ def batch_norm():
     """Batch normalization over the *global* batch: under a strategy with several
     replicas the statistics are all-reduced, so 1 and N devices train the same model."""
     return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=True)
+
+
+@keras.saving.register_keras_serializable(package="tfganaug")
+class ConditionalBatchNorm(keras.layers.Layer):
+    """Class-conditional batch normalization (SNGAN / BigGAN generators): synchronized batch
+    normalization without its own scale and offset, then a gain and a bias chosen by the class.
+
+    Called on `[features [N, H, W, C], labels int [N]]`; gains start at 1 and biases at 0,
+    so an untrained layer is plain batch normalization.
+
+    Args:
+        num_classes: K, rows of the gain and bias tables.
+    """
+
+    def __init__(self, num_classes, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = int(num_classes)
+        self.norm = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, center=False, scale=False, synchronized=True)
+
+    def build(self, input_shape):
+        features_shape = input_shape[0]
+        self.norm.build(features_shape)
+        channels = features_shape[-1]
+        self.gain = self.add_weight(shape=(self.num_classes, channels), initializer="ones", name="gain")
+        self.bias = self.add_weight(shape=(self.num_classes, channels), initializer="zeros", name="bias")
+
+    def call(self, inputs, training=None):
+        features, labels = inputs
+        labels = keras.ops.cast(labels, "int32")
+        normalized = self.norm(features, training=training)
+        gain = keras.ops.take(self.gain, labels, axis=0)[:, None, None, :]
+        bias = keras.ops.take(self.bias, labels, axis=0)[:, None, None, :]
+        return normalized * keras.ops.cast(gain, normalized.dtype) + keras.ops.cast(bias, normalized.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}

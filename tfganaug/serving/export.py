@@ -29,26 +29,32 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfganaug.data.pixels import tensor_to_signed, tensor_to_uint8
 from tfganaug.errors import UserError
 from tfganaug.files import atomic_dir
+from tfganaug.gans.noise import draw_noise
+from tfganaug.training.gan_folder import model_kind, model_label
 
 INFO_FILE = Path("assets.extra") / "generator.json"
 
 
-def _to_uint8(images):
-    return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
+def export_name(run_name, spec, with_seed=False):
+    """The default model name of an export: `<run>-<model>` ("quickstart-acgan", "study-cyclegan-tshirt"),
+    with `-seed<k>` when a run exports the models of several seeds."""
+    return f"{run_name}-{model_label(spec)}" + (f"-seed{spec['seed']}" if with_seed else "")
 
 
 def generator_archive(model):
-    """A `keras.export.ExportArchive` of `model.generator` with the signatures of the module docstring."""
-    generator, z = model.generator, model.latent_dim
+    """A `keras.export.ExportArchive` of `model.sampling_generator` (the moving average of the generator
+    when the GAN keeps one) with the signatures of the module docstring."""
+    generator, z = model.sampling_generator, model.latent_dim
     archive = keras.export.ExportArchive()
     archive.track(generator)
 
     if model.conditional:
         def generate_from_noise(noise, label):
             images = generator([noise, label], training=False)
-            return {"image": _to_uint8(images), "image_float": images}
+            return {"image": tensor_to_uint8(images), "image_float": images}
 
         def serving_default(label, seed):
             n = tf.shape(label)[0]
@@ -66,7 +72,7 @@ def generator_archive(model):
     else:
         def generate_from_noise(noise):
             images = generator([noise], training=False)
-            return {"image": _to_uint8(images), "image_float": images}
+            return {"image": tensor_to_uint8(images), "image_float": images}
 
         def serving_default(n, seed):
             return generate_from_noise(tf.random.stateless_normal(tf.stack([n, z]), tf.stack([seed, 0])))
@@ -88,8 +94,8 @@ def translator_archive(model):
 
     def endpoint(generator):
         def translate(image):
-            images = generator(tf.cast(image, tf.float32) / 127.5 - 1.0, training=False)
-            return {"image": _to_uint8(images), "image_float": images}
+            images = generator(tensor_to_signed(image), training=False)
+            return {"image": tensor_to_uint8(images), "image_float": images}
         return translate
 
     spec = [tf.TensorSpec((None,) + shape, tf.uint8, name="image")]
@@ -118,7 +124,7 @@ def export_generator(model, spec, out_root, name):
     folder = Path(out_root) / name
     path = folder / str(next_version(folder))
     names = list(spec["class_names"])
-    if "cyclegan" in spec:
+    if model_kind(spec) == "cyclegan":
         archive = translator_archive(model)
         info = {"model": "cyclegan", "translator": True, "image_shape": list(spec["image_shape"]), "class_names": names,
                 "domain_a": [names[c] for c in spec["domain_a"]], "domain_b": [names[c] for c in spec["domain_b"]],
@@ -153,10 +159,10 @@ class ExportedGenerator:
         self.conditional, self.latent_dim = self.info["conditional"], self.info["latent_dim"]
         self.saved_model = tf.saved_model.load(str(self.path))
 
-    def generate(self, labels=None, n=None, seed=None, batch_size=256):
-        """Images in [-1, 1] [N, H, W, C] (numpy), from NumPy noise seeded like `GANBase.generate`."""
+    def generate(self, labels=None, n=None, seed=None, batch_size=256, truncation=None):
+        """Images in [-1, 1] [N, H, W, C] (numpy), from NumPy noise drawn like `GANBase.generate`'s."""
         n = len(labels) if self.conditional else n
-        noise = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
+        noise = draw_noise(n, self.latent_dim, seed, truncation)
         signature = self.saved_model.signatures["generate_from_noise"]
         out = []
         for start in range(0, n, batch_size):

@@ -36,8 +36,10 @@ def _cutout(x, random, ratio=0.5):
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     cy = random.randint([n, 1, 1], 0, h + (1 - ch % 2))
     cx = random.randint([n, 1, 1], 0, w + (1 - cw % 2))
-    ys, xs = tf.range(h)[None, :, None], tf.range(w)[None, None, :]
-    inside = (tf.abs(ys - cy) <= ch // 2) & (tf.abs(xs - cx) <= cw // 2)
+    # The square covers [c - size // 2, c - size // 2 + size): exactly size x size pixels where it
+    # lies inside the image (as in the reference DiffAugment_tf.py: 14 x 14 at 28 px).
+    ys, xs = tf.range(h)[None, :, None] - (cy - ch // 2), tf.range(w)[None, None, :] - (cx - cw // 2)
+    inside = (ys >= 0) & (ys < ch) & (xs >= 0) & (xs < cw)
     return x * tf.cast(~inside, x.dtype)[..., None]
 
 

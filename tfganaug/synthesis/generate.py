@@ -1,4 +1,5 @@
-"""`tfganaug generate`: images from a trained GAN as PNG folders (one per class) plus one `.npz`."""
+"""Images from a trained GAN: the synthetic sets of GAN groups (`synthesize`), and `tfganaug generate`'s
+PNG folders (one per class) plus one `.npz`."""
 
 from pathlib import Path
 
@@ -7,9 +8,37 @@ from PIL import Image
 
 from tfganaug.errors import UserError
 from tfganaug.files import atomic_dir
-from tfganaug.labeling import to_uint8
+from tfganaug.data.pixels import to_uint8
+from tfganaug.synthesis.labeling import confident
 
 NPZ_FILE = "generated.npz"
+
+
+def synthesize(model, counts, seed, min_confidence=None, max_rounds=10, truncation=None):
+    """Generate `counts[k]` uint8 images of each class k (unconditional: sum(counts), class -1).
+
+    With `min_confidence` (ACGAN), keep only images whose auxiliary head agrees
+    with their class at that confidence, generating more rounds as needed.
+    `truncation`: noise from a normal truncated at that many standard deviations.
+    """
+    counts = np.asarray(counts, dtype=int)
+    if not model.conditional:
+        images = model.generate(n=int(counts.sum()), seed=seed, truncation=truncation)
+        return to_uint8(images), np.full(int(counts.sum()), -1)
+    images, labels = [], []
+    missing = counts.copy()
+    for round_ in range(max_rounds if min_confidence is not None else 1):
+        asked = np.repeat(np.arange(len(counts)), missing)
+        if not len(asked):
+            break
+        fake = model.generate(labels=asked, seed=seed * 1000 + round_, truncation=truncation)
+        keep = np.ones(len(asked), bool) if min_confidence is None else confident(model.class_probabilities(fake), asked, min_confidence)
+        for k in range(len(counts)):
+            chosen = np.flatnonzero(keep & (asked == k))[: missing[k]]
+            images.append(fake[chosen])
+            labels.append(asked[chosen])
+            missing[k] -= len(chosen)
+    return to_uint8(np.concatenate(images)), np.concatenate(labels)
 
 
 def generated_images(model, *, num_classes, per_class=None, count=None, seed=0):

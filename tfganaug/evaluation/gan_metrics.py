@@ -2,7 +2,7 @@
 
 Each `*_from_activations` function takes two float arrays [N, D] of features of
 real and generated images; the wrappers take images and a `feature_fn`
-(images -> [N, D]), so any extractor plugs in (see `tfganaug.features`).
+(images -> [N, D]), so any extractor plugs in (see `tfganaug.evaluation.features`).
 Everything is numpy/scipy in float64: the matrices are small (D <= 2048) and the
 results must not depend on the device.
 """

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from tfganaug.errors import UserError
 from tfganaug.files import write_text
-from tfganaug.gan_evaluation import METRICS_FILE
-from tfganaug.gan_training import trained_gans
-from tfganaug.plots import plot_confusion_matrices
-from tfganaug.results import markdown_table
+from tfganaug.layout import CONFIG_FILE, METRICS_FILE, RESULTS_FILE
+from tfganaug.reporting.plots import plot_confusion_matrices
+from tfganaug.reporting.results import markdown_table
+from tfganaug.reporting.tables import pipe_table
+from tfganaug.training.gan_folder import trained_gans
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
@@ -27,20 +28,20 @@ th{background:#eef}td:first-child,th:first-child{text-align:left}img{max-width:1
 
 def _gan_metrics_table(metrics):
     header = ["GAN", "seed", "features", "real / fake", "FID", "KID ± std", "precision", "recall", "GAN-train", "GAN-test"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}"  # noqa: E731
+    rows = []
     for name, m in metrics.items():
         o = m["overall"]
-        lines.append("| " + " | ".join([
+        rows.append([
             name, str(m["seed"]), m["features"].split("-")[0], f"{o['n_real']} / {o['n_fake']}", f"{o['fid']:.2f}",
             f"{o['kid']:.4f} ± {o['kid_std']:.4f}", f"{o['precision']:.2f}", f"{o['recall']:.2f}",
-            pct(m.get("gan_train")), pct(m.get("gan_test"))]) + " |")
-    return "\n".join(lines) + "\n"
+            pct(m.get("gan_train")), pct(m.get("gan_test"))])
+    return pipe_table(header, rows)
 
 
 def _sections(run_dir, prefix=""):
     """[(title, markdown text, [image paths])] for one run folder (`prefix`: its path from the report)."""
-    results = json.loads((run_dir / "results.json").read_text())
+    results = json.loads((run_dir / RESULTS_FILE).read_text())
     class_names, records = results["class_names"], results["runs"]
     plot_confusion_matrices(records, class_names, run_dir / "confusion_matrices.png")
     baseline = results["summary"][0].get("baseline", results["summary"][0]["group"])
@@ -119,18 +120,18 @@ def _render(title, intro, sections, root):
 def write_report(run_dir):
     """Write `report.md` and `report.html` into `run_dir` (a run or sweep folder); return their paths."""
     run_dir = Path(run_dir)
-    config = run_dir / "config.resolved.yaml"
+    config = run_dir / CONFIG_FILE
     if (run_dir / "sweep.md").exists():
-        points = sorted((p for p in run_dir.glob("samples_per_class=*") if (p / "results.json").exists()),
+        points = sorted((p for p in run_dir.glob("samples_per_class=*") if (p / RESULTS_FILE).exists()),
                         key=lambda p: int(p.name.split("=")[1]))
         sections = [("Accuracy against samples per class",
                      (run_dir / "sweep.md").read_text().split("\n", 2)[2].strip(), [run_dir / "sweep_accuracy.png"])]
         for point in points:
             sections += [(f"{point.name}: {title}", text, images) for title, text, images in _sections(point)]
         title = f"Sweep report: {run_dir.name}"
-    elif (run_dir / "results.json").exists():
+    elif (run_dir / RESULTS_FILE).exists():
         sections = _sections(run_dir)
-        title = f"Report: {json.loads((run_dir / 'results.json').read_text())['experiment']}"
+        title = f"Report: {json.loads((run_dir / RESULTS_FILE).read_text())['experiment']}"
     else:
         raise UserError(f"{run_dir}: no results.json or sweep.md here; give the folder of a finished "
                         f"`tfganaug train` run")

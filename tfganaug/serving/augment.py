@@ -18,8 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfganaug.errors import UserError
-from tfganaug.export import INFO_FILE
-from tfganaug.labeling import LABELINGS
+from tfganaug.serving.export import INFO_FILE
+from tfganaug.synthesis.labeling import LABELINGS
 
 
 def fill_distribution(counts):
@@ -43,8 +43,8 @@ class GeneratorAugmentation:
         labeling: "pseudo_label" keeps the labels' form (int [B] or one-hot [B, K]) so the
             element spec is unchanged; "all_in_one" gives one-hot rows [B, K + 1] with the
             synthetic class K; "lsro" gives soft rows [B, K], uniform 1/K for synthetic images.
-        seed: op seed of the class and noise draws (with parallel `map`, the order of
-            batches, and so which batch gets which draw, is not deterministic).
+        seed: seed of the class and noise draws (two distinct op seeds are derived from it; with
+            parallel `map`, the order of batches, and so which batch gets which draw, is not deterministic).
 
     Images keep their dtype (uint8, or float in 0-255 as Keras image pipelines use);
     generated images are added after the real ones in each batch.
@@ -85,11 +85,19 @@ class GeneratorAugmentation:
         fake = tf.one_hot(tf.fill([m], k), width) if self.labeling == "all_in_one" else tf.fill([m, width], 1.0 / k)
         return tf.concat([real, fake], axis=0)
 
+    def draw(self, m):
+        """The classes [m] and the noise [m, latent_dim] of `m` generated images.
+
+        Two op seeds: two random ops with one seed read the same random stream, which made
+        an image's class depend on the size of its noise vector.
+        """
+        classes = tf.random.categorical(self.logits, m, dtype=tf.int32, seed=2 * self.seed)[0]
+        return classes, tf.random.normal([m, self.latent_dim], seed=2 * self.seed + 1)
+
     def __call__(self, images, labels):
         """One batch in, the same batch plus its synthetic images out (use it with `dataset.map`)."""
         m = tf.cast(tf.round(self.ratio * tf.cast(tf.shape(images)[0], tf.float32)), tf.int32)
-        classes = tf.random.categorical(self.logits, m, dtype=tf.int32, seed=self.seed)[0]
-        noise = tf.random.normal([m, self.latent_dim], seed=self.seed)
+        classes, noise = self.draw(m)
         fake = self.generate(noise=noise, label=classes)["image"]
         return tf.concat([images, tf.cast(fake, images.dtype)], axis=0), self._targets(labels, classes)
 

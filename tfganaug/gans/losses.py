@@ -47,25 +47,47 @@ def wasserstein_discriminator_loss(real, fake):
     return tf.reduce_mean(fake) - tf.reduce_mean(real)
 
 
-def gradient_penalty(critic, real, fake, alpha):
+def gradient_penalty(critic, real, fake, alpha, loss_scale=1.0):
     """WGAN-GP penalty: mean over samples of (||grad critic(x_hat)||_2 - 1)^2.
 
     Args:
         critic: function from images to logits [N] or [N, 1].
         real, fake: images [N, ...].
         alpha: one uniform weight per sample, shape [N]; x_hat = real + alpha * (fake - real).
+        loss_scale: the inner gradient is taken of `loss_scale * critic(x_hat)` and divided by it
+            afterwards (the optimizer's loss scale under mixed_float16, so that float16
+            gradients inside the critic do not underflow; 1 otherwise).
 
     The norm is per sample over all pixels; a small epsilon inside the square
     root keeps its gradient finite where the critic's gradient is exactly zero.
     """
-    shape = [-1] + [1] * (len(real.shape) - 1)
-    interpolated = real + tf.reshape(tf.cast(alpha, real.dtype), shape) * (fake - real)
-    with tf.GradientTape() as tape:
-        tape.watch(interpolated)
-        scores = critic(interpolated)
-    grads = tape.gradient(scores, interpolated)
-    norms = tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [tf.shape(grads)[0], -1])), axis=1) + 1e-12)
+    norms = critic_gradient_norms(critic, real + _per_sample(alpha, real) * (fake - real), loss_scale)
     return tf.reduce_mean(tf.square(norms - 1.0))
+
+
+def critic_gradient_norms(critic, images, loss_scale=1.0):
+    """Per-sample norm of d critic / d image, sqrt(sum of squares + 1e-12), taken through `loss_scale`."""
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        scores = critic(images)
+        scaled = scores * tf.cast(loss_scale, scores.dtype)
+    grads = tf.cast(tape.gradient(scaled, images), tf.float32) / tf.cast(loss_scale, tf.float32)
+    return tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [tf.shape(grads)[0], -1])), axis=1) + 1e-12)
+
+
+def _per_sample(weights, images):
+    """[N] weights shaped to broadcast over images [N, ...]."""
+    return tf.reshape(tf.cast(weights, images.dtype), [-1] + [1] * (len(images.shape) - 1))
+
+
+def lecam_regularizer(real, fake, average_real, average_fake):
+    """LeCam (Tseng et al. 2021): mean(relu(D(x) - a_fake)^2) + mean(relu(a_real - D(G(z)))^2).
+
+    `average_real` and `average_fake` are moving averages of D's mean logit on real and on
+    generated images: the term keeps each side's logits from running away from the other side's.
+    """
+    return (tf.reduce_mean(tf.square(tf.nn.relu(real - average_fake)))
+            + tf.reduce_mean(tf.square(tf.nn.relu(average_real - fake))))
 
 
 def cycle_consistency_loss(real, cycled):

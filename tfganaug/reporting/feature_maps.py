@@ -6,7 +6,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tfganaug.plots import save_feature_maps
+from tfganaug.reporting.plots import save_feature_maps
 
 CHANNELS_SHOWN = 8
 

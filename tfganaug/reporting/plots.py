@@ -6,6 +6,7 @@ matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tfganaug.data.pixels import to_unit  # noqa: E402
 from tfganaug.files import atomic_path  # noqa: E402
 
 
@@ -59,7 +60,7 @@ def image_mosaic(images, rows):
 def save_sample_grid(images, row_names, path, title=""):
     """A PNG of generated images in [-1, 1], one row per entry of `row_names` (its label on the left)."""
     rows = len(row_names)
-    mosaic = (image_mosaic(images, rows) + 1.0) / 2.0
+    mosaic = to_unit(image_mosaic(images, rows))
     height, width = mosaic.shape[:2]
     fig, ax = plt.subplots(figsize=(max(3, width / 28 * 0.6) + 1.2, max(2, height / 28 * 0.6) + 0.4))
     ax.imshow(np.clip(mosaic.squeeze(-1) if mosaic.shape[-1] == 1 else mosaic, 0, 1), cmap="gray", vmin=0, vmax=1)

@@ -13,47 +13,66 @@
 """
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import keras
 import numpy as np
 
-from tfganaug.classify import evaluate_classifier, fit_classifier
 from tfganaug.data.imageset import ImageSet
 from tfganaug.data.pipeline import one_hot
-from tfganaug.experiment import build_classifier, build_gan_from_spec, make_splits
-from tfganaug.features import classifier_features, inception_features
+from tfganaug.data.pixels import to_uint8
+from tfganaug.evaluation.features import classifier_features, inception_features
+from tfganaug.evaluation.gan_metrics import activations, gan_quality
 from tfganaug.files import atomic_path, write_text
-from tfganaug.gan_metrics import activations, gan_quality
-from tfganaug.gan_training import load_trained_gan, settings_key, trained_gans
-from tfganaug.labeling import to_uint8
-
-METRICS_FILE = "gan_metrics.json"
+from tfganaug.layout import FEATURES_DIR, METRICS_FILE
+from tfganaug.training.classifier import evaluate_classifier
+from tfganaug.training.gan_folder import load_trained_gan, settings_key, trained_gans
 
 
-def _train_classifier(config, images, labels, val, num_classes, seed=0):
-    keras.utils.set_random_seed(seed)
-    model = build_classifier(config.classifier, images.shape[1:], num_classes)
-    fit_classifier(model, images, one_hot(labels, num_classes), val=val, epochs=config.classifier.epochs,
-                   batch_size=config.classifier.batch_size, learning_rate=config.classifier.learning_rate, seed=seed,
-                   patience=config.classifier.patience, verbose=0)
+@dataclass(frozen=True)
+class ClassifierRecipe:
+    """How a run trains its classifiers, as plain callables (the config stays in `tfganaug.experiment`).
+
+    Args:
+        build: `build(input_shape, num_outputs)` -> a fresh classifier.
+        fit: `fit(model, images, targets, val, seed)` trains it (`val`: (images, labels) or None).
+        key: a hash of the data and classifier settings; names the cached feature classifier.
+        data_key: a hash of the data settings alone; names the cached real-data activations.
+        name: the classifier model's name, for the log.
+    """
+
+    build: Callable
+    fit: Callable
+    key: str
+    data_key: str
+    name: str = "classifier"
+
+    def train(self, images, labels, val, num_classes, seed=0):
+        """A classifier trained on `images` with integer `labels`."""
+        keras.utils.set_random_seed(seed)
+        model = self.build(images.shape[1:], num_classes)
+        self.fit(model, images, one_hot(labels, num_classes), val, seed)
+        return model
+
+
+def real_classifier(recipe, splits, cache_dir, log=print):
+    """The classifier trained on the real training split (cached by data and classifier settings)."""
+    path = Path(cache_dir) / f"classifier-{recipe.key}.weights.h5"
+    if path.exists():
+        model = recipe.build(splits.train.image_shape, splits.train.num_classes)
+        model.load_weights(path)
+        return model
+    log(f"training the feature classifier ({recipe.name}) on {len(splits.train)} real images")
+    model = recipe.train(splits.train.images, splits.train.labels, _val(splits), splits.train.num_classes)
+    with atomic_path(path, suffix=".weights.h5") as tmp:
+        model.save_weights(tmp)
     return model
 
 
-def real_classifier(config, splits, cache_dir, log=print):
-    """The classifier trained on the real training split (cached by data and classifier settings)."""
-    key = settings_key(config.data.model_dump(mode="json"), config.classifier.model_dump(mode="json"))
-    path = Path(cache_dir) / f"classifier-{key}.weights.h5"
-    if path.exists():
-        model = build_classifier(config.classifier, splits.train.image_shape, splits.train.num_classes)
-        model.load_weights(path)
-        return model, key
-    log(f"training the feature classifier ({config.classifier.model}) on {len(splits.train)} real images")
-    val = (splits.val.images, splits.val.labels) if len(splits.val) else None
-    model = _train_classifier(config, splits.train.images, splits.train.labels, val, splits.train.num_classes)
-    with atomic_path(path, suffix=".weights.h5") as tmp:
-        model.save_weights(tmp)
-    return model, key
+def _val(splits):
+    return (splits.val.images, splits.val.labels) if len(splits.val) else None
 
 
 def _cached_activations(path, images, feature_fn):
@@ -66,20 +85,21 @@ def _cached_activations(path, images, feature_fn):
     return acts
 
 
-def evaluate_gans(config, run_dir, *, inception_weights=None, per_class=None, seed=0, only=None, keep_done=False,
-                  splits=None, log=print):
+def evaluate_gans(run_dir, *, splits, recipe, build, inception_weights=None, per_class=None, seed=0, only=None,
+                  keep_done=False, log=print):
     """Metrics of every trained GAN of `run_dir`, written to `gan_metrics.json`; returns them.
 
     Args:
-        config: the run's `ExperimentConfig` (its data and classifier settings).
         run_dir: a run folder with `gans/`.
+        splits: the run's `Splits`.
+        recipe: the run's `ClassifierRecipe` (feature classifier and GAN-train classifiers).
+        build: `build(spec)` -> an untrained GAN as its `gan.json` describes.
         inception_weights: a local InceptionV3 no-top weights file for features, or None
             for the real-trained classifier's penultimate features.
         per_class: generated images per class (default: the test split's count per class).
         seed: the generation seed.
         only: a GAN folder name to evaluate alone (default: all); earlier results of others are kept.
         keep_done: keep earlier results and evaluate only GANs without one (what a rerun of `train` does).
-        splits: the run's `Splits` when already loaded (else loaded from `config.data`).
     """
     run_dir = Path(run_dir)
     previous = run_dir / METRICS_FILE
@@ -88,28 +108,30 @@ def evaluate_gans(config, run_dir, *, inception_weights=None, per_class=None, se
                if (only is None or n == only) and not (keep_done and n in results)}
     if not folders:
         return results
-    generators = ((name, *load_trained_gan(folder, build_gan_from_spec)) for name, folder in folders.items())
+    generators = ((name, *load_trained_gan(folder, build)) for name, folder in folders.items())
     results.update(evaluate_generators(
         ((name, model, {"model": spec["gan"]["model"], "seed": spec["seed"]}) for name, model, spec in generators),
-        config, run_dir / "features", splits=splits, inception_weights=inception_weights, per_class=per_class,
-        seed=seed, log=log))
+        splits=splits, recipe=recipe, cache_dir=run_dir / FEATURES_DIR, inception_weights=inception_weights,
+        per_class=per_class, seed=seed, log=log))
     write_text(run_dir / METRICS_FILE, json.dumps(results, indent=1))
     return results
 
 
-def evaluate_generators(generators, config, cache_dir, *, splits=None, inception_weights=None, per_class=None,
-                        seed=0, log=print):
+def evaluate_generators(generators, *, splits, recipe, cache_dir, inception_weights=None, per_class=None, seed=0,
+                        log=print):
     """Metrics of each `(name, generator, info)`: a GAN model or an `ExportedGenerator` (anything with
-    `conditional` and `generate(labels|n, seed)` giving images in [-1, 1]); returns {name: metrics}."""
-    splits = splits or make_splits(config.data)
+    `conditional` and `generate(labels|n, seed)` giving images in [-1, 1]); returns {name: metrics}.
+
+    `splits`, `recipe` and the caches in `cache_dir` as in `evaluate_gans`.
+    """
     test, k = splits.test, splits.test.num_classes
-    classifier, classifier_key = real_classifier(config, splits, cache_dir, log)
+    classifier = real_classifier(recipe, splits, cache_dir, log)
     if inception_weights:
         feature_fn, extractor = inception_features(inception_weights), f"inception-{settings_key(str(inception_weights))}"
     else:
-        feature_fn, extractor = classifier_features(classifier), f"classifier-{classifier_key}"
-    real_acts = _cached_activations(
-        Path(cache_dir) / f"real-test-{settings_key(config.data.model_dump(mode='json'))}-{extractor}.npz", test.images, feature_fn)
+        feature_fn, extractor = classifier_features(classifier), f"classifier-{recipe.key}"
+    real_acts = _cached_activations(Path(cache_dir) / f"real-test-{recipe.data_key}-{extractor}.npz", test.images,
+                                    feature_fn)
     counts = np.full(k, per_class) if per_class else test.counts()
     results = {}
     for name, model, info in generators:
@@ -127,8 +149,7 @@ def evaluate_generators(generators, config, cache_dir, *, splits=None, inception
             entry["gan_test"] = evaluate_classifier(classifier, ImageSet(fake, labels, test.class_names))["accuracy"]
             train_fake = _generate_counts(model, splits.train.counts(), seed + 1)
             train_labels = np.repeat(np.arange(k), splits.train.counts())
-            val = (splits.val.images, splits.val.labels) if len(splits.val) else None
-            gan_trained = _train_classifier(config, train_fake, train_labels, val, k)
+            gan_trained = recipe.train(train_fake, train_labels, _val(splits), k)
             entry["gan_train"] = evaluate_classifier(gan_trained, test)["accuracy"]
         results[name] = entry
         log(f"GAN {name}: FID {entry['overall']['fid']:.2f}, KID {entry['overall']['kid']:.4f}, "

@@ -3,10 +3,26 @@
 import keras
 import numpy as np
 
-from tfganaug.callbacks import StopOnNonFiniteLoss
+from tfganaug.training.callbacks import StopOnNonFiniteLoss
 from tfganaug.data.pipeline import classifier_dataset, one_hot
 from tfganaug.distribute import call_in_batches, first_local_batch, step_logs
-from tfganaug.metrics import classification_metrics
+from tfganaug.evaluation.metrics import classification_metrics
+
+
+def real_class_accuracy(num_classes):
+    """Accuracy whose prediction is the argmax over the first `num_classes` outputs only, as at test time.
+
+    With all-in-one labeling the classifier has one more output (the synthetic class K),
+    which is never a valid answer for a real image: validation accuracy, which picks the
+    epoch and stops training early, must leave it out exactly as `predict_classes` does.
+    With as many outputs as classes this is Keras's categorical accuracy.
+    """
+    def matches(y_true, y_pred):
+        truth = keras.ops.argmax(y_true, axis=-1)
+        predicted = keras.ops.argmax(y_pred[..., :num_classes], axis=-1)
+        return keras.ops.cast(keras.ops.equal(truth, predicted), "float32")
+
+    return keras.metrics.MeanMetricWrapper(matches, name="accuracy")
 
 
 class StrategyFit(keras.Model):
@@ -45,7 +61,8 @@ class StrategyFit(keras.Model):
 
 
 def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, learning_rate, seed,
-                   class_weight=None, augment=None, patience=None, verbose=2, log_dir=None, jit_compile="auto"):
+                   class_weight=None, augment=None, patience=None, verbose=2, log_dir=None, jit_compile="auto",
+                   num_classes=None):
     """Compile and train `model`; keep the weights of the best validation epoch.
 
     Args:
@@ -61,6 +78,8 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         verbose: Keras verbosity (1 = progress bar, 2 = one line per epoch).
         log_dir: TensorBoard folder for the per-epoch losses and accuracies, or None.
         jit_compile: XLA for the training step: True, False or "auto" (Keras's choice).
+        num_classes: the real classes K, when the model has more outputs (all-in-one labeling's
+            synthetic class): accuracies are then taken over the first K outputs, as `predict_classes` does.
 
     Returns:
         The Keras history as {metric: [value per epoch]}.
@@ -70,7 +89,7 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.CategoricalCrossentropy(),
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        metrics=[real_class_accuracy(num_classes or num_outputs)],
         jit_compile=jit_compile,
     )
     train_ds = classifier_dataset(images, targets, batch_size, shuffle_seed=seed, augment=augment)
@@ -100,6 +119,6 @@ def predict_classes(model, images, num_classes, batch_size=256):
 
 
 def evaluate_classifier(model, test, batch_size=256):
-    """Metrics of `model` on the ImageSet `test` (see `tfganaug.metrics.classification_metrics`)."""
+    """Metrics of `model` on the ImageSet `test` (see `tfganaug.evaluation.metrics.classification_metrics`)."""
     predictions = predict_classes(model, test.images, test.num_classes, batch_size)
     return classification_metrics(test.labels, predictions, test.class_names)

@@ -7,7 +7,9 @@ import json
 import math
 
 from tfganaug.files import write_text
-from tfganaug.statistics import mean_ci, paired_test
+from tfganaug.evaluation.statistics import mean_ci, paired_test
+from tfganaug.layout import RESULTS_FILE
+from tfganaug.reporting.tables import pipe_table
 
 HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1")
 
@@ -85,13 +87,13 @@ def markdown_table(rows, class_names):
     """
     header = (["group", "seeds", "train images", "accuracy", "95% CI", "vs baseline", "balanced acc.", "macro-F1"]
               + list(class_names))
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = []
     for row in rows:
         cells = [row["group"], str(len(row["seeds"])), str(row["train_size"]), _pct(row["accuracy"]),
                  _ci(row["ci"]["accuracy"]), _versus(row["vs_baseline"].get("accuracy"))]
         cells += [_pct(row[m]) for m in HEADLINE[1:]] + [_pct(row["per_class_accuracy"][c]) for c in class_names]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        lines.append(cells)
+    return pipe_table(header, lines)
 
 
 def csv_text(rows, class_names):
@@ -117,7 +119,7 @@ def write_results(run_dir, records, class_names, experiment):
     """Write results.json (every run and the summary), results.csv and results.md; return the summary rows."""
     rows = summarize(records, class_names)
     payload = {"experiment": experiment, "class_names": list(class_names), "summary": rows, "runs": records}
-    write_text(run_dir / "results.json", json.dumps(payload, indent=2))
+    write_text(run_dir / RESULTS_FILE, json.dumps(payload, indent=2))
     write_text(run_dir / "results.csv", csv_text(rows, class_names))
     title = (f"# Results: {experiment}\n\nTest-set accuracy in %, mean ± std over seeds; 95% CI: Student's t "
              f"interval of the mean; vs baseline: mean paired difference in points over the shared seeds, "
@@ -135,11 +137,11 @@ def sweep_table(points, key):
     """
     groups = list(dict.fromkeys(row["group"] for _, rows in points for row in rows))
     header = [f"group \\ {key}"] + [str(value) for value, _ in points]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = []
     for group in groups:
         cells = [group]
         for _, rows in points:
             row = next((r for r in rows if r["group"] == group), None)
             cells.append(_pct(row["accuracy"]) if row else "")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        lines.append(cells)
+    return pipe_table(header, lines)

@@ -64,8 +64,3 @@ def confident(probabilities, labels, min_confidence):
     labels = np.asarray(labels, dtype=int)
     agree = probabilities.argmax(axis=1) == labels
     return agree & (probabilities[np.arange(len(labels)), labels] >= min_confidence)
-
-
-def to_uint8(images):
-    """Generator output in [-1, 1] -> uint8 images in 0-255."""
-    return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)

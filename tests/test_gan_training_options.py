@@ -1,0 +1,122 @@
+"""GAN training options: the generator's moving average, several discriminator steps, LeCam,
+a budget in images shown, and truncated noise."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfganaug.config import GANTraining
+from tfganaug.distribute import StepRandom
+from tfganaug.errors import ConfigError
+from tfganaug.experiment.builders import build_gan, gan_schedule
+from tfganaug.gans import losses
+from tfganaug.gans.noise import draw_noise
+from tfganaug.serving.export import ExportedGenerator, export_generator
+
+SHAPE, K = (8, 8, 1), 3
+
+
+def _gan(**options):
+    settings = {"model": "cgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], **options}
+    return build_gan(GANTraining(**settings), SHAPE, K, seed=0)
+
+
+def _data(n=16, batch=4):
+    rng = np.random.default_rng(0)
+    return tf.data.Dataset.from_tensor_slices((rng.uniform(-1, 1, (n,) + SHAPE).astype("float32"),
+                                               (np.arange(n) % K).astype("int32"))).batch(batch)
+
+
+def test_the_moving_average_is_the_hand_computed_average_after_two_steps():
+    model = _gan(ema={"decay": 0.5})
+    generator = lambda: [w.numpy().copy() for w in model.generator.trainable_weights]  # noqa: E731
+    w0 = generator()
+    np.testing.assert_array_equal(w0[0], model.ema_generator.trainable_weights[0])  # starts as a copy
+    seen = []
+    for batch in _data(8).take(2):
+        model.train_step(batch)
+        seen.append(generator())
+    w1, w2 = seen
+    for i, average in enumerate(model.ema_generator.trainable_weights):
+        # step 1: 0.5 w0 + 0.5 w1; step 2: 0.5 (that) + 0.5 w2
+        np.testing.assert_allclose(average, 0.25 * w0[i] + 0.25 * w1[i] + 0.5 * w2[i], rtol=1e-5, atol=1e-7)
+    assert not np.allclose(model.ema_generator.trainable_weights[0], w2[0])  # not just the last weights
+
+
+def test_before_its_start_the_average_is_a_copy_and_it_makes_the_images():
+    model = _gan(ema={"decay": 0.9, "start": 5})
+    model.fit(_data(8), epochs=1, verbose=0)  # 2 generator steps < 5
+    for average, weight in zip(model.ema_generator.weights, model.generator.weights):
+        np.testing.assert_array_equal(average, weight)
+    model.ema_generator.set_weights([w * 0 for w in model.ema_generator.get_weights()])
+    assert np.all(model.generate(labels=[0, 1], seed=0) == 0)  # generate uses the average
+
+
+def test_an_exported_generator_is_the_moving_average(tmp_path):
+    model = _gan(ema={"decay": 0.5})
+    model.fit(_data(), epochs=1, verbose=0)
+    spec = {"gan": {"model": "cgan"}, "image_shape": list(SHAPE), "class_names": ["a", "b", "c"]}
+    exported = ExportedGenerator(export_generator(model, spec, tmp_path, "ema"))
+    labels, noise = [0, 2], draw_noise(2, 4, seed=3)
+    served = exported.generate(labels=labels, seed=3)
+    np.testing.assert_allclose(served, model.ema_generator([noise, np.array(labels, "int32")]), atol=1e-6)
+    assert not np.allclose(served, model.generator([noise, np.array(labels, "int32")]), atol=1e-3)
+
+
+def test_d_steps_makes_that_many_discriminator_updates_per_generator_update():
+    model = _gan(d_steps=3)
+    model.fit(_data(n=24, batch=12), epochs=1, verbose=0)  # 2 batches of 3 steps x 4 images
+    assert int(model.d_optimizer.iterations) == 6 and int(model.g_optimizer.iterations) == 2
+
+
+def test_the_schedule_counts_images_shown_for_kimg_and_shrinks_the_batch_for_tiny_data():
+    assert gan_schedule(GANTraining(batch_size=64, epochs=7), 1000) == (64, 7)
+    # 1000 images, batches of 64: 15 full batches = 960 images shown per epoch; 10 kimg -> 11 epochs
+    assert gan_schedule(GANTraining(batch_size=64, kimg=10), 1000) == (64, math.ceil(10_000 / 960))
+    assert gan_schedule(GANTraining(batch_size=64, d_steps=2), 50) == (25, 20)
+    with pytest.raises(ConfigError, match="gan.d_steps"):
+        gan_schedule(GANTraining(d_steps=5), 4)
+
+
+def test_lecam_regularizer_by_hand():
+    real, fake = tf.constant([1.0, -0.5, 2.0, 0.0]), tf.constant([-1.0, 0.5, 0.0, 0.3])
+    # relu(real - 0.2)^2 = 0.64, 0, 3.24, 0 ; relu(0.4 - fake)^2 = 1.96, 0, 0.16, 0.01
+    assert float(losses.lecam_regularizer(real, fake, 0.4, 0.2)) == pytest.approx(3.88 / 4 + 2.13 / 4)
+
+
+def test_lecam_moving_averages_follow_the_logits_and_are_refused_without_a_real_fake_logit():
+    model = _gan(lecam=0.3)
+    real = tf.constant(np.random.default_rng(0).uniform(-1, 1, (4,) + SHAPE).astype("float32"))
+    labels = tf.constant([0, 1, 2, 0])
+    before = float(tf.reduce_mean(model.discriminator([real, labels])))  # the logits the step sees (no augmentation)
+    model.discriminator_step(real, labels, StepRandom(0, 0))
+    assert float(model.lecam_real) == pytest.approx(0.01 * before, rel=1e-5)  # 0.99 x 0 + 0.01 x mean
+    assert float(model.lecam_fake) != 0.0
+    with pytest.raises(ValueError, match="lecam"):
+        GANTraining(model="dagan", lecam=0.3)
+
+
+def test_truncated_noise_stays_inside_and_is_seeded():
+    noise = draw_noise(500, 8, seed=1, truncation=0.5)
+    assert np.abs(noise).max() <= 0.5 and noise.std() > 0.2
+    np.testing.assert_array_equal(noise, draw_noise(500, 8, seed=1, truncation=0.5))
+    np.testing.assert_array_equal(draw_noise(5, 3, seed=2), np.random.default_rng(2).standard_normal((5, 3)).astype("float32"))
+
+
+def test_new_gan_keys_left_at_their_defaults_keep_existing_run_keys():
+    from tfganaug.config import validate
+    from tfganaug.experiment import run_key
+
+    raw = {"name": "x", "groups": [{"type": "gan", "gan": {"model": "acgan"}}]}
+    config = validate(raw)
+    group = config.groups[0]
+    dump = group.model_dump(mode="json")
+    for key in ("ema", "d_steps", "lecam", "kimg"):
+        del dump["gan"][key]
+    del dump["synthesize"]["truncation"]
+    assert group.key_dump() == dump  # what run keys and GAN folder names hashed before these keys existed
+    changed = validate({**raw, "groups": [{"type": "gan", "gan": {"model": "acgan", "d_steps": 2}}]})
+    assert run_key(changed, changed.groups[0], 0) != run_key(config, group, 0)

@@ -1,0 +1,242 @@
+"""The groups an experiment compares, and the GAN and CycleGAN settings some of them train."""
+
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import Field, model_validator
+
+from tfganaug.config.base import ClassKey, PositiveInt, Strict
+
+
+class RandAugmentConfig(Strict):
+    num_ops: PositiveInt = 2
+    factor: float = Field(0.5, ge=0, le=1)
+
+
+class RandomErasingConfig(Strict):
+    factor: float = Field(0.5, ge=0, le=1)
+    scale: tuple[float, float] = (0.02, 0.33)
+
+
+class AugmentConfig(Strict):
+    """Classical augmentation (Keras 3 layers); see `tfganaug.synthesis.classical`."""
+
+    flip: Optional[Literal["horizontal", "vertical", "horizontal_and_vertical"]] = "horizontal"
+    crop_padding: Annotated[int, Field(ge=0)] = 0
+    translate: float = Field(0.1, ge=0, lt=1)
+    rotation: float = Field(0.0, ge=0, lt=1)
+    zoom: float = Field(0.0, ge=0, lt=1)
+    rand_augment: Optional[RandAugmentConfig] = None
+    random_erasing: Optional[RandomErasingConfig] = None
+
+
+class GroupBase(Strict):
+    name: Optional[str] = Field(None, description="shown in the results; defaults to the type")
+
+    @property
+    def label(self):
+        return self.name or self.type
+
+
+class BaselineGroup(GroupBase):
+    """The training set as it is (trainA)."""
+
+    type: Literal["baseline"]
+
+
+class DuplicateGroup(GroupBase):
+    """Every training image `copies` times: controls for the quantity of data alone (trainAA)."""
+
+    type: Literal["duplicate"]
+    copies: Annotated[int, Field(ge=2)] = 2
+
+
+class MoreRealGroup(GroupBase):
+    """The training set plus the extra real images (trainAB); needs data.extra_per_class."""
+
+    type: Literal["more_real"]
+
+
+class ClassicalGroup(GroupBase):
+    """Classical augmentation applied on the fly."""
+
+    type: Literal["classical"]
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+
+
+class ClassWeightGroup(GroupBase):
+    """Loss weights inversely proportional to class frequency."""
+
+    type: Literal["class_weight"]
+
+
+class OversampleGroup(GroupBase):
+    """Rare classes randomly oversampled to the majority count."""
+
+    type: Literal["oversample"]
+
+
+class EMAConfig(Strict):
+    """An exponential moving average of the generator's weights, which then makes every image."""
+
+    decay: float = Field(0.999, gt=0, lt=1, description="weight of the average's previous value at each step")
+    start: Annotated[int, Field(ge=0)] = Field(0, description="generator steps before averaging (a plain copy until then)")
+
+
+class GANTraining(Strict):
+    """How a GAN is built and trained (shared by groups with identical settings: trained once per seed)."""
+
+    late_keys = frozenset({"ema", "d_steps", "lecam", "kimg"})
+
+    model: Literal["gan", "cgan", "acgan", "sgan", "dagan"] = "acgan"
+    network: Literal["mlp", "dcgan", "resnet"] = Field(
+        "mlp", description="mlp (the Fashion-MNIST study), dcgan (the DAGAN study), resnet (SNGAN: conditional BN, spectral norm, projection)")
+    latent_dim: PositiveInt = 100
+    hidden_units: Optional[list[PositiveInt]] = Field(None, description="mlp generator (the discriminator mirrors it)")
+    base_filters: Optional[PositiveInt] = Field(None, description="dcgan / resnet generator width")
+    d_filters: Optional[tuple[PositiveInt, PositiveInt]] = Field(None, description="dcgan / resnet discriminator widths")
+    loss: Literal["bce", "least_squares", "hinge", "wgan_gp"] = "bce"
+    diffaugment: list[Literal["color", "translation", "cutout"]] = Field(default_factory=list)
+    instance_noise: Optional[float] = Field(
+        None, ge=0, description="std of Gaussian noise on D's inputs; default 0.05 for dcgan (DAGAN study), 0 for mlp")
+    epochs: PositiveInt = 20
+    kimg: Optional[float] = Field(
+        None, gt=0, description="the budget in thousands of real images shown; when set, replaces epochs")
+    batch_size: PositiveInt = 64
+    d_steps: PositiveInt = Field(1, description="discriminator steps (each on its own batch) per generator step")
+    lecam: float = Field(0.0, ge=0, description="weight of the LeCam regularizer (Tseng et al. 2021; 0.3 with DiffAugment)")
+    ema: Optional[EMAConfig] = Field(None, description="sample from a moving average of the generator's weights")
+    g_learning_rate: float = Field(2e-4, gt=0)
+    d_learning_rate: float = Field(2e-4, gt=0)
+    beta_1: float = Field(0.5, ge=0, lt=1)
+    beta_2: float = Field(0.999, ge=0, lt=1)
+    sample_every: int = Field(5, ge=0, description="epochs between fixed-noise sample grids (0: last epoch only)")
+
+    @model_validator(mode="after")
+    def _fits(self):
+        if self.model in ("sgan", "dagan") and self.loss != "bce":
+            raise ValueError(f"model '{self.model}' has a class-based adversarial loss; only loss 'bce' applies")
+        if self.network == "mlp" and (self.base_filters or self.d_filters):
+            raise ValueError("base_filters / d_filters apply to networks 'dcgan' and 'resnet', not 'mlp'")
+        if self.network != "mlp" and self.hidden_units:
+            raise ValueError(f"hidden_units applies to network 'mlp', not '{self.network}'")
+        if self.lecam and self.model in ("sgan", "dagan"):
+            raise ValueError(f"lecam regularizes a real/fake logit, which model '{self.model}' does not have")
+        return self
+
+    def generator_options(self):
+        """The generator's width options that were set, as keyword arguments for its builder."""
+        if self.network == "mlp":
+            return {"hidden_units": tuple(self.hidden_units)} if self.hidden_units else {}
+        return {"base_filters": self.base_filters} if self.base_filters else {}
+
+    def discriminator_options(self):
+        """The discriminator's width options that were set (an MLP discriminator mirrors the generator)."""
+        if self.network == "mlp":
+            return {"hidden_units": tuple(reversed(self.hidden_units))} if self.hidden_units else {}
+        return {"filters": tuple(self.d_filters)} if self.d_filters else {}
+
+
+class Synthesis(Strict):
+    """How many synthetic images: `ratio` of the training set spread over classes, or `fill` to the largest class."""
+
+    late_keys = frozenset({"truncation"})
+
+    ratio: Optional[float] = Field(None, gt=0)
+    fill: bool = False
+    truncation: Optional[float] = Field(
+        None, gt=0, description="draw the noise from a normal truncated at this many standard deviations")
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.ratio is None) == (not self.fill):
+            raise ValueError("give exactly one of synthesize.ratio (e.g. 0.5) or synthesize.fill: true")
+        return self
+
+
+class GANGroup(GroupBase):
+    """A GAN's images added to the training set, labelled by `labeling`; `augment` adds classical augmentation."""
+
+    type: Literal["gan"]
+    gan: GANTraining = Field(default_factory=GANTraining)
+    labeling: Literal["pseudo_label", "all_in_one", "lsro"] = "pseudo_label"
+    synthesize: Synthesis = Field(default_factory=lambda: Synthesis(ratio=0.5))
+    min_confidence: Optional[float] = Field(None, ge=0, le=1, description="acgan: keep samples its class head agrees with")
+    augment: Optional[AugmentConfig] = Field(None, description="also apply classical augmentation (e.g. DAGAN_aug)")
+
+    @property
+    def label(self):
+        return self.name or f"{self.gan.model}-{self.labeling}" + ("+classical" if self.augment else "")
+
+    @model_validator(mode="after")
+    def _fits(self):
+        if self.gan.model == "gan" and self.labeling == "pseudo_label":
+            raise ValueError("an unconditional 'gan' makes images without a class: use labeling all_in_one or lsro")
+        if self.min_confidence is not None and self.gan.model != "acgan":
+            raise ValueError("min_confidence needs the auxiliary classifier of model 'acgan'")
+        return self
+
+
+class CycleGANConfig(Strict):
+    """A CycleGAN between two domains, each a set of classes (e.g. the CelebA study's 000 <-> 100)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    domain_a: list[ClassKey] = Field(min_length=1)
+    domain_b: list[ClassKey] = Field(min_length=1)
+    generator: Literal["resnet", "unet"] = "resnet"
+    filters: PositiveInt = 32
+    downsamplings: PositiveInt = 2
+    residual_blocks: Annotated[int, Field(ge=0)] = 6
+    unet_depth: PositiveInt = 4
+    d_filters: PositiveInt = 64
+    d_layers: PositiveInt = 3
+    cycle_weight: float = Field(10.0, ge=0)
+    identity_weight: float = Field(0.5, ge=0, description="fraction of cycle_weight")
+    pool_size: Annotated[int, Field(ge=0)] = 50
+    epochs: PositiveInt = 20
+    decay_epochs: Annotated[int, Field(ge=0)] = Field(10, description="the last epochs, learning rate decaying to 0")
+    batch_size: PositiveInt = 1
+    learning_rate: float = Field(2e-4, gt=0)
+    beta_1: float = Field(0.5, ge=0, lt=1)
+    sample_every: int = Field(5, ge=0, description="epochs between input | translated | cycled grids")
+
+    @model_validator(mode="after")
+    def _fits(self):
+        if self.decay_epochs > self.epochs:
+            raise ValueError(f"decay_epochs ({self.decay_epochs}) cannot exceed epochs ({self.epochs})")
+        overlap = {str(c) for c in self.domain_a} & {str(c) for c in self.domain_b}
+        if overlap:
+            raise ValueError(f"domain_a and domain_b share classes {sorted(overlap)}; a class belongs to one domain")
+        return self
+
+
+class Translation(Strict):
+    """Translate `count` training images of class `from` into class `to` with CycleGAN `model`.
+
+    `count: fill` shares what class `to` lacks to reach the largest class evenly among
+    every `fill` entry with that target (the CelebA study's rm804 group).
+    """
+
+    model: str
+    from_: ClassKey = Field(alias="from")
+    to: ClassKey
+    count: Union[PositiveInt, Literal["fill"]]
+
+
+class TranslationGroup(GroupBase):
+    """CycleGAN-translated images added to the training set, labelled with their target class."""
+
+    type: Literal["translation"]
+    translations: list[Translation] = Field(min_length=1)
+    augment: Optional[AugmentConfig] = Field(None, description="also apply classical augmentation")
+
+    @property
+    def label(self):
+        return self.name or "translation" + ("+classical" if self.augment else "")
+
+
+Group = Annotated[
+    Union[BaselineGroup, DuplicateGroup, MoreRealGroup, ClassicalGroup, ClassWeightGroup, OversampleGroup, GANGroup,
+          TranslationGroup],
+    Field(discriminator="type"),
+]
+GROUP_TYPES = ("baseline", "duplicate", "more_real", "classical", "class_weight", "oversample", "gan", "translation")

@@ -1,0 +1,151 @@
+"""Reading an experiment YAML: safe loading, `--set` overrides, validation, and error messages
+that name the file, the key path and what is allowed (`ConfigError`)."""
+
+import difflib
+import typing
+from pathlib import Path
+from typing import Annotated, Union
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tfganaug.config.schema import ExperimentConfig
+from tfganaug.errors import ConfigError
+
+
+def read_yaml(path):
+    """Read a YAML mapping with the safe loader; errors name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys (name, data, classifier, groups, ...)")
+    return raw
+
+
+def apply_override(raw, assignment):
+    """Apply one `key.path=value` override (value parsed as YAML) to the raw mapping, in place."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected key.path=value, e.g. classifier.epochs=2")
+    key_path, text = assignment.split("=", 1)
+    value = yaml.safe_load(text) if text.strip() else None
+    parts = key_path.strip().split(".")
+    node = raw
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        here = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"--set {key_path}: '{here}' needs a list index below {len(node)}")
+            part = int(part)
+            if isinstance(node[part], str) and not last:  # a `- baseline` shorthand entry
+                node[part] = {"type": node[part]}
+        elif not isinstance(node, dict):
+            raise ConfigError(f"--set {key_path}: '{'.'.join(parts[:i])}' is not a mapping")
+        if last:
+            node[part] = value
+        else:
+            if isinstance(node, dict) and not isinstance(node.get(part), (dict, list)):
+                node[part] = {}
+            node = node[part]
+    return raw
+
+
+def _unwrap(annotation):
+    """Strip Annotated and Optional from an annotation."""
+    while True:
+        origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+        if origin is Annotated:
+            annotation = args[0]
+        elif origin is Union and type(None) in args and len(args) == 2:
+            annotation = next(a for a in args if a is not type(None))
+        else:
+            return annotation
+
+
+def _allowed_keys(loc):
+    """Keys allowed in the mapping holding the unknown key at pydantic error location `loc`.
+
+    Walks the models along `loc`: a field name leads to its annotation, a list
+    index to the element type, a tag of the groups' discriminated union to that group's model.
+    """
+    current = ExperimentConfig
+    for segment in loc[:-1]:
+        current = _unwrap(current)
+        origin, args = typing.get_origin(current), typing.get_args(current)
+        if isinstance(current, type) and issubclass(current, BaseModel) and segment in current.model_fields:
+            current = current.model_fields[segment].annotation
+        elif origin in (list, dict):
+            current = args[-1]
+        elif origin is Union:
+            current = next((a for a in args if segment in typing.get_args(a.model_fields["type"].annotation)), None)
+        else:
+            return []
+    current = _unwrap(current)
+    return sorted(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
+
+
+def _raw_path(loc, raw):
+    """The part of a pydantic error location that indexes the raw YAML (drops union branch names)."""
+    path, node = [], raw
+    for segment in loc:
+        if isinstance(node, dict) and segment in node:
+            path.append(segment)
+            node = node[segment]
+        elif isinstance(node, list) and isinstance(segment, int) and segment < len(node):
+            path.append(segment)
+            node = node[segment]
+        elif isinstance(node, dict) and isinstance(segment, str) and segment not in node and not path[-1:] == [segment]:
+            if segment.isidentifier() and segment == loc[-1]:
+                path.append(segment)  # a missing required key
+                node = None
+    return path
+
+
+def _format_errors(exc, raw, source):
+    messages = {}
+    for error in exc.errors():
+        path = _raw_path(error["loc"], raw)
+        key = ".".join(str(p) for p in path)  # empty: a check across sections, whose message names the keys
+        if error["type"] == "extra_forbidden":
+            allowed = _allowed_keys(error["loc"])
+            hint = difflib.get_close_matches(str(path[-1]), allowed, n=1)
+            text = f"unknown key; allowed keys here: {', '.join(allowed)}" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+        else:
+            text = error["msg"].removeprefix("Value error, ")
+            if error["type"] not in ("missing",) and "input" in error and not isinstance(error["input"], (dict, list)):
+                text += f" (got {error['input']!r})"
+        messages.setdefault(key, [])
+        if text not in messages[key]:
+            messages[key].append(text)
+    # A union reports one error per branch; the deepest location is the one the user means.
+    keys = [k for k in messages if not any(o != k and o.startswith(k + ".") for o in messages)]
+    lines = [f"{key}: {' | '.join(messages[key])}" if key else " | ".join(messages[key]) for key in keys]
+    return f"{source}: invalid config:\n  " + "\n  ".join(lines)
+
+
+def validate(raw, source="<config>"):
+    """Validate a raw mapping into an `ExperimentConfig`; errors become a `ConfigError`."""
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, raw, source)) from None
+
+
+def load_config(path, overrides=()):
+    """Read, override (`key.path=value` strings) and validate an experiment YAML file."""
+    raw = read_yaml(path)
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return validate(raw, source=str(path))
+
+
+def to_yaml(config):
+    """The resolved config (defaults filled in) as YAML text."""
+    return yaml.safe_dump(config.model_dump(mode="json", by_alias=True), sort_keys=False)

@@ -1,0 +1,179 @@
+"""The experiment YAML's sections, validated with pydantic: data, classifier, output, runtime, sweep.
+
+Unknown keys, wrong types and unknown names are errors; `tfganaug.config.loading`
+turns them into messages that name the file, the key path and what is allowed.
+Nothing here builds objects (that is `tfganaug.experiment.builders`' job).
+"""
+
+from pathlib import Path
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import Field, FilePath, field_validator, model_validator
+
+from tfganaug.config.base import ClassKey, Count, PositiveInt, Strict
+from tfganaug.config.groups import CycleGANConfig, Group
+
+SOURCES = ("animal_mnist", "fashion_mnist", "folder", "npz", "tfds:<name>")
+
+
+class DataConfig(Strict):
+    """Where the images come from and how many of each class to use."""
+
+    source: str = Field("animal_mnist", description="animal_mnist | fashion_mnist | folder | npz | tfds:<name>")
+    path: Optional[Path] = Field(None, description="folder or .npz file (folder and npz sources)")
+    data_dir: Optional[Path] = Field(None, description="TFDS data folder (tfds sources)")
+    download: bool = Field(True, description="allow downloads where the network exists (tfds, fashion_mnist)")
+    image_key: str = "image"
+    label_key: str = "label"
+    attributes: Optional[list[str]] = Field(None, description="boolean attributes that make 2^n classes (celeb_a)")
+    attribute_negatives: dict[str, str] = Field(default_factory=dict)
+    train_split: str = "train"
+    test_split: str = "test"
+    image_size: Optional[tuple[PositiveInt, PositiveInt]] = None
+    channels: Literal[1, 3] = 3
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="test share for sources with one split")
+    samples_per_class: Union[PositiveInt, dict[ClassKey, PositiveInt], None] = None
+    rare: dict[ClassKey, Annotated[float, Field(gt=0, le=1)]] = Field(default_factory=dict)
+    val_per_class: Count = 0
+    extra_per_class: Count = 0
+    test_per_class: Optional[PositiveInt] = None
+    seed: int = 0
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value):
+        if value in SOURCES[:4] or (value.startswith("tfds:") and len(value) > 5):
+            return value
+        raise ValueError(f"unknown data source {value!r}; allowed: {', '.join(SOURCES)}")
+
+    @model_validator(mode="after")
+    def _source_needs(self):
+        if self.source in ("folder", "npz") and self.path is None:
+            raise ValueError(f"data.path is required for source '{self.source}'")
+        if self.source == "folder" and self.image_size is None:
+            raise ValueError("data.image_size is required for source 'folder', e.g. [64, 64]")
+        return self
+
+
+class ClassifierConfig(Strict):
+    """The classifier every group trains, and how it is trained."""
+
+    model: Literal["mlp", "small_cnn", "mobilenet_v2", "vgg16"] = "small_cnn"
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 64
+    learning_rate: float = Field(1e-3, gt=0)
+    patience: Optional[PositiveInt] = Field(None, description="stop after this many epochs without a better val accuracy")
+    hidden_units: Optional[list[PositiveInt]] = None
+    filters: Optional[list[PositiveInt]] = None
+    dense_units: Optional[Annotated[int, Field(ge=0)]] = None
+    dropout: Optional[Annotated[float, Field(ge=0, lt=1)]] = None
+    weights: Optional[FilePath] = Field(None, description="local no-top ImageNet weights file")
+    input_size: Optional[Annotated[int, Field(ge=32)]] = None
+    alpha: Optional[float] = None
+    trainable_backbone: Optional[bool] = None
+
+    _OPTIONS = {
+        "mlp": {"hidden_units", "dropout"},
+        "small_cnn": {"filters", "dense_units", "dropout"},
+        "mobilenet_v2": {"weights", "input_size", "alpha", "dropout", "trainable_backbone"},
+        "vgg16": {"weights", "input_size", "dense_units", "dropout", "trainable_backbone"},
+    }
+
+    @model_validator(mode="after")
+    def _options_fit_model(self):
+        allowed = self._OPTIONS[self.model]
+        wrong = [k for k in self.builder_options() if k not in allowed]
+        if wrong:
+            raise ValueError(f"option(s) {wrong} do not apply to model '{self.model}'; its options are {sorted(allowed)}")
+        return self
+
+    def builder_options(self):
+        """The model-specific options that were set, as keyword arguments for the builder."""
+        every = set().union(*self._OPTIONS.values())
+        return {k: v for k, v in self.model_dump().items() if k in every and v is not None}
+
+
+class OutputConfig(Strict):
+    root: Path = Field(Path("runs"), description="run folders go to <root>/<name>")
+    export_gans: bool = Field(False, description="export every trained generator at the end of the run")
+    gan_metrics: bool = Field(True, description="compute the GAN metrics at the end of a run with GAN groups")
+    export_root: Path = Field(Path("exported_models"), description="where export_gans writes <name>/<version>/")
+
+
+class RuntimeConfig(Strict):
+    """Where and how fast models train (devices, XLA, precision); not what is trained."""
+
+    distribute: Literal["auto", "one_device", "mirrored", "multi_worker", "tpu"] = Field(
+        "auto", description="auto: TPU if tpu_address is set, all GPUs if several, else one device")
+    tpu_address: Optional[str] = Field(None, description="grpc://host:8470, a TPU name, or 'local' on a TPU VM")
+    jit_compile: Union[bool, Literal["auto"]] = Field(
+        "auto", description="XLA for every training step; auto: Keras's choice (on for GPUs, off on CPU)")
+    mixed_precision: Literal["off", "mixed_float16", "mixed_bfloat16"] = Field(
+        "off", description="mixed_float16 on GPUs (with loss scaling), mixed_bfloat16 on TPUs; slower on CPU")
+
+    @field_validator("mixed_precision", mode="before")
+    @classmethod
+    def _yaml_off(cls, value):
+        # YAML 1.1 (PyYAML) reads a bare `off` as false.
+        return "off" if value is False else value
+
+
+class SweepConfig(Strict):
+    """Repeat the experiment for each value; results are also tabulated and plotted against it."""
+
+    samples_per_class: list[PositiveInt] = Field(min_length=2, description="replaces data.samples_per_class per point")
+
+    @field_validator("samples_per_class")
+    @classmethod
+    def _increasing(cls, value):
+        if sorted(set(value)) != value:
+            raise ValueError(f"sweep values must be distinct and increasing, got {value}")
+        return value
+
+
+class ExperimentConfig(Strict):
+    """One experiment: data, classifier, groups to compare and seeds."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    data: DataConfig = Field(default_factory=DataConfig)
+    classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    groups: list[Group] = Field(min_length=1)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    sweep: Optional[SweepConfig] = None
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    cyclegans: list[CycleGANConfig] = Field(default_factory=list, description="translation models for translation groups")
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _type_shorthand(cls, value):
+        # `- baseline` is short for `- {type: baseline}`.
+        if isinstance(value, list):
+            return [{"type": g} if isinstance(g, str) else g for g in value]
+        return value
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, value):
+        if len(set(value)) != len(value):
+            raise ValueError(f"seeds must be distinct, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_group_names(self):
+        labels = [g.label for g in self.groups]
+        doubles = sorted({n for n in labels if labels.count(n) > 1})
+        if doubles:
+            raise ValueError(f"group names must be unique; give these a distinct `name`: {doubles}")
+        models = [c.name for c in self.cyclegans]
+        if len(set(models)) != len(models):
+            raise ValueError(f"cyclegans need distinct names, got {models}")
+        for g in self.groups:
+            unknown = sorted({t.model for t in getattr(g, "translations", []) if t.model not in models})
+            if unknown:
+                raise ValueError(f"group '{g.label}' translates with {unknown}, not defined under cyclegans "
+                                 f"(defined: {models or 'none'})")
+        if any(g.type == "more_real" for g in self.groups) and self.data.extra_per_class == 0:
+            raise ValueError("group 'more_real' needs extra real images: set data.extra_per_class (an int or 'same')")
+        return self

@@ -1,0 +1,161 @@
+"""Config sections -> objects: data splits, classifiers, GANs and CycleGANs.
+
+With `tfganaug.experiment.models`, `planning` and `runner`, the only code that
+reads the validated config (`tfganaug.cli` reads it too, to pick the command's
+run folder and sweep points). Everything these functions build takes plain
+keyword arguments and never sees the config.
+"""
+
+import math
+
+import keras
+
+from tfganaug.config import CycleGANConfig, GANTraining
+from tfganaug.data.animal_mnist import load_animal_mnist
+from tfganaug.data.fashion_mnist import load_fashion_mnist
+from tfganaug.data.folder import load_folder
+from tfganaug.data.npz import load_npz
+from tfganaug.data.sampling import SAME, split_pool
+from tfganaug.data.tfds_source import load_tfds
+from tfganaug.errors import ConfigError
+from tfganaug.evaluation.gan_evaluation import ClassifierRecipe
+from tfganaug.gans import GAN_MODELS
+from tfganaug.gans.cyclegan import CycleGAN, HoldThenLinearDecay
+from tfganaug.networks.classifiers import CLASSIFIER_BUILDERS
+from tfganaug.networks.cyclegan_networks import (build_patchgan_discriminator, build_resnet_generator,
+                                                 build_unet_generator)
+from tfganaug.networks import GAN_NETWORKS
+from tfganaug.training.classifier import fit_classifier
+from tfganaug.training.gan_folder import model_kind, settings_key
+
+# ---------------------------------------------------------------- data
+
+
+def _stream_cap(data):
+    """Images per class a streaming (tfds) source must keep: enough for train + val + extra, or None for all."""
+    spc = data.samples_per_class
+    if not isinstance(spc, int):
+        return None
+    parts = [spc] + [spc if v == SAME else v for v in (data.val_per_class, data.extra_per_class)]
+    return sum(parts)
+
+
+def load_source(data):
+    """The `SourceData` named by a `DataConfig`."""
+    if data.source == "animal_mnist":
+        return load_animal_mnist(test_fraction=data.test_fraction, split_seed=data.seed)
+    if data.source == "fashion_mnist":
+        return load_fashion_mnist(allow_download=data.download)
+    if data.source == "folder":
+        return load_folder(data.path, data.image_size, channels=data.channels,
+                           test_fraction=data.test_fraction, split_seed=data.seed)
+    if data.source == "npz":
+        return load_npz(data.path, test_fraction=data.test_fraction, split_seed=data.seed)
+    return load_tfds(
+        data.source.split(":", 1)[1], image_key=data.image_key, label_key=data.label_key,
+        attributes=data.attributes, attribute_negatives=data.attribute_negatives,
+        train_split=data.train_split, test_split=data.test_split, data_dir=data.data_dir,
+        image_size=data.image_size, download=data.download,
+        max_per_class=_stream_cap(data), max_test_per_class=data.test_per_class, seed=data.seed)
+
+
+def make_splits(data):
+    """Load the source and draw train / extra / val / test as the `DataConfig` asks."""
+    source = load_source(data)
+    return split_pool(source.pool, source.test, samples_per_class=data.samples_per_class, rare=data.rare,
+                      val_per_class=data.val_per_class, extra_per_class=data.extra_per_class,
+                      test_per_class=data.test_per_class, seed=data.seed)
+
+
+# ---------------------------------------------------------------- classifiers
+
+
+def build_classifier(classifier, input_shape, num_outputs):
+    """A fresh classifier model as the `ClassifierConfig` describes."""
+    return CLASSIFIER_BUILDERS[classifier.model](input_shape, num_outputs, **classifier.builder_options())
+
+
+def classifier_recipe(config):
+    """The run's `ClassifierRecipe`: how every classifier of the run is built and trained.
+
+    Its `fit` takes further `fit_classifier` options (class weights, augmentation, logging).
+    """
+    c = config.classifier
+
+    def fit(model, images, targets, val, seed, verbose=0, **options):
+        return fit_classifier(model, images, targets, val=val, epochs=c.epochs, batch_size=c.batch_size,
+                              learning_rate=c.learning_rate, seed=seed, patience=c.patience, verbose=verbose,
+                              jit_compile=config.runtime.jit_compile, **options)
+
+    data = config.data.model_dump(mode="json")
+    return ClassifierRecipe(build=lambda shape, outputs: build_classifier(c, shape, outputs), fit=fit,
+                            key=settings_key(data, c.model_dump(mode="json")), data_key=settings_key(data),
+                            name=c.model)
+
+
+# ---------------------------------------------------------------- GANs
+
+# The DAGAN study's discriminator starts with Gaussian noise on its input.
+DEFAULT_INSTANCE_NOISE = {"dcgan": 0.05}
+
+
+def build_gan(gan, image_shape, num_classes, seed):
+    """A compiled, untrained GAN model as the `GANTraining` config describes."""
+    cls = GAN_MODELS[gan.model]
+    build_g, build_d = GAN_NETWORKS[gan.network]
+    generator = build_g(gan.latent_dim, image_shape, num_classes if cls.conditional else 0, **gan.generator_options())
+    discriminator = build_d(image_shape, cls.discriminator_outputs(num_classes),
+                            num_classes if cls.discriminator_sees_label else 0, **gan.discriminator_options())
+    instance_noise = DEFAULT_INSTANCE_NOISE.get(gan.network, 0.0) if gan.instance_noise is None else gan.instance_noise
+    model = cls(generator, discriminator, latent_dim=gan.latent_dim, num_classes=num_classes, loss=gan.loss,
+                diffaugment=tuple(gan.diffaugment), seed=seed, instance_noise=instance_noise, d_steps=gan.d_steps,
+                lecam=gan.lecam, ema_decay=gan.ema.decay if gan.ema else None,
+                ema_start=gan.ema.start if gan.ema else 0)
+    model.compile(g_optimizer=keras.optimizers.Adam(gan.g_learning_rate, gan.beta_1, gan.beta_2),
+                  d_optimizer=keras.optimizers.Adam(gan.d_learning_rate, gan.beta_1, gan.beta_2))
+    return model
+
+
+def gan_schedule(gan, num_images):
+    """(images per discriminator step, epochs) of a GAN trained on `num_images` images: the
+    configured batch (smaller for tiny data sets), and `gan.epochs`, or as many epochs as
+    `gan.kimg` thousand real images take. A batch of the GAN's dataset holds `d_steps` steps' images."""
+    step_batch = min(gan.batch_size, num_images // gan.d_steps)
+    if step_batch < 1:
+        raise ConfigError(f"gan.d_steps: {gan.d_steps} discriminator steps need at least {gan.d_steps} training "
+                          f"images, the training set has {num_images}")
+    if gan.kimg is None:
+        return step_batch, gan.epochs
+    shown_per_epoch = num_images // (step_batch * gan.d_steps) * step_batch * gan.d_steps
+    return step_batch, max(1, math.ceil(gan.kimg * 1000 / shown_per_epoch))
+
+
+def build_cyclegan(cfg, image_shape, seed, steps_per_epoch=1):
+    """A compiled, untrained `CycleGAN` as the `CycleGANConfig` describes (schedule in optimizer steps)."""
+    def generator(name):
+        if cfg.generator == "unet":
+            return build_unet_generator(image_shape, filters=cfg.filters, depth=cfg.unet_depth, name=name)
+        return build_resnet_generator(image_shape, filters=cfg.filters, downsamplings=cfg.downsamplings,
+                                      residual_blocks=cfg.residual_blocks, name=name)
+
+    def discriminator(name):
+        return build_patchgan_discriminator(image_shape, filters=cfg.d_filters, layers=cfg.d_layers, name=name)
+
+    model = CycleGAN(generator("generator_ab"), generator("generator_ba"), discriminator("discriminator_a"),
+                     discriminator("discriminator_b"), cycle_weight=cfg.cycle_weight,
+                     identity_weight=cfg.identity_weight, pool_size=cfg.pool_size, seed=seed)
+
+    def optimizer():
+        schedule = HoldThenLinearDecay(cfg.learning_rate, (cfg.epochs - cfg.decay_epochs) * steps_per_epoch,
+                                       cfg.decay_epochs * steps_per_epoch)
+        return keras.optimizers.Adam(schedule, beta_1=cfg.beta_1)
+    model.compile(g_optimizer=optimizer(), d_optimizer=optimizer())
+    return model
+
+
+def build_from_spec(spec):
+    """An untrained compiled GAN or CycleGAN from the `gan.json` of its folder."""
+    if model_kind(spec) == "cyclegan":
+        return build_cyclegan(CycleGANConfig(**spec["cyclegan"]), tuple(spec["image_shape"]), spec["seed"],
+                              spec["steps_per_epoch"])
+    return build_gan(GANTraining(**spec["gan"]), tuple(spec["image_shape"]), spec["num_classes"], spec["seed"])

@@ -1,0 +1,78 @@
+"""The GANs and CycleGANs of one run, trained on first use into `<run>/gans/` (see `TrainedModels`)."""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from tfganaug.data.pipeline import domain_dataset, gan_dataset, prefetched
+from tfganaug.data.pixels import to_signed
+from tfganaug.errors import ConfigError
+from tfganaug.experiment.builders import build_from_spec, gan_schedule
+from tfganaug.layout import MODELS_DIR
+from tfganaug.synthesis.translation import domain_classes
+from tfganaug.training.gan_fit import train_gan
+from tfganaug.training.grids import TranslationGrids
+from tfganaug.training.providers import TrainedModels
+
+GRID_IMAGES = 8  # images of each domain in a CycleGAN's translation grids
+
+
+class RunModels:
+    """The trained generators a run's groups ask for, each trained once per (settings, data, seed).
+
+    Args:
+        config: the run's `ExperimentConfig`.
+        run_dir: the run folder.
+        log: where progress lines go.
+        verbose: Keras `fit` verbosity of GAN training.
+    """
+
+    def __init__(self, config, run_dir, log=print, verbose=2):
+        self.store = TrainedModels(run_dir / MODELS_DIR, config.data.model_dump(mode="json"), build_from_spec, log)
+        self.cyclegans = {c.name: c for c in config.cyclegans}
+        self.verbose, self.jit_compile = verbose, config.runtime.jit_compile
+
+    def gan(self, gan, train, seed):
+        """The GAN of `GANTraining` settings `gan`, trained on the `ImageSet` `train` with `seed`."""
+        spec = {"gan": gan.model_dump(mode="json"), "image_shape": list(train.image_shape),
+                "num_classes": train.num_classes, "class_names": list(train.class_names), "seed": seed}
+
+        step_batch, epochs = gan_schedule(gan, len(train))
+
+        def fit(model, folder):
+            data = gan_dataset(train.images, train.labels, step_batch * gan.d_steps, seed)
+            train_gan(model, data, epochs=epochs, folder=folder, spec=spec, class_names=train.class_names, seed=seed,
+                      sample_every=gan.sample_every, verbose=self.verbose, jit_compile=self.jit_compile)
+
+        # sample_every changes what is logged, not what is trained.
+        settings = {k: v for k, v in gan.key_dump().items() if k != "sample_every"}
+        return self.store.get(gan.model, settings, seed, spec, fit, f"GAN {gan.model}",
+                              f" ({gan.network}, {epochs} epochs) on {len(train)} images")
+
+    def cyclegan(self, name, train, seed):
+        """(the trained CycleGAN `name`, its domain A classes, its domain B classes) for `train` and `seed`."""
+        cfg = self.cyclegans[name]
+        a_classes, b_classes = domain_classes(name, cfg.domain_a, cfg.domain_b, train.class_names)
+        images_a = train.images[np.isin(train.labels, a_classes)]
+        images_b = train.images[np.isin(train.labels, b_classes)]
+        if not len(images_a) or not len(images_b):
+            raise ConfigError(f"cyclegans.{name}: domain {'a' if not len(images_a) else 'b'} has no training images")
+        batch = min(cfg.batch_size, len(images_a), len(images_b))
+        steps = math.ceil(max(len(images_a), len(images_b)) / batch)
+        spec = {"cyclegan": cfg.model_dump(mode="json"), "image_shape": list(train.image_shape), "seed": seed,
+                "class_names": list(train.class_names), "steps_per_epoch": steps,
+                "domain_a": a_classes, "domain_b": b_classes}
+
+        def fit(model, folder):
+            data = tf.data.Dataset.zip((domain_dataset(images_a, batch, seed), domain_dataset(images_b, batch, seed + 1)))
+            shown = min(GRID_IMAGES, len(images_a), len(images_b))
+            grids = TranslationGrids(folder / "samples", to_signed(images_a[:shown]), to_signed(images_b[:shown]),
+                                     cfg.sample_every, cfg.epochs)
+            train_gan(model, prefetched(data), epochs=cfg.epochs, folder=folder, spec=spec, seed=seed,
+                      verbose=self.verbose, steps_per_epoch=steps, grids=grids, jit_compile=self.jit_compile)
+
+        settings = cfg.model_dump(mode="json", exclude={"sample_every"})
+        model = self.store.get(f"cyclegan-{name}", settings, seed, spec, fit, f"CycleGAN {name}",
+                               f" ({len(images_a)} A vs {len(images_b)} B images, {cfg.epochs} epochs)")
+        return model, a_classes, b_classes

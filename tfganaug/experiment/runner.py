@@ -1,0 +1,148 @@
+"""Running an experiment: every group with every seed, the results, GAN metrics, exports and sweeps."""
+
+import json
+import sys
+import time
+
+import keras
+
+from tfganaug.config import to_yaml
+from tfganaug.distribute import describe_strategy, runtime_scope, worker_folder
+from tfganaug.errors import UserError
+from tfganaug.evaluation.gan_evaluation import evaluate_gans
+from tfganaug.experiment.builders import build_from_spec, classifier_recipe, make_splits
+from tfganaug.experiment.models import RunModels
+from tfganaug.experiment.planning import describe_plan, plan_group
+from tfganaug.files import write_text
+from tfganaug.layout import CONFIG_FILE, RUNS_DIR
+from tfganaug.reporting.plots import plot_per_class_accuracy, plot_sweep, plot_training_curves
+from tfganaug.reporting.report import write_report
+from tfganaug.reporting.results import markdown_table, sweep_table, write_results
+from tfganaug.serving.export import export_generator, export_name
+from tfganaug.training.classifier import evaluate_classifier
+from tfganaug.training.gan_folder import load_trained_gan, stable_hash, trained_gans
+
+
+def run_key(config, group, seed):
+    """A hash of everything that determines one run's result: a rerun with the same key is skipped."""
+    parts = {"data": config.data.model_dump(mode="json"), "classifier": config.classifier.model_dump(mode="json"),
+             "group": group.key_dump(), "seed": seed}
+    used = {t.model for t in getattr(group, "translations", [])}
+    if used:  # only then, so that the keys of earlier runs without translations stay valid
+        parts["cyclegans"] = [c.model_dump(mode="json") for c in config.cyclegans if c.name in used]
+    return stable_hash(parts)
+
+
+def run_one(config, group, seed, splits, models=None, verbose=2, log_dir=None):
+    """Train one group's classifier with one seed and evaluate it on the test set; return the record."""
+    plan = plan_group(group, splits, seed, models)
+    recipe = classifier_recipe(config)
+    keras.utils.set_random_seed(seed)
+    model = recipe.build(splits.train.image_shape, plan.targets.shape[1])
+    started = time.time()
+    history = recipe.fit(model, plan.images, plan.targets, (splits.val.images, splits.val.labels), seed,
+                         verbose=verbose, class_weight=plan.class_weight, augment=plan.augment, log_dir=log_dir,
+                         num_classes=splits.train.num_classes)
+    metrics = evaluate_classifier(model, splits.test)
+    return {"group": group.label, "type": group.type, "seed": seed, "train_size": int(len(plan.images)),
+            "seconds": round(time.time() - started, 1), **metrics, "history": history}
+
+
+def train(config, run_dir, log=print, verbose=None):
+    """Run the experiment, or its sweep, into `run_dir` on the devices and precision of `config.runtime`.
+
+    Batch sizes in the config are global: with N replicas each gets 1/N of every
+    batch. The runtime is not part of the run keys: finished runs are reused when
+    only it changes.
+    """
+    with runtime_scope(config.runtime) as strategy:
+        if strategy.num_replicas_in_sync > 1 and config.runtime.jit_compile is True:
+            raise UserError(f"runtime.jit_compile: true with {strategy.num_replicas_in_sync} replicas: Keras cannot "
+                            "XLA-compile a training step under MirroredStrategy; set runtime.jit_compile: auto "
+                            "(XLA off with several replicas) or train on one device")
+        if strategy.num_replicas_in_sync > 1:
+            log(f"training on {describe_strategy(strategy)}; batch sizes are global")
+        return (run_sweep if config.sweep else run_experiment)(config, worker_folder(run_dir, strategy), log, verbose)
+
+
+def run_experiment(config, run_dir, log=print, verbose=None):
+    """Run every group with every seed, write results and plots into `run_dir`; return the summary rows.
+
+    A (group, seed) already finished with the same settings (same run key) is
+    loaded from `run_dir/runs/` instead of retrained.
+    """
+    verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / CONFIG_FILE, to_yaml(config))
+    splits = make_splits(config.data)
+    log(describe_plan(config, splits))
+    records, total = [], len(config.groups) * len(config.seeds)
+    models = RunModels(config, run_dir, log, verbose)
+    for group in config.groups:
+        for seed in config.seeds:
+            key = run_key(config, group, seed)
+            path = run_dir / RUNS_DIR / f"{group.label}__seed{seed}.json"
+            cached = json.loads(path.read_text()) if path.exists() else None
+            if cached is not None and cached.get("key") == key:
+                record, status = cached, "already done"
+            else:
+                log_dir = run_dir / "tensorboard" / f"{group.label}__seed{seed}"
+                record = {**run_one(config, group, seed, splits, models, verbose, log_dir), "key": key}
+                write_text(path, json.dumps(record))
+                status = f"{record['seconds']}s"
+            records.append(record)
+            log(f"[{len(records)}/{total}] {group.label} seed {seed}: accuracy {100 * record['accuracy']:.2f}%, "
+                f"balanced {100 * record['balanced_accuracy']:.2f}%, macro-F1 {100 * record['macro_f1']:.2f}% ({status})")
+    class_names = splits.train.class_names
+    rows = write_results(run_dir, records, class_names, config.name)
+    plot_per_class_accuracy(rows, class_names, run_dir / "per_class_accuracy.png")
+    plot_training_curves(records, run_dir / "training_curves.png")
+    if config.output.gan_metrics and any(g.type == "gan" for g in config.groups):
+        evaluate_gans(run_dir, splits=splits, recipe=classifier_recipe(config), build=build_from_spec,
+                      keep_done=True, log=log)
+    if config.output.export_gans:
+        export_run_gans(config, run_dir, log)
+    write_report(run_dir)
+    log("\n" + markdown_table(rows, class_names))
+    log(f"results, plots and report.html are in {run_dir}")
+    return rows
+
+
+def export_run_gans(config, run_dir, log=print):
+    """Export every trained GAN and CycleGAN of the run as
+    `<export_root>/<experiment>-<model or cyclegan-name>-seed<k>/<next version>/`."""
+    names = []
+    for folder_name, folder in trained_gans(run_dir, "all").items():
+        model, spec = load_trained_gan(folder, build_from_spec)
+        name = export_name(config.name, spec, with_seed=True)
+        name = name if name not in names else f"{config.name}-{folder_name}"  # two settings of one model and seed
+        names.append(name)
+        log(f"exported {folder_name} to {export_generator(model, spec, config.output.export_root, name)}")
+
+
+def sweep_points(config):
+    """[(value, the config of that point)] of a sweep: `data.samples_per_class` replaced by each value."""
+    return [(value, config.model_copy(update={"sweep": None,
+                                              "data": config.data.model_copy(update={"samples_per_class": value})}))
+            for value in config.sweep.samples_per_class]
+
+
+def run_sweep(config, run_dir, log=print, verbose=None):
+    """Run the experiment once per `sweep.samples_per_class` value, each in `run_dir/samples_per_class=N/`.
+
+    Writes `sweep.md` (accuracy per group and value) and `sweep_accuracy.png`
+    (accuracy against samples per class, one line per group) into `run_dir`.
+    """
+    key = "samples_per_class"
+    points = []
+    for value, point in sweep_points(config):
+        log(f"\n=== sweep: {key} = {value} ===")
+        points.append((value, run_experiment(point, run_dir / f"{key}={value}", log, verbose)))
+    write_text(run_dir / CONFIG_FILE, to_yaml(config))
+    table = sweep_table(points, key)
+    write_text(run_dir / "sweep.md", f"# Sweep: {config.name}\n\nTest accuracy in %, mean ± std over seeds.\n\n{table}")
+    plot_sweep(points, key, run_dir / "sweep_accuracy.png")
+    write_report(run_dir)
+    log("\n" + table)
+    log(f"sweep table and plot are in {run_dir}")
+    return points

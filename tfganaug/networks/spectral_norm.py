@@ -1,0 +1,99 @@
+"""Spectral normalization (Miyato et al. 2018) as layers: the weight divided by its largest singular value.
+
+The division happens inside the forward computation, so the trainable weight
+stays what the optimizer made it and the gradient flows through the
+normalization (the paper's formulation). Keras's own `SpectralNormalization`
+wrapper instead overwrites the kernel with its normalized value at every
+training call (measured against these layers in `bench/spectral_norm.py`).
+
+The singular value is estimated by power iteration: each training call takes
+one step from the vector `sn_u` of the previous call and stores the new one
+(a non-trainable weight: saved, restored and resumed with the model). Every
+replica computes the same step from the same mirrored weights, so `sn_u` stays
+identical across replicas. Inference uses the stored vector without updating it.
+"""
+
+import keras
+from keras import ops
+
+
+def _unit(x):
+    return x / ops.sqrt(ops.sum(ops.square(x)) + 1e-12)
+
+
+class SpectralNorm:
+    """Mixin for a layer with a weight `self.kernel` whose last axis is the output: adds `sn_u` and
+    `normalized_kernel(training)`."""
+
+    power_iterations = 1
+
+    def _add_sn_vector(self):
+        # A random start (not zeros, which power iteration cannot leave); the initializer is seeded
+        # like every other weight by keras.utils.set_random_seed.
+        self.sn_u = self.add_weight(shape=(self.kernel.shape[-1],), initializer=keras.initializers.RandomNormal(),
+                                    trainable=False, name="sn_u")
+
+    def normalized_kernel(self, training=False):
+        """The kernel divided by its estimated largest singular value; in training, `sn_u` takes one more
+        power-iteration step."""
+        matrix = ops.reshape(self.kernel, (-1, self.kernel.shape[-1]))
+        u = ops.cast(self.sn_u, matrix.dtype)
+        for _ in range(self.power_iterations):
+            v = _unit(ops.matmul(matrix, u))
+            u = _unit(ops.matmul(ops.transpose(matrix), v))
+        u, v = ops.stop_gradient(u), ops.stop_gradient(v)
+        sigma = ops.sum(v * ops.matmul(matrix, u))
+        if training:
+            self.sn_u.assign(ops.cast(u, self.sn_u.dtype))
+        return self.kernel / sigma
+
+
+@keras.saving.register_keras_serializable(package="tfganaug")
+class SNConv2D(SpectralNorm, keras.layers.Conv2D):
+    """`keras.layers.Conv2D` with a spectrally normalized kernel (channels-last)."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._add_sn_vector()
+
+    def call(self, inputs, training=False):
+        outputs = ops.conv(inputs, self.normalized_kernel(training), strides=self.strides, padding=self.padding,
+                           dilation_rate=self.dilation_rate, data_format=self.data_format)
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return self.activation(outputs) if self.activation is not None else outputs
+
+
+@keras.saving.register_keras_serializable(package="tfganaug")
+class SNDense(SpectralNorm, keras.layers.Dense):
+    """`keras.layers.Dense` with a spectrally normalized kernel."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._add_sn_vector()
+
+    def call(self, inputs, training=False):
+        outputs = ops.matmul(inputs, self.normalized_kernel(training))
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return self.activation(outputs) if self.activation is not None else outputs
+
+
+@keras.saving.register_keras_serializable(package="tfganaug")
+class SNEmbedding(SpectralNorm, keras.layers.Embedding):
+    """`keras.layers.Embedding` whose table [K, D] is spectrally normalized (the projection
+    discriminator's class embedding)."""
+
+    @property
+    def kernel(self):
+        return self.embeddings
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        self._add_sn_vector()
+
+    def call(self, inputs, training=False):
+        return ops.take(self.normalized_kernel(training), ops.cast(inputs, "int32"), axis=0)
+
+    def compute_output_spec(self, inputs, training=False):
+        return super().compute_output_spec(inputs)

@@ -1,0 +1,94 @@
+"""The folder of one trained GAN or CycleGAN inside a run folder, and finding them again.
+
+    gans/<prefix>-<key>/gan.json         what was trained (settings, image shape, classes, seed):
+                                         enough to rebuild it; a CycleGAN's has a "cyclegan" entry
+    gans/<prefix>-<key>/gan.weights.h5   the final weights (see `tfganaug.training.gan_fit`)
+
+`prefix` is the GAN model ("acgan") or `cyclegan-<name>`; `key` hashes the
+settings, the data and the seed (`settings_key`). Which kind a folder holds is
+read from its `gan.json` (`model_kind`), never guessed from its name.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+from tfganaug.errors import UserError
+from tfganaug.layout import MODELS_DIR, SPEC_FILE, WEIGHTS_FILE
+
+KINDS = ("gan", "cyclegan", "all")
+
+
+def stable_hash(value):
+    """A short hash of a JSON-able value that is the same in every process and on every machine."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def settings_key(*parts):
+    """The `stable_hash` of several settings: names a trained model's folder and cache entries."""
+    return stable_hash(list(parts))
+
+
+def read_spec(folder):
+    """The `gan.json` of a model folder."""
+    return json.loads((Path(folder) / SPEC_FILE).read_text())
+
+
+def model_kind(spec):
+    """"cyclegan" for a CycleGAN's spec, "gan" for any GAN's."""
+    return "cyclegan" if "cyclegan" in spec else "gan"
+
+
+def model_label(spec):
+    """How a model is named to users: its GAN model ("acgan") or "cyclegan-<name>"."""
+    return f"cyclegan-{spec['cyclegan']['name']}" if model_kind(spec) == "cyclegan" else spec["gan"]["model"]
+
+
+def trained_gans(run_dir, kind="gan"):
+    """{folder name: folder} of the finished models of a run: GANs ("gan"), CycleGANs ("cyclegan") or both ("all")."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    models = Path(run_dir) / MODELS_DIR
+    found = {p.name: p for p in sorted(models.glob("*")) if (p / WEIGHTS_FILE).exists()} if models.is_dir() else {}
+    return {n: p for n, p in found.items() if kind == "all" or model_kind(read_spec(p)) == kind}
+
+
+def choose_gan(run_dir, name=None, kind="gan"):
+    """The folder of one finished model of a run (`kind` as in `trained_gans`): the only one, or the
+    one `name` designates: its folder name, its GAN model ("acgan") or its CycleGAN's name ("tshirt-shirt")."""
+    found = trained_gans(run_dir, kind)
+    if not found:
+        raise UserError(f"{run_dir}: no trained GAN here (expected {MODELS_DIR}/<name>/{WEIGHTS_FILE}); "
+                        f"give the folder of a run whose groups include a `type: gan` group")
+    matches = []
+    if name is not None:
+        matches = [p for n, p in found.items() if name == n or name in _names(read_spec(p))]
+        if len(matches) == 1:
+            return matches[0]
+    elif len(found) == 1:
+        return next(iter(found.values()))
+    why = f"no GAN named {name!r}" if name is not None and not matches else "several GANs"
+    raise UserError(f"{run_dir}: {why}; choose one with --gan, one of: {', '.join(found)}")
+
+
+def _names(spec):
+    if model_kind(spec) == "cyclegan":
+        return {spec["cyclegan"]["name"], model_label(spec)}
+    return {spec["gan"]["model"]}
+
+
+def load_trained_gan(folder, build):
+    """Rebuild a finished GAN or CycleGAN from its folder.
+
+    Args:
+        folder: a model folder written by `tfganaug.training.gan_fit.train_gan`.
+        build: `build(spec)` -> an untrained compiled model of the same architecture.
+
+    Returns:
+        (model with the trained weights, spec dict).
+    """
+    folder = Path(folder)
+    spec = read_spec(folder)
+    model = build(spec)
+    model.load_weights(folder / WEIGHTS_FILE)
+    return model, spec
