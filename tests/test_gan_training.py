@@ -19,8 +19,13 @@ from tfganaug.training.gan_folder import choose_gan, load_trained_gan, trained_g
 CLASSES = ["a", "b", "c"]
 
 
-def _spec(model="acgan"):
-    gan = GANTraining(model=model, network="mlp", latent_dim=4, hidden_units=[8], epochs=3, batch_size=8)
+RESNET_EMA_ADA = {"model": "cgan", "network": "resnet", "base_filters": 4, "d_filters": [4, 4], "loss": "hinge",
+                  "ema": {"decay": 0.9}, "diffaugment": ["translation"], "ada_target": 0.6}
+
+
+def _spec(model="acgan", **options):
+    gan = GANTraining(**{"model": model, "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 3,
+                         "batch_size": 8, **options})
     return {"gan": gan.model_dump(mode="json"), "image_shape": [8, 8, 1], "num_classes": 3,
             "class_names": CLASSES, "seed": 5}
 
@@ -63,8 +68,10 @@ class _Crash(keras.callbacks.Callback):
             raise KeyboardInterrupt("simulated kill")
 
 
-def test_cut_short_training_resumes_to_the_same_weights(tmp_path):
-    spec = _spec()
+@pytest.mark.parametrize("options", [{}, RESNET_EMA_ADA], ids=["acgan-mlp", "cgan-resnet-ema-ada"])
+def test_cut_short_training_resumes_to_the_same_weights(tmp_path, options):
+    # With the second: the moving average, spectral norm's vectors and ada_p come back too.
+    spec = _spec(**({**options, "hidden_units": None} if options else {}))
     straight = _train(tmp_path / "straight", spec)
     with pytest.raises(KeyboardInterrupt):
         _train(tmp_path / "resumed", spec, extra_callbacks=[_Crash()])

@@ -114,9 +114,36 @@ def test_new_gan_keys_left_at_their_defaults_keep_existing_run_keys():
     config = validate(raw)
     group = config.groups[0]
     dump = group.model_dump(mode="json")
-    for key in ("ema", "d_steps", "lecam", "kimg"):
+    for key in ("ema", "d_steps", "lecam", "kimg", "ada_target"):
         del dump["gan"][key]
     del dump["synthesize"]["truncation"]
     assert group.key_dump() == dump  # what run keys and GAN folder names hashed before these keys existed
     changed = validate({**raw, "groups": [{"type": "gan", "gan": {"model": "acgan", "d_steps": 2}}]})
     assert run_key(changed, changed.groups[0], 0) != run_key(config, group, 0)
+
+
+@pytest.mark.parametrize("bias,moves", [(5.0, "up"), (-5.0, "down")])
+def test_ada_p_rises_while_the_discriminator_is_sure_of_real_images_and_falls_otherwise(bias, moves):
+    model = _gan(diffaugment=["translation"], ada_target=0.6)
+    logits = model.discriminator.get_layer("logits")
+    kernel, _ = logits.get_weights()
+    logits.set_weights([kernel * 0, np.array([bias], np.float32)])  # every image scored `bias`
+    model.ada_p.assign(0.5)
+    real = tf.zeros((4,) + SHAPE)
+    model.discriminator_step(real, tf.constant([0, 1, 2, 0]), StepRandom(0, 0))
+    step = 4 / (model.ADA_KIMG * 1000)  # one batch of 4 real images
+    assert float(model.ada_p) == pytest.approx(0.5 + step if moves == "up" else 0.5 - step)
+
+
+def test_ada_p_is_logged_per_epoch_and_applies_transforms_per_image():
+    model = _gan(diffaugment=["cutout"], ada_target=0.6)
+    history = model.fit(_data(8), epochs=2, verbose=0).history
+    assert len(history["ada_p"]) == 2
+    images = tf.ones((200,) + SHAPE)
+    for p, cut in ((0.0, 0), (1.0, 200)):
+        model.ada_p.assign(p)
+        seen = model.augment(images, StepRandom(0, 0)).numpy()
+        assert int((seen == 0).any(axis=(1, 2, 3)).sum()) == cut
+    model.ada_p.assign(0.5)
+    seen = model.augment(images, StepRandom(0, 0)).numpy()
+    assert 70 < int((seen == 0).any(axis=(1, 2, 3)).sum()) < 130

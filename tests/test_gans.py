@@ -232,3 +232,14 @@ def test_wgan_gp_penalty_takes_the_discriminator_optimizers_loss_scale(monkeypat
     model.d_optimizer.build(model.discriminator.trainable_variables)
     model.penalty(lambda x: x, tf.zeros((2,) + SHAPE), tf.zeros((2,) + SHAPE), StepRandom(0, 0))
     assert seen["scale"] == 1024.0
+
+
+def test_a_keras_file_round_trip_keeps_the_residual_networks_and_the_moving_average(tmp_path):
+    model = tiny_gan("cgan", "resnet", "hinge", ("translation",), options={"ema_decay": 0.9, "ada_target": 0.6})
+    model.fit(_data(), epochs=1, verbose=0)
+    model.save(tmp_path / "gan.keras")
+    loaded = keras.models.load_model(tmp_path / "gan.keras", compile=False)
+    assert (loaded.ema_decay, loaded.ada_target) == (0.9, 0.6)
+    for before, after in zip(model.weights, loaded.weights):
+        np.testing.assert_array_equal(before.numpy(), after.numpy())
+    np.testing.assert_array_equal(model.generate(labels=[0, 2], seed=0), loaded.generate(labels=[0, 2], seed=0))

@@ -93,3 +93,15 @@ def test_every_gan_model_trains_on_the_residual_networks(model):
                                                (np.arange(8) % 3).astype("int32"))).batch(4)
     history = gan.fit(data, epochs=1, verbose=0).history
     assert all(np.isfinite(v[-1]) for v in history.values())
+
+
+def test_weights_files_keep_the_power_iteration_vectors(tmp_path):
+    keras.utils.set_random_seed(0)
+    d = build_residual_discriminator((8, 8, 1), 1, 3, filters=(4, 4))
+    d([tf.zeros((2, 8, 8, 1)), tf.constant([0, 1])], training=True)  # moves every sn_u
+    d.save_weights(tmp_path / "d.weights.h5")
+    keras.utils.set_random_seed(1)
+    other = build_residual_discriminator((8, 8, 1), 1, 3, filters=(4, 4))
+    other.load_weights(tmp_path / "d.weights.h5")
+    for a, b in zip(d.weights, other.weights):
+        np.testing.assert_array_equal(a, b)

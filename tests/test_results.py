@@ -38,3 +38,11 @@ def test_a_single_seed_gives_no_interval_and_no_significance():
     assert rows[0]["ci"]["accuracy"] == (None, None)
     assert rows[1]["vs_baseline"]["accuracy"]["p"] is None
     assert "| n/a | +30.00 (p n/a) |" in markdown_table(rows, ["x"])
+
+
+def test_results_md_shows_the_warnings_about_the_gans_above_the_table(tmp_path):
+    from tfganaug.reporting.results import write_results
+
+    write_results(tmp_path, _records("g", "baseline", [0.5]), ["x"], "e", notes=["Warning: GAN a collapsed."])
+    text = (tmp_path / "results.md").read_text()
+    assert "Warning: GAN a collapsed." in text and text.index("Warning") < text.index("| group")

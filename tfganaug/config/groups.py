@@ -85,7 +85,7 @@ class EMAConfig(Strict):
 class GANTraining(Strict):
     """How a GAN is built and trained (shared by groups with identical settings: trained once per seed)."""
 
-    late_keys = frozenset({"ema", "d_steps", "lecam", "kimg"})
+    late_keys = frozenset({"ema", "d_steps", "lecam", "kimg", "ada_target"})
 
     model: Literal["gan", "cgan", "acgan", "sgan", "dagan"] = "acgan"
     network: Literal["mlp", "dcgan", "resnet"] = Field(
@@ -96,6 +96,9 @@ class GANTraining(Strict):
     d_filters: Optional[tuple[PositiveInt, PositiveInt]] = Field(None, description="dcgan / resnet discriminator widths")
     loss: Literal["bce", "least_squares", "hinge", "wgan_gp"] = "bce"
     diffaugment: list[Literal["color", "translation", "cutout"]] = Field(default_factory=list)
+    ada_target: Optional[float] = Field(
+        None, gt=0, lt=1, description="adaptive augmentation: apply diffaugment per image with a probability "
+                                      "steered toward this E[sign(D(real))] (0.6 in StyleGAN2-ADA)")
     instance_noise: Optional[float] = Field(
         None, ge=0, description="std of Gaussian noise on D's inputs; default 0.05 for dcgan (DAGAN study), 0 for mlp")
     epochs: PositiveInt = 20
@@ -119,8 +122,10 @@ class GANTraining(Strict):
             raise ValueError("base_filters / d_filters apply to networks 'dcgan' and 'resnet', not 'mlp'")
         if self.network != "mlp" and self.hidden_units:
             raise ValueError(f"hidden_units applies to network 'mlp', not '{self.network}'")
-        if self.lecam and self.model in ("sgan", "dagan"):
-            raise ValueError(f"lecam regularizes a real/fake logit, which model '{self.model}' does not have")
+        if (self.lecam or self.ada_target is not None) and self.model in ("sgan", "dagan"):
+            raise ValueError(f"lecam and ada_target read a real/fake logit, which model '{self.model}' does not have")
+        if self.ada_target is not None and not self.diffaugment:
+            raise ValueError("ada_target needs diffaugment transforms to apply adaptively, e.g. [translation, cutout]")
         return self
 
     def generator_options(self):

@@ -23,6 +23,7 @@ import numpy as np
 from tfganaug.data.imageset import ImageSet
 from tfganaug.data.pipeline import one_hot
 from tfganaug.data.pixels import to_uint8
+from tfganaug.evaluation.collapse import collapse_warnings, collapsed_classes
 from tfganaug.evaluation.features import classifier_features, inception_features
 from tfganaug.evaluation.gan_metrics import activations, gan_quality
 from tfganaug.files import atomic_path, write_text
@@ -151,7 +152,10 @@ def evaluate_generators(generators, *, splits, recipe, cache_dir, inception_weig
             train_labels = np.repeat(np.arange(k), splits.train.counts())
             gan_trained = recipe.train(train_fake, train_labels, _val(splits), k)
             entry["gan_train"] = evaluate_classifier(gan_trained, test)["accuracy"]
+        entry["collapsed"] = sorted(collapsed_classes(entry))
         results[name] = entry
+        for warning in collapse_warnings({name: entry}):
+            log(warning)
         log(f"GAN {name}: FID {entry['overall']['fid']:.2f}, KID {entry['overall']['kid']:.4f}, "
             f"precision {entry['overall']['precision']:.2f}, recall {entry['overall']['recall']:.2f}"
             + (f", GAN-train {100 * entry['gan_train']:.1f}%, GAN-test {100 * entry['gan_test']:.1f}%"

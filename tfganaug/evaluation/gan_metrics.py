@@ -101,6 +101,16 @@ def precision_recall_from_activations(real, fake, k=3):
     return float(precision), float(recall)
 
 
+def mean_pairwise_distance(x, max_samples=500, seed=0):
+    """Mean Euclidean distance between two different rows of `x` [N, D] (a random subset of
+    `max_samples` rows when there are more): how spread out a set of images is in feature space."""
+    x = _as_2d("x", x)
+    if len(x) > max_samples:
+        x = x[np.random.default_rng(seed).choice(len(x), max_samples, replace=False)]
+    total = sum(float(d.sum()) for d in _distances(x, x))  # the diagonal adds 0
+    return total / (len(x) * (len(x) - 1))
+
+
 def activations(images, feature_fn, batch_size=256):
     """`feature_fn` applied batch by batch, as one float64 array [N, D]."""
     return np.concatenate([np.asarray(feature_fn(images[i:i + batch_size]), np.float64).reshape(
@@ -115,7 +125,10 @@ def frechet_distance(real_images, fake_images, feature_fn, batch_size=256):
 
 def gan_quality(real, fake, *, real_labels=None, fake_labels=None, class_names=None, k=3, kid_subsets=100,
                 kid_subset_size=1000, seed=0):
-    """FID, KID (mean, std), precision and recall overall and, with labels, per class.
+    """FID, KID (mean, std), precision, recall and spread overall and, with labels, per class.
+
+    `spread` is the generated images' mean pairwise feature distance over the real ones':
+    near 0 when a GAN makes near-identical images (collapse), near 1 when they vary as much.
 
     Args:
         real, fake: activations [N, D].
@@ -130,7 +143,9 @@ def gan_quality(real, fake, *, real_labels=None, fake_labels=None, class_names=N
         kid_mean, kid_std = kernel_distance_from_activations(r, f, kid_subsets, kid_subset_size, seed)
         precision, recall = precision_recall_from_activations(r, f, min(k, len(r) - 1, len(f) - 1))
         return {"fid": frechet_distance_from_activations(r, f), "kid": kid_mean, "kid_std": kid_std,
-                "precision": precision, "recall": recall, "n_real": len(r), "n_fake": len(f)}
+                "precision": precision, "recall": recall,
+                "spread": mean_pairwise_distance(f, seed=seed) / max(mean_pairwise_distance(r, seed=seed), 1e-12),
+                "n_real": len(r), "n_fake": len(f)}
 
     result = {"overall": metrics(np.asarray(real), np.asarray(fake)), "per_class": {}}
     if real_labels is not None and fake_labels is not None:

@@ -110,7 +110,7 @@ def build_gan(gan, image_shape, num_classes, seed):
     model = cls(generator, discriminator, latent_dim=gan.latent_dim, num_classes=num_classes, loss=gan.loss,
                 diffaugment=tuple(gan.diffaugment), seed=seed, instance_noise=instance_noise, d_steps=gan.d_steps,
                 lecam=gan.lecam, ema_decay=gan.ema.decay if gan.ema else None,
-                ema_start=gan.ema.start if gan.ema else 0)
+                ema_start=gan.ema.start if gan.ema else 0, ada_target=gan.ada_target)
     model.compile(g_optimizer=keras.optimizers.Adam(gan.g_learning_rate, gan.beta_1, gan.beta_2),
                   d_optimizer=keras.optimizers.Adam(gan.d_learning_rate, gan.beta_1, gan.beta_2))
     return model

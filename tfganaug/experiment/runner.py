@@ -9,6 +9,7 @@ import keras
 from tfganaug.config import to_yaml
 from tfganaug.distribute import describe_strategy, runtime_scope, worker_folder
 from tfganaug.errors import UserError
+from tfganaug.evaluation.collapse import collapse_warnings
 from tfganaug.evaluation.gan_evaluation import evaluate_gans
 from tfganaug.experiment.builders import build_from_spec, classifier_recipe, make_splits
 from tfganaug.experiment.models import RunModels
@@ -93,13 +94,14 @@ def run_experiment(config, run_dir, log=print, verbose=None):
             records.append(record)
             log(f"[{len(records)}/{total}] {group.label} seed {seed}: accuracy {100 * record['accuracy']:.2f}%, "
                 f"balanced {100 * record['balanced_accuracy']:.2f}%, macro-F1 {100 * record['macro_f1']:.2f}% ({status})")
-    class_names = splits.train.class_names
-    rows = write_results(run_dir, records, class_names, config.name)
+    class_names, notes = splits.train.class_names, []
+    if config.output.gan_metrics and any(g.type == "gan" for g in config.groups):
+        metrics = evaluate_gans(run_dir, splits=splits, recipe=classifier_recipe(config), build=build_from_spec,
+                                keep_done=True, log=log)
+        notes = collapse_warnings(metrics)
+    rows = write_results(run_dir, records, class_names, config.name, notes)
     plot_per_class_accuracy(rows, class_names, run_dir / "per_class_accuracy.png")
     plot_training_curves(records, run_dir / "training_curves.png")
-    if config.output.gan_metrics and any(g.type == "gan" for g in config.groups):
-        evaluate_gans(run_dir, splits=splits, recipe=classifier_recipe(config), build=build_from_spec,
-                      keep_done=True, log=log)
     if config.output.export_gans:
         export_run_gans(config, run_dir, log)
     write_report(run_dir)

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfganaug.distribute import (StepRandom, call_in_batches, global_mean, scale_for_replicas, skip_symbolic_build,
-                                 step_logs, with_loss_scaling)
+from tfganaug.distribute import (StepRandom, call_in_batches, global_mean, num_replicas, scale_for_replicas,
+                                 skip_symbolic_build, step_logs, with_loss_scaling)
 from tfganaug.gans.diffaugment import POLICIES, diff_augment
 from tfganaug.gans.losses import ADVERSARIAL_LOSSES, gradient_penalty, lecam_regularizer
 from tfganaug.gans.noise import draw_noise
@@ -47,6 +47,11 @@ class GANBase(keras.Model):
             generator's weights (its batch-norm statistics copied), and it makes every
             generated image (`generate`, `call`, exports).
         ema_start: generator steps before the average starts (a plain copy until then).
+        ada_target: when set, adaptive augmentation (Karras et al. 2020): each DiffAugment
+            transform is applied to an image with probability `ada_p`, which rises while the
+            discriminator's sign on real images, E[sign(D(x))], is above this target (it is
+            overfitting) and falls while below; it moves by at most 1 per `ADA_KIMG` thousand
+            real images. Needs `diffaugment` transforms and a real/fake logit.
 
     Under a `tf.distribute` strategy, build and compile the model in its scope;
     the losses are then per-replica shares of the global batch's mean (gradients
@@ -62,11 +67,12 @@ class GANBase(keras.Model):
         """How many logits this model's discriminator gives for K = `num_classes` (one real/fake logit here)."""
         return 1
 
-    has_real_fake_logit = True  # what LeCam regularizes; SGAN and DAGAN have class logits only
+    has_real_fake_logit = True  # what LeCam and ADA read; SGAN and DAGAN have class logits only
+    ADA_KIMG = 100  # real images (thousands) for ada_p to go from 0 to 1 (StyleGAN2-ADA: 500, for longer runs)
 
     def __init__(self, generator, discriminator, latent_dim, num_classes, loss="bce", gp_weight=10.0,
                  diffaugment=(), instance_noise=0.0, seed=None, d_steps=1, lecam=0.0, ema_decay=None, ema_start=0,
-                 **kwargs):
+                 ada_target=None, **kwargs):
         super().__init__(**kwargs)
         if loss not in self.supported_losses:
             raise ValueError(f"{type(self).__name__} supports loss {self.supported_losses}, got {loss!r}")
@@ -77,8 +83,12 @@ class GANBase(keras.Model):
         self.latent_dim, self.num_classes = int(latent_dim), int(num_classes)
         self.loss_name, self.gp_weight, self.diffaugment = loss, float(gp_weight), tuple(diffaugment)
         self.instance_noise = float(instance_noise)
-        if lecam and not self.has_real_fake_logit:
-            raise ValueError(f"{type(self).__name__} has no real/fake logit for LeCam to regularize")
+        if (lecam or ada_target is not None) and not self.has_real_fake_logit:
+            raise ValueError(f"{type(self).__name__} has no real/fake logit for LeCam or adaptive augmentation")
+        if ada_target is not None and not diffaugment:
+            raise ValueError("adaptive augmentation (ada_target) needs diffaugment transforms to apply")
+        self.ada_target = None if ada_target is None else float(ada_target)
+        self.ada_p = keras.Variable(0.0, trainable=False, name="ada_p")  # saved and resumed with the model
         self.d_steps, self.lecam = int(d_steps), float(lecam)
         # The moving averages of D's mean real and fake logits that LeCam anchors to (decay 0.99, as
         # in google/lecam-gan).
@@ -133,7 +143,8 @@ class GANBase(keras.Model):
     def augment(self, images, random):
         """What the discriminator sees in training: DiffAugment, then instance noise (draws from `random`)."""
         if self.diffaugment:
-            images = diff_augment(images, self.diffaugment, random)
+            images = diff_augment(images, self.diffaugment, random,
+                                  probability=None if self.ada_target is None else self.ada_p)
         if self.instance_noise:
             images = images + self.instance_noise * random.normal([tf.shape(images)[0], *images.shape[1:]])
         return images
@@ -169,7 +180,10 @@ class GANBase(keras.Model):
             self.update_ema()
         self.d_loss_tracker.update_state(tf.add_n(d_losses) / len(d_losses))
         self.g_loss_tracker.update_state(g_loss)
-        return step_logs({m.name: m.result() for m in self.metrics})
+        logs = {m.name: m.result() for m in self.metrics}
+        if self.ada_target is not None:
+            logs["ada_p"] = tf.identity(self.ada_p)  # per epoch in losses.csv and TensorBoard
+        return step_logs(logs)
 
     def discriminator_step(self, real, labels, random):
         """One optimizer step of the discriminator against freshly generated images; returns its loss.
@@ -188,7 +202,16 @@ class GANBase(keras.Model):
         if self.lecam:
             for average, logits in ((self.lecam_real, real_logits), (self.lecam_fake, fake_logits)):
                 average.assign(0.99 * average + 0.01 * global_mean(tf.reduce_mean(tf.cast(logits, tf.float32))))
+        if self.ada_target is not None:
+            self.adapt_augmentation(real_logits, tf.shape(real)[0])
         return loss
+
+    def adapt_augmentation(self, real_logits, batch):
+        """One step of `ada_p`: up while E[sign(D(real))] (over the global batch) is above `ada_target`,
+        down while below, by batch / (ADA_KIMG x 1000) per local batch, clipped to [0, 1]."""
+        overfit = global_mean(tf.reduce_mean(tf.sign(tf.cast(real_logits, tf.float32))))
+        step = tf.cast(batch * num_replicas(), tf.float32) / (self.ADA_KIMG * 1000.0)
+        self.ada_p.assign(tf.clip_by_value(self.ada_p + tf.sign(overfit - self.ada_target) * step, 0.0, 1.0))
 
     def update_ema(self):
         """One step of the generator's moving average: trainable weights averaged with `ema_decay` (after
@@ -251,7 +274,7 @@ class GANBase(keras.Model):
             "latent_dim": self.latent_dim, "num_classes": self.num_classes, "loss": self.loss_name,
             "gp_weight": self.gp_weight, "diffaugment": list(self.diffaugment), "instance_noise": self.instance_noise,
             "seed": self.seed, "d_steps": self.d_steps, "lecam": self.lecam, "ema_decay": self.ema_decay,
-            "ema_start": self.ema_start,
+            "ema_start": self.ema_start, "ada_target": self.ada_target,
         })
         return config
 

@@ -43,15 +43,22 @@ def _cutout(x, random, ratio=0.5):
     return x * tf.cast(~inside, x.dtype)[..., None]
 
 
-def diff_augment(x, policy, random):
+def diff_augment(x, policy, random, probability=None):
     """Apply the named transforms (a subset of POLICIES, in order) to a batch [N, H, W, C].
 
     Args:
         x: images in [-1, 1].
         policy: iterable of names from POLICIES.
         random: a `tfganaug.distribute.StepRandom` (the step's draws).
+        probability: None to transform every image (DiffAugment); else each transform is
+            applied to each image with this probability, a scalar tensor (adaptive augmentation).
     """
     transforms = {"color": _color, "translation": _translation, "cutout": _cutout}
     for name in policy:
-        x = transforms[name](x, random)
+        transformed = transforms[name](x, random)
+        if probability is None:
+            x = transformed
+        else:
+            chosen = random.uniform([tf.shape(x)[0]]) < tf.cast(probability, tf.float32)
+            x = tf.where(chosen[:, None, None, None], transformed, x)
     return x

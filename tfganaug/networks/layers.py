@@ -55,3 +55,14 @@ class ConditionalBatchNorm(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
+
+
+@keras.saving.register_keras_serializable(package="tfganaug")
+class GlobalSumPooling2D(keras.layers.Layer):
+    """Sum over the spatial axes, [N, H, W, C] -> [N, C] (SNGAN's discriminator pools by summing)."""
+
+    def call(self, inputs):
+        return keras.ops.sum(inputs, axis=(1, 2))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])

@@ -16,7 +16,7 @@ With a `label` input (conditional, model `cgan`) the logit adds the projection
 import keras
 
 from tfganaug.networks.gan_networks import upsampling_steps
-from tfganaug.networks.layers import OUTPUT_DTYPE, ConditionalBatchNorm, batch_norm
+from tfganaug.networks.layers import OUTPUT_DTYPE, ConditionalBatchNorm, GlobalSumPooling2D, batch_norm
 from tfganaug.networks.spectral_norm import SNConv2D, SNDense, SNEmbedding
 
 
@@ -89,7 +89,7 @@ def build_residual_discriminator(image_shape, num_outputs=1, num_classes=0, *, f
     for _ in discriminator_sides(image_shape[0])[1:]:
         x = _discriminator_block(x, f2, down=True)
     x = _discriminator_block(x, f2, down=False)
-    phi = keras.layers.Lambda(lambda t: keras.ops.sum(t, axis=(1, 2)), name="sum_pool")(keras.layers.ReLU()(x))
+    phi = GlobalSumPooling2D(name="sum_pool")(keras.layers.ReLU()(x))
     logits = SNDense(num_outputs, name="psi", dtype=OUTPUT_DTYPE)(phi)
     if num_classes:
         label = keras.Input((), dtype="int32", name="label")

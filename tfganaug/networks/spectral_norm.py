@@ -33,6 +33,14 @@ class SpectralNorm:
         self.sn_u = self.add_weight(shape=(self.kernel.shape[-1],), initializer=keras.initializers.RandomNormal(),
                                     trainable=False, name="sn_u")
 
+    # Dense, Conv2D and Embedding save only their own weights by position (for quantization);
+    # the generic Layer methods save every weight, `sn_u` included, in the same positions.
+    def save_own_variables(self, store):
+        keras.layers.Layer.save_own_variables(self, store)
+
+    def load_own_variables(self, store):
+        keras.layers.Layer.load_own_variables(self, store)
+
     def normalized_kernel(self, training=False):
         """The kernel divided by its estimated largest singular value; in training, `sn_u` takes one more
         power-iteration step."""

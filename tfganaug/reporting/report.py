@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tfganaug.errors import UserError
 from tfganaug.files import write_text
+from tfganaug.evaluation.collapse import collapse_warnings
 from tfganaug.layout import CONFIG_FILE, METRICS_FILE, RESULTS_FILE
 from tfganaug.reporting.plots import plot_confusion_matrices
 from tfganaug.reporting.results import markdown_table
@@ -27,7 +28,8 @@ th{background:#eef}td:first-child,th:first-child{text-align:left}img{max-width:1
 
 
 def _gan_metrics_table(metrics):
-    header = ["GAN", "seed", "features", "real / fake", "FID", "KID ± std", "precision", "recall", "GAN-train", "GAN-test"]
+    header = ["GAN", "seed", "features", "real / fake", "FID", "KID ± std", "precision", "recall", "spread",
+              "GAN-train", "GAN-test"]
     pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}"  # noqa: E731
     rows = []
     for name, m in metrics.items():
@@ -35,7 +37,7 @@ def _gan_metrics_table(metrics):
         rows.append([
             name, str(m["seed"]), m["features"].split("-")[0], f"{o['n_real']} / {o['n_fake']}", f"{o['fid']:.2f}",
             f"{o['kid']:.4f} ± {o['kid_std']:.4f}", f"{o['precision']:.2f}", f"{o['recall']:.2f}",
-            pct(m.get("gan_train")), pct(m.get("gan_test"))])
+            "n/a" if o.get("spread") is None else f"{o['spread']:.2f}", pct(m.get("gan_train")), pct(m.get("gan_test"))])
     return pipe_table(header, rows)
 
 
@@ -59,7 +61,9 @@ def _sections(run_dir, prefix=""):
             sections.append(("GAN metrics", "Against the test split. FID/KID: lower is better; precision (realism) "
                              "and recall (coverage): higher is better; GAN-train: test accuracy of a classifier "
                              "trained only on generated images; GAN-test: accuracy of a real-trained classifier "
-                             "on generated images. Per-class values are in gan_metrics.json.\n\n"
+                             "on generated images; spread: how much the generated images vary against the "
+                             "real ones (near 0: collapse). Per-class values are in gan_metrics.json.\n\n"
+                             + "".join(f"{w}\n\n" for w in collapse_warnings(metrics))
                              + _gan_metrics_table(metrics), []))
     grids = [sorted((folder / "samples").glob("epoch_*.png"))[-1] for folder in trained_gans(run_dir, "all").values()
              if list((folder / "samples").glob("epoch_*.png"))]

@@ -115,8 +115,11 @@ def csv_text(rows, class_names):
     return out.getvalue()
 
 
-def write_results(run_dir, records, class_names, experiment):
-    """Write results.json (every run and the summary), results.csv and results.md; return the summary rows."""
+def write_results(run_dir, records, class_names, experiment, notes=()):
+    """Write results.json (every run and the summary), results.csv and results.md; return the summary rows.
+
+    `notes`: sentences results.md shows above the table (warnings about the GANs behind it).
+    """
     rows = summarize(records, class_names)
     payload = {"experiment": experiment, "class_names": list(class_names), "summary": rows, "runs": records}
     write_text(run_dir / RESULTS_FILE, json.dumps(payload, indent=2))
@@ -124,7 +127,8 @@ def write_results(run_dir, records, class_names, experiment):
     title = (f"# Results: {experiment}\n\nTest-set accuracy in %, mean ± std over seeds; 95% CI: Student's t "
              f"interval of the mean; vs baseline: mean paired difference in points over the shared seeds, "
              f"p-value of the paired t-test, * = significant at 5%.\n\n")
-    write_text(run_dir / "results.md", title + markdown_table(rows, class_names))
+    warnings = "".join(f"{note}\n\n" for note in notes)
+    write_text(run_dir / "results.md", title + warnings + markdown_table(rows, class_names))
     return rows
 
 
