@@ -184,3 +184,28 @@ def test_same_seed_and_config_give_the_same_results(tmp_path, npz_file):
     first, second = ([p.read_text() for p in sorted((tmp_path / out / "gans").glob("acgan-*/losses.csv"))]
                      for out in ("first", "second"))
     assert first == second and len(first) == 1
+
+
+@pytest.mark.slow
+def test_a_data_efficient_gan_group_end_to_end(tmp_path, npz_file, capsys):
+    """network: resnet with a moving average, adaptive augmentation, LeCam, two D steps, a kimg budget,
+    truncated noise and the best checkpoint by GAN-train on the validation split."""
+    gan = {"model": "cgan", "network": "resnet", "latent_dim": 4, "base_filters": 4, "d_filters": [4, 4],
+           "loss": "hinge", "batch_size": 4, "d_steps": 2, "kimg": 0.04, "lecam": 0.1, "ema": {"decay": 0.9},
+           "diffaugment": ["translation"], "ada_target": 0.6, "select": {"every": 1, "metric": "gan_train"}}
+    raw = tiny_config(npz_file, groups=["baseline", {"type": "gan", "gan": gan,
+                                                     "synthesize": {"ratio": 0.5, "truncation": 1.0}}])
+    path = tmp_path / "gan.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(path), "--out", str(tmp_path / "run")]) == 0
+    printed = capsys.readouterr().out
+    assert "training GAN cgan (resnet, 3 epochs) on 18 images" in printed  # 40 images / 16 per epoch
+    (folder,) = (tmp_path / "run" / "gans").iterdir()
+    with (folder / "quality.csv").open() as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["1", "2", "3"]
+    with (folder / "losses.csv").open() as f:
+        assert "ada_p" in next(csv.DictReader(f))
+    metrics = json.loads((tmp_path / "run" / "gan_metrics.json").read_text())
+    assert "spread" in next(iter(metrics.values()))["overall"]
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "GAN quality during training" in report and "spread" in report

@@ -3,7 +3,6 @@ a budget in images shown, and truncated noise."""
 
 import math
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -114,7 +113,7 @@ def test_new_gan_keys_left_at_their_defaults_keep_existing_run_keys():
     config = validate(raw)
     group = config.groups[0]
     dump = group.model_dump(mode="json")
-    for key in ("ema", "d_steps", "lecam", "kimg", "ada_target"):
+    for key in GANTraining.late_keys:  # ema, d_steps, lecam, kimg, ada_target, select
         del dump["gan"][key]
     del dump["synthesize"]["truncation"]
     assert group.key_dump() == dump  # what run keys and GAN folder names hashed before these keys existed
@@ -147,3 +146,37 @@ def test_ada_p_is_logged_per_epoch_and_applies_transforms_per_image():
     model.ada_p.assign(0.5)
     seen = model.augment(images, StepRandom(0, 0)).numpy()
     assert 70 < int((seen == 0).any(axis=(1, 2, 3)).sum()) < 130
+
+
+def test_select_keeps_the_best_checkpoint_not_the_last_and_logs_the_curve(tmp_path):
+    from tfganaug.training.gan_fit import train_gan
+    from tfganaug.training.gan_folder import read_quality
+
+    model = _gan()
+    scores, snapshots = iter([0.2, 0.9, 0.5]), []
+
+    def measure(gan):  # a stand-in for the validation quality: epoch 2 is the best
+        snapshots.append([w.numpy().copy() for w in gan.generator.weights])
+        return {"gan_train": next(scores), "gan_test": 0.99, "kid": 0.1, "n_real": 10}
+
+    spec = {"gan": {"model": "cgan"}, "image_shape": list(SHAPE), "class_names": ["a", "b", "c"], "seed": 0}
+    train_gan(model, _data(), epochs=3, folder=tmp_path, spec=spec, seed=0, class_names=["a", "b", "c"],
+              verbose=0, select={"measure": measure, "metric": "gan_train", "every": 1})
+    for best, now in zip(snapshots[1], model.generator.weights):
+        np.testing.assert_array_equal(best, now)  # the model (and gan.weights.h5) is epoch 2's
+    assert not np.allclose(snapshots[2][0], snapshots[1][0])
+    rows = read_quality(tmp_path)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3] and [float(r["gan_train"]) for r in rows] == [0.2, 0.9, 0.5]
+
+
+def test_select_is_validated_against_the_data_and_the_model():
+    from tfganaug.config import validate
+
+    group = {"type": "gan", "gan": {"model": "acgan", "select": {"every": 2, "metric": "recall"}}}
+    with pytest.raises(ConfigError, match="data.val_per_class"):
+        validate({"name": "x", "groups": [group]})
+    assert validate({"name": "x", "data": {"val_per_class": 5}, "groups": [group]}).groups[0].gan.select.every == 2
+    with pytest.raises(ValueError, match="gan_train needs a conditional GAN"):
+        GANTraining(model="gan", select={"metric": "gan_train"})
+    with pytest.raises(ValueError):
+        GANTraining(select={"metric": "gan_test"})  # it rewards collapse: never a selection measure

@@ -60,7 +60,7 @@ def _evaluate_gan(args):
     import json
 
     from tfganaug.config import load_config
-    from tfganaug.evaluation.gan_evaluation import evaluate_generators, evaluate_gans
+    from tfganaug.evaluation.gan_evaluation import evaluate_gans, evaluate_generators
     from tfganaug.experiment import build_from_spec, classifier_recipe, make_splits
     from tfganaug.files import write_text
     from tfganaug.layout import CONFIG_FILE, FEATURES_DIR, METRICS_FILE

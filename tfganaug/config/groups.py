@@ -82,10 +82,18 @@ class EMAConfig(Strict):
     start: Annotated[int, Field(ge=0)] = Field(0, description="generator steps before averaging (a plain copy until then)")
 
 
+class SelectConfig(Strict):
+    """Keep the checkpoint that scores best on the validation split, measured every `every` epochs."""
+
+    every: PositiveInt = Field(5, description="epochs between evaluations (the last epoch is always evaluated)")
+    metric: Literal["kid", "gan_train", "recall"] = Field(
+        "gan_train", description="kid (lower is better), gan_train or recall; never GAN-test, which rewards collapse")
+
+
 class GANTraining(Strict):
     """How a GAN is built and trained (shared by groups with identical settings: trained once per seed)."""
 
-    late_keys = frozenset({"ema", "d_steps", "lecam", "kimg", "ada_target"})
+    late_keys = frozenset({"ema", "d_steps", "lecam", "kimg", "ada_target", "select"})
 
     model: Literal["gan", "cgan", "acgan", "sgan", "dagan"] = "acgan"
     network: Literal["mlp", "dcgan", "resnet"] = Field(
@@ -108,6 +116,7 @@ class GANTraining(Strict):
     d_steps: PositiveInt = Field(1, description="discriminator steps (each on its own batch) per generator step")
     lecam: float = Field(0.0, ge=0, description="weight of the LeCam regularizer (Tseng et al. 2021; 0.3 with DiffAugment)")
     ema: Optional[EMAConfig] = Field(None, description="sample from a moving average of the generator's weights")
+    select: Optional[SelectConfig] = Field(None, description="keep the best checkpoint on the validation split")
     g_learning_rate: float = Field(2e-4, gt=0)
     d_learning_rate: float = Field(2e-4, gt=0)
     beta_1: float = Field(0.5, ge=0, lt=1)
@@ -124,6 +133,8 @@ class GANTraining(Strict):
             raise ValueError(f"hidden_units applies to network 'mlp', not '{self.network}'")
         if (self.lecam or self.ada_target is not None) and self.model in ("sgan", "dagan"):
             raise ValueError(f"lecam and ada_target read a real/fake logit, which model '{self.model}' does not have")
+        if self.select is not None and self.select.metric == "gan_train" and self.model == "gan":
+            raise ValueError("select.metric gan_train needs a conditional GAN; use kid or recall for model 'gan'")
         if self.ada_target is not None and not self.diffaugment:
             raise ValueError("ada_target needs diffaugment transforms to apply adaptively, e.g. [translation, cutout]")
         return self

@@ -174,6 +174,10 @@ class ExperimentConfig(Strict):
             if unknown:
                 raise ValueError(f"group '{g.label}' translates with {unknown}, not defined under cyclegans "
                                  f"(defined: {models or 'none'})")
+        selecting = [g.label for g in self.groups if g.type == "gan" and g.gan.select is not None]
+        if selecting and self.data.val_per_class == 0:
+            raise ValueError(f"gan.select (groups {selecting}) measures the GAN on the validation split: set "
+                             "data.val_per_class (an int or 'same')")
         if any(g.type == "more_real" for g in self.groups) and self.data.extra_per_class == 0:
             raise ValueError("group 'more_real' needs extra real images: set data.extra_per_class (an int or 'same')")
         return self

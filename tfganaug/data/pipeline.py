@@ -5,7 +5,6 @@ import tensorflow as tf
 
 from tfganaug.data.pixels import tensor_to_signed
 
-
 # Batches ready ahead of the training step: one being consumed, one in reserve.
 PREFETCH_BATCHES = 2
 

@@ -86,6 +86,35 @@ def _cached_activations(path, images, feature_fn):
     return acts
 
 
+def validation_quality(model, *, splits, recipe, cache_dir, seed=0, log=print):
+    """How good a GAN is now, on the validation split (what `gan.select` compares during training).
+
+    FID, KID, precision, recall and spread of as many generated images per class as the
+    validation split has, in the features of the run's real-trained classifier; for
+    conditional GANs also GAN-test (that classifier's accuracy on generated images) and
+    GAN-train (validation accuracy of a classifier trained on as many generated images as the
+    training split has, its last epoch: the validation split is what it is scored on).
+    The GAN never sees the validation images.
+    """
+    val, k = splits.val, splits.val.num_classes
+    classifier = real_classifier(recipe, splits, cache_dir, log)
+    feature_fn = classifier_features(classifier)
+    real_acts = _cached_activations(Path(cache_dir) / f"real-val-{recipe.data_key}-classifier-{recipe.key}.npz",
+                                    val.images, feature_fn)
+    if not model.conditional:
+        fake = to_uint8(model.generate(n=len(val), seed=seed))
+        return gan_quality(real_acts, activations(fake, feature_fn), seed=seed)["overall"]
+    fake = _generate_counts(model, val.counts(), seed)
+    quality = gan_quality(real_acts, activations(fake, feature_fn), seed=seed)["overall"]
+    quality["gan_test"] = evaluate_classifier(classifier, ImageSet(fake, np.repeat(np.arange(k), val.counts()),
+                                                                   val.class_names))["accuracy"]
+    train_counts = splits.train.counts()
+    gan_trained = recipe.train(_generate_counts(model, train_counts, seed + 1),
+                               np.repeat(np.arange(k), train_counts), None, k)
+    quality["gan_train"] = evaluate_classifier(gan_trained, val)["accuracy"]
+    return quality
+
+
 def evaluate_gans(run_dir, *, splits, recipe, build, inception_weights=None, per_class=None, seed=0, only=None,
                   keep_done=False, log=print):
     """Metrics of every trained GAN of `run_dir`, written to `gan_metrics.json`; returns them.

@@ -1,8 +1,15 @@
 """Where the validated config becomes objects and runs: `builders` (data, classifiers, GANs), `models`
 (the run's trained GANs and CycleGANs), `planning` (what each group trains on) and `runner`."""
 
-from tfganaug.experiment.builders import (build_classifier, build_cyclegan, build_from_spec, build_gan,
-                                          classifier_recipe, load_source, make_splits)
+from tfganaug.experiment.builders import (
+                                          build_classifier,
+                                          build_cyclegan,
+                                          build_from_spec,
+                                          build_gan,
+                                          classifier_recipe,
+                                          load_source,
+                                          make_splits,
+)
 from tfganaug.experiment.planning import describe_plan, plan_group
 from tfganaug.experiment.runner import run_experiment, run_key, run_sweep, sweep_points, train
 

@@ -21,10 +21,13 @@ from tfganaug.errors import ConfigError
 from tfganaug.evaluation.gan_evaluation import ClassifierRecipe
 from tfganaug.gans import GAN_MODELS
 from tfganaug.gans.cyclegan import CycleGAN, HoldThenLinearDecay
-from tfganaug.networks.classifiers import CLASSIFIER_BUILDERS
-from tfganaug.networks.cyclegan_networks import (build_patchgan_discriminator, build_resnet_generator,
-                                                 build_unet_generator)
 from tfganaug.networks import GAN_NETWORKS
+from tfganaug.networks.classifiers import CLASSIFIER_BUILDERS
+from tfganaug.networks.cyclegan_networks import (
+    build_patchgan_discriminator,
+    build_resnet_generator,
+    build_unet_generator,
+)
 from tfganaug.training.classifier import fit_classifier
 from tfganaug.training.gan_folder import model_kind, settings_key
 

@@ -8,8 +8,9 @@ import tensorflow as tf
 from tfganaug.data.pipeline import domain_dataset, gan_dataset, prefetched
 from tfganaug.data.pixels import to_signed
 from tfganaug.errors import ConfigError
-from tfganaug.experiment.builders import build_from_spec, gan_schedule
-from tfganaug.layout import MODELS_DIR
+from tfganaug.evaluation.gan_evaluation import validation_quality
+from tfganaug.experiment.builders import build_from_spec, classifier_recipe, gan_schedule
+from tfganaug.layout import FEATURES_DIR, MODELS_DIR
 from tfganaug.synthesis.translation import domain_classes
 from tfganaug.training.gan_fit import train_gan
 from tfganaug.training.grids import TranslationGrids
@@ -24,14 +25,31 @@ class RunModels:
     Args:
         config: the run's `ExperimentConfig`.
         run_dir: the run folder.
+        splits: the run's `Splits` (`gan.select` measures GANs on the validation split).
         log: where progress lines go.
         verbose: Keras `fit` verbosity of GAN training.
     """
 
-    def __init__(self, config, run_dir, log=print, verbose=2):
+    def __init__(self, config, run_dir, splits=None, log=print, verbose=2):
         self.store = TrainedModels(run_dir / MODELS_DIR, config.data.model_dump(mode="json"), build_from_spec, log)
         self.cyclegans = {c.name: c for c in config.cyclegans}
         self.verbose, self.jit_compile = verbose, config.runtime.jit_compile
+        self.splits, self.recipe, self.features = splits, classifier_recipe(config), run_dir / FEATURES_DIR
+        self.log = log
+
+    def _selection(self, gan, seed):
+        """`train_gan`'s `select` argument for `gan.select` (None when it is not set)."""
+        if gan.select is None:
+            return None
+
+        def measure(model):
+            quality = validation_quality(model, splits=self.splits, recipe=self.recipe, cache_dir=self.features,
+                                         seed=seed, log=self.log)
+            self.log("  validation quality: " + ", ".join(f"{k} {v:.4g}" for k, v in quality.items()
+                                                         if not k.startswith("n_")))
+            return quality
+
+        return {"measure": measure, "metric": gan.select.metric, "every": gan.select.every}
 
     def gan(self, gan, train, seed):
         """The GAN of `GANTraining` settings `gan`, trained on the `ImageSet` `train` with `seed`."""
@@ -43,7 +61,8 @@ class RunModels:
         def fit(model, folder):
             data = gan_dataset(train.images, train.labels, step_batch * gan.d_steps, seed)
             train_gan(model, data, epochs=epochs, folder=folder, spec=spec, class_names=train.class_names, seed=seed,
-                      sample_every=gan.sample_every, verbose=self.verbose, jit_compile=self.jit_compile)
+                      sample_every=gan.sample_every, verbose=self.verbose, jit_compile=self.jit_compile,
+                      select=self._selection(gan, seed))
 
         # sample_every changes what is logged, not what is trained.
         settings = {k: v for k, v in gan.key_dump().items() if k != "sample_every"}

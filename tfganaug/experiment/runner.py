@@ -78,7 +78,7 @@ def run_experiment(config, run_dir, log=print, verbose=None):
     splits = make_splits(config.data)
     log(describe_plan(config, splits))
     records, total = [], len(config.groups) * len(config.seeds)
-    models = RunModels(config, run_dir, log, verbose)
+    models = RunModels(config, run_dir, splits, log, verbose)
     for group in config.groups:
         for seed in config.seeds:
             key = run_key(config, group, seed)

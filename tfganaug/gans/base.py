@@ -4,8 +4,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfganaug.distribute import (StepRandom, call_in_batches, global_mean, num_replicas, scale_for_replicas,
-                                 skip_symbolic_build, step_logs, with_loss_scaling)
+from tfganaug.distribute import (
+    StepRandom,
+    call_in_batches,
+    global_mean,
+    num_replicas,
+    scale_for_replicas,
+    skip_symbolic_build,
+    step_logs,
+    with_loss_scaling,
+)
 from tfganaug.gans.diffaugment import POLICIES, diff_augment
 from tfganaug.gans.losses import ADVERSARIAL_LOSSES, gradient_penalty, lecam_regularizer
 from tfganaug.gans.noise import draw_noise

@@ -147,3 +147,19 @@ def save_feature_maps(activations, path, title=""):
             ax.set_yticks([])
     fig.suptitle(title, fontsize="small")
     _save(fig, path)
+
+
+def plot_quality(rows, path, title=""):
+    """A GAN's validation quality during training (rows of `quality.csv`): KID on the left; recall,
+    GAN-train and GAN-test (fractions) on the right."""
+    epochs = [int(row["epoch"]) for row in rows]
+    fig, (ax_kid, ax_rest) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax_kid.plot(epochs, [float(row["kid"]) for row in rows], marker="o")
+    ax_kid.set(xlabel="epoch", ylabel="KID (lower is better)", title="KID on the validation split")
+    for name in ("recall", "gan_train", "gan_test"):
+        if rows and name in rows[0]:
+            ax_rest.plot(epochs, [float(row[name]) for row in rows], marker="o", label=name)
+    ax_rest.set(xlabel="epoch", ylim=(0, 1), title="recall, GAN-train, GAN-test")
+    ax_rest.legend(fontsize="small")
+    fig.suptitle(title, fontsize="small")
+    _save(fig, path)

@@ -13,13 +13,13 @@ import json
 from pathlib import Path
 
 from tfganaug.errors import UserError
-from tfganaug.files import write_text
 from tfganaug.evaluation.collapse import collapse_warnings
+from tfganaug.files import write_text
 from tfganaug.layout import CONFIG_FILE, METRICS_FILE, RESULTS_FILE
-from tfganaug.reporting.plots import plot_confusion_matrices
+from tfganaug.reporting.plots import plot_confusion_matrices, plot_quality
 from tfganaug.reporting.results import markdown_table
 from tfganaug.reporting.tables import pipe_table
-from tfganaug.training.gan_folder import trained_gans
+from tfganaug.training.gan_folder import read_quality, trained_gans
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
@@ -65,6 +65,15 @@ def _sections(run_dir, prefix=""):
                              "real ones (near 0: collapse). Per-class values are in gan_metrics.json.\n\n"
                              + "".join(f"{w}\n\n" for w in collapse_warnings(metrics))
                              + _gan_metrics_table(metrics), []))
+    curves = []
+    for name, folder in trained_gans(run_dir, "gan").items():
+        rows = read_quality(folder)
+        if rows:
+            plot_quality(rows, folder / "quality.png", title=f"{name}: validation quality during training")
+            curves.append(folder / "quality.png")
+    if curves:
+        sections.append(("GAN quality during training", "Measured on the validation split every `gan.select.every` "
+                         "epochs; the GAN kept is the checkpoint with the best `gan.select.metric`.", curves))
     grids = [sorted((folder / "samples").glob("epoch_*.png"))[-1] for folder in trained_gans(run_dir, "all").values()
              if list((folder / "samples").glob("epoch_*.png"))]
     if grids:

@@ -3,11 +3,10 @@
 import csv
 import io
 import json
-
 import math
 
-from tfganaug.files import write_text
 from tfganaug.evaluation.statistics import mean_ci, paired_test
+from tfganaug.files import write_text
 from tfganaug.layout import RESULTS_FILE
 from tfganaug.reporting.tables import pipe_table
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tfganaug.data.pixels import to_uint8
 from tfganaug.errors import UserError
 from tfganaug.files import atomic_dir
-from tfganaug.data.pixels import to_uint8
 from tfganaug.synthesis.labeling import confident
 
 NPZ_FILE = "generated.npz"

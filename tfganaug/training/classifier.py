@@ -3,10 +3,10 @@
 import keras
 import numpy as np
 
-from tfganaug.training.callbacks import StopOnNonFiniteLoss
 from tfganaug.data.pipeline import classifier_dataset, one_hot
 from tfganaug.distribute import call_in_batches, first_local_batch, step_logs
 from tfganaug.evaluation.metrics import classification_metrics
+from tfganaug.training.callbacks import StopOnNonFiniteLoss
 
 
 def real_class_accuracy(num_classes):

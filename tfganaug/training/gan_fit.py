@@ -4,7 +4,8 @@ A GAN folder holds:
 
     gan.json            what was trained (GAN settings, image shape, classes, seed): enough to rebuild it
     gan.weights.h5      the final G, D and both optimizers' state
-    losses.csv          g_loss and d_loss per epoch
+    losses.csv          g_loss and d_loss per epoch (and ada_p with adaptive augmentation)
+    quality.csv         with `select`: the quality measures every few epochs; best.weights.h5 the best
     samples/            fixed-noise sample grids (one row per class) every `sample_every` epochs
     tensorboard/        the same losses and grids for TensorBoard
     backup/             the last finished epoch while training runs (Keras `BackupAndRestore`);
@@ -24,7 +25,9 @@ import keras
 from tfganaug.files import atomic_path, write_text
 from tfganaug.layout import SPEC_FILE, WEIGHTS_FILE
 from tfganaug.training.callbacks import StopOnNonFiniteLoss
+from tfganaug.training.gan_folder import BEST_FILE, drop_rows_after
 from tfganaug.training.grids import SampleGrids
+from tfganaug.training.selection import BestCheckpoint
 
 
 def _trim_csv(path, epochs_done):
@@ -64,7 +67,7 @@ def backed_up_epochs(folder):
 
 
 def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, sample_every=5, verbose=2,
-              steps_per_epoch=None, grids=None, extra_callbacks=(), jit_compile="auto"):
+              steps_per_epoch=None, grids=None, extra_callbacks=(), jit_compile="auto", select=None):
     """Fit `model` on `dataset` for `epochs`, resuming from `folder/backup` if a previous run was cut short.
 
     Args:
@@ -81,6 +84,9 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
         grids: the sample-grid callback (default: `SampleGrids` of the classes, with TensorBoard images).
         extra_callbacks: more Keras callbacks for `fit`.
         jit_compile: XLA for the training step (True/False), or "auto" to keep the model's setting.
+        select: None, or {"measure": model -> {measure: value}, "metric": the one to maximise or
+            minimise, "every": epochs}: the model is measured that often (`quality.csv`) and the
+            final weights are those of its best evaluation (see `tfganaug.training.selection`).
 
     Returns:
         The per-epoch losses of this call as a dict of lists.
@@ -89,11 +95,19 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
     folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / SPEC_FILE, json.dumps(spec, indent=1))
     backup = folder / "backup"
-    _trim_csv(folder / "losses.csv", backed_up_epochs(folder))
+    done = backed_up_epochs(folder)
+    _trim_csv(folder / "losses.csv", done)
+    selection = []
+    if select is not None:
+        drop_rows_after(folder, done)
+        # Before the backup: an epoch that is backed up has been evaluated.
+        selection.append(BestCheckpoint(folder, select["measure"], select["metric"], select["every"], epochs,
+                                        folder / "tensorboard" / "quality"))
     callbacks = [
         # Before the backup: a diverged epoch is never saved.
         StopOnNonFiniteLoss(f"The last good epoch ({{last_good}}) is kept in {backup}; lower the learning rates (or "
                             "try loss: hinge or wgan_gp), then run the same command again to resume from it"),
+        *selection,
         # double_checkpoint: a kill while the backup is being written falls back to the one before.
         keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
         keras.callbacks.CSVLogger(str(folder / "losses.csv"), append=True),
@@ -106,6 +120,8 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
         model.jit_compile = jit_compile
     history = model.fit(dataset, epochs=epochs, verbose=verbose, shuffle=False, callbacks=callbacks,
                         steps_per_epoch=steps_per_epoch)
+    if selection and (folder / BEST_FILE).exists():
+        model.load_weights(folder / BEST_FILE)
     with atomic_path(folder / WEIGHTS_FILE, suffix=".weights.h5") as tmp:
         model.save_weights(tmp)
     return history.history

@@ -9,12 +9,17 @@ settings, the data and the seed (`settings_key`). Which kind a folder holds is
 read from its `gan.json` (`model_kind`), never guessed from its name.
 """
 
+import csv
 import hashlib
 import json
 from pathlib import Path
 
 from tfganaug.errors import UserError
+from tfganaug.files import atomic_path
 from tfganaug.layout import MODELS_DIR, SPEC_FILE, WEIGHTS_FILE
+
+QUALITY_FILE = "quality.csv"  # with gan.select: the validation quality every few epochs
+BEST_FILE = "best.weights.h5"  # and the weights of the best evaluation so far
 
 KINDS = ("gan", "cyclegan", "all")
 
@@ -92,3 +97,31 @@ def load_trained_gan(folder, build):
     model = build(spec)
     model.load_weights(folder / WEIGHTS_FILE)
     return model, spec
+
+
+def read_quality(folder):
+    """The rows of a GAN folder's `quality.csv` (empty when there is none)."""
+    path = Path(folder) / QUALITY_FILE
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_quality(folder, rows):
+    """Write `quality.csv` from rows (dicts with the same keys), atomically."""
+    with atomic_path(Path(folder) / QUALITY_FILE) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def drop_rows_after(folder, epochs_done):
+    """Forget evaluations of epochs a resumed run will train again."""
+    rows = read_quality(folder)
+    kept = [row for row in rows if int(row["epoch"]) <= epochs_done]
+    if len(kept) != len(rows):
+        if kept:
+            write_quality(folder, kept)
+        else:
+            (Path(folder) / QUALITY_FILE).unlink()
