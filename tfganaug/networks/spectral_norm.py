@@ -27,6 +27,10 @@ class SpectralNorm:
 
     power_iterations = 1
 
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        self._add_sn_vector()
+
     def _add_sn_vector(self):
         # A random start (not zeros, which power iteration cannot leave); the initializer is seeded
         # like every other weight by keras.utils.set_random_seed.
@@ -40,6 +44,11 @@ class SpectralNorm:
 
     def load_own_variables(self, store):
         keras.layers.Layer.load_own_variables(self, store)
+
+    def _bias_and_activation(self, outputs):
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return self.activation(outputs) if self.activation is not None else outputs
 
     def normalized_kernel(self, training=False):
         """The kernel divided by its estimated largest singular value; in training, `sn_u` takes one more
@@ -60,31 +69,18 @@ class SpectralNorm:
 class SNConv2D(SpectralNorm, keras.layers.Conv2D):
     """`keras.layers.Conv2D` with a spectrally normalized kernel (channels-last)."""
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._add_sn_vector()
-
     def call(self, inputs, training=False):
         outputs = ops.conv(inputs, self.normalized_kernel(training), strides=self.strides, padding=self.padding,
                            dilation_rate=self.dilation_rate, data_format=self.data_format)
-        if self.use_bias:
-            outputs = outputs + self.bias
-        return self.activation(outputs) if self.activation is not None else outputs
+        return self._bias_and_activation(outputs)
 
 
 @keras.saving.register_keras_serializable(package="tfganaug")
 class SNDense(SpectralNorm, keras.layers.Dense):
     """`keras.layers.Dense` with a spectrally normalized kernel."""
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._add_sn_vector()
-
     def call(self, inputs, training=False):
-        outputs = ops.matmul(inputs, self.normalized_kernel(training))
-        if self.use_bias:
-            outputs = outputs + self.bias
-        return self.activation(outputs) if self.activation is not None else outputs
+        return self._bias_and_activation(ops.matmul(inputs, self.normalized_kernel(training)))
 
 
 @keras.saving.register_keras_serializable(package="tfganaug")
@@ -95,10 +91,6 @@ class SNEmbedding(SpectralNorm, keras.layers.Embedding):
     @property
     def kernel(self):
         return self.embeddings
-
-    def build(self, input_shape=None):
-        super().build(input_shape)
-        self._add_sn_vector()
 
     def call(self, inputs, training=False):
         return ops.take(self.normalized_kernel(training), ops.cast(inputs, "int32"), axis=0)
