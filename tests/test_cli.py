@@ -209,3 +209,11 @@ def test_a_data_efficient_gan_group_end_to_end(tmp_path, npz_file, capsys):
     assert "spread" in next(iter(metrics.values()))["overall"]
     report = (tmp_path / "run" / "report.md").read_text()
     assert "GAN quality during training" in report and "spread" in report
+
+
+def test_dry_run_of_an_unprepared_tfds_study_says_what_to_do_about_the_data(tmp_path, capsys):
+    # Never a download (no network wait) and never a module error: what to run and where.
+    assert main(["train", "experiments/cyclegan_cassava.yaml", "--dry-run", "--set", f"data.data_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert "'tfds:cassava' is not prepared in" in err and "data.data_dir" in err and "tfds build cassava" in err
+    assert "module" not in err.lower() and "Traceback" not in err

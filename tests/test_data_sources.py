@@ -163,3 +163,29 @@ def test_npz_layouts_and_errors(tmp_path):
     np.savez(tmp_path / "d.npz", pictures=np.zeros((3, 4, 4)))
     with pytest.raises(DataError, match="must hold 'x_train' and 'y_train'"):
         load_npz(tmp_path / "d.npz")
+
+
+def test_a_real_tfds_builder_downloads_and_prepares_from_a_local_archive(tmp_path, monkeypatch):
+    """The path a machine with network takes (builder, etils, extraction, tfrecords, then tfganaug's loader),
+    with only the download replaced by a small local archive in the layout of the real one."""
+    import zipfile
+
+    import tensorflow_datasets as tfds
+
+    archive = tmp_path / "cassavaleafdata.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for split in ("train", "test", "validation"):
+            for c, label in enumerate(("cbb", "cbsd", "cgm", "cmd", "healthy")):
+                for i in range(2):
+                    path = tmp_path / f"{split}-{label}-{i}.jpg"
+                    Image.fromarray(np.full((20, 24, 3), 40 * c + i, np.uint8)).save(path)
+                    z.write(path, f"cassavaleafdata/{split}/{label}/{label}-{i}.jpg")  # names are its keys
+    # The real extraction of the local archive instead of a download of the published one.
+    monkeypatch.setattr(tfds.download.DownloadManager, "download_and_extract", lambda self, url: self.extract(archive))
+    data_dir = tmp_path / "tfds"
+    tfds.builder("cassava", data_dir=str(data_dir)).download_and_prepare(
+        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    data = load_tfds("cassava", data_dir=str(data_dir), download=False, image_size=(8, 8))
+    assert data.pool.class_names == ("cbb", "cbsd", "cgm", "cmd", "healthy")
+    assert list(data.pool.counts()) == [2] * 5 and list(data.test.counts()) == [2] * 5
+    assert data.pool.images.shape == (10, 8, 8, 3)

@@ -27,7 +27,7 @@ def _train(args):
             for value, point in points:
                 if value:
                     print(f"\n=== sweep: samples_per_class = {value} ===")
-                print(describe_plan(point, make_splits(point.data)))
+                print(describe_plan(point, make_splits(point.data, download=False)))
             return 0
         run_dir = Path(args.out) if args.out else config.output.root / config.name
         train(config, run_dir)

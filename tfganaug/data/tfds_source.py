@@ -21,6 +21,15 @@ PREPARE_HINT = (
 def _load_split(name, split, data_dir, download):
     import tensorflow_datasets as tfds
 
+    if not download:
+        try:
+            builder = tfds.builder(name, data_dir=data_dir)
+        except Exception as exc:  # an unknown name or a broken builder
+            raise DataError(f"data source 'tfds:{name}' cannot be loaded: {exc}") from exc
+        if not builder.is_prepared():
+            raise DataError(f"data source 'tfds:{name}' is not prepared in {builder.data_dir} and is not downloaded "
+                            f"here (--dry-run, or data.download: false). Run the same command without --dry-run "
+                            f"where the network exists, or {PREPARE_HINT.format(name=name)}")
     try:
         return tfds.load(name, split=split, data_dir=data_dir, download=download, with_info=True)
     except Exception as exc:  # tfds raises many types (not found, network, bad split): all are user-fixable

@@ -43,12 +43,12 @@ def _stream_cap(data):
     return sum(parts)
 
 
-def load_source(data):
-    """The `SourceData` named by a `DataConfig`."""
+def load_source(data, download=True):
+    """The `SourceData` named by a `DataConfig` (`download=False`: never download, whatever `data.download` says)."""
     if data.source == "animal_mnist":
         return load_animal_mnist(test_fraction=data.test_fraction, split_seed=data.seed)
     if data.source == "fashion_mnist":
-        return load_fashion_mnist(allow_download=data.download)
+        return load_fashion_mnist(allow_download=data.download and download)
     if data.source == "folder":
         return load_folder(data.path, data.image_size, channels=data.channels,
                            test_fraction=data.test_fraction, split_seed=data.seed)
@@ -58,13 +58,14 @@ def load_source(data):
         data.source.split(":", 1)[1], image_key=data.image_key, label_key=data.label_key,
         attributes=data.attributes, attribute_negatives=data.attribute_negatives,
         train_split=data.train_split, test_split=data.test_split, data_dir=data.data_dir,
-        image_size=data.image_size, download=data.download,
+        image_size=data.image_size, download=data.download and download,
         max_per_class=_stream_cap(data), max_test_per_class=data.test_per_class, seed=data.seed)
 
 
-def make_splits(data):
-    """Load the source and draw train / extra / val / test as the `DataConfig` asks."""
-    source = load_source(data)
+def make_splits(data, download=True):
+    """Load the source and draw train / extra / val / test as the `DataConfig` asks (`download`: as in
+    `load_source`; `--dry-run` never downloads)."""
+    source = load_source(data, download)
     return split_pool(source.pool, source.test, samples_per_class=data.samples_per_class, rare=data.rare,
                       val_per_class=data.val_per_class, extra_per_class=data.extra_per_class,
                       test_per_class=data.test_per_class, seed=data.seed)
