@@ -180,3 +180,12 @@ def test_select_is_validated_against_the_data_and_the_model():
         GANTraining(model="gan", select={"metric": "gan_train"})
     with pytest.raises(ValueError):
         GANTraining(select={"metric": "gan_test"})  # it rewards collapse: never a selection measure
+
+
+def test_a_gan_without_the_new_options_has_only_its_networks_weights():
+    # So that GAN folders written before these options existed (gan.weights.h5) still load.
+    model = _gan()
+    networks = {id(w) for w in model.generator.weights + model.discriminator.weights}
+    assert all(id(w) in networks for w in model.weights)
+    with_options = _gan(lecam=0.1, diffaugment=["cutout"], ada_target=0.6)
+    assert {"ada_p", "lecam_real", "lecam_fake"} <= {w.name for w in with_options.weights}

@@ -95,13 +95,15 @@ class GANBase(keras.Model):
             raise ValueError(f"{type(self).__name__} has no real/fake logit for LeCam or adaptive augmentation")
         if ada_target is not None and not diffaugment:
             raise ValueError("adaptive augmentation (ada_target) needs diffaugment transforms to apply")
+        # State variables exist only when their option is on: a GAN without them has exactly the
+        # weights of one saved before these options existed, so its folder still loads.
         self.ada_target = None if ada_target is None else float(ada_target)
-        self.ada_p = keras.Variable(0.0, trainable=False, name="ada_p")  # saved and resumed with the model
+        self.ada_p = None if ada_target is None else keras.Variable(0.0, trainable=False, name="ada_p")
         self.d_steps, self.lecam = int(d_steps), float(lecam)
         # The moving averages of D's mean real and fake logits that LeCam anchors to (decay 0.99, as
         # in google/lecam-gan).
-        self.lecam_real = keras.Variable(0.0, trainable=False, name="lecam_real")
-        self.lecam_fake = keras.Variable(0.0, trainable=False, name="lecam_fake")
+        self.lecam_real = keras.Variable(0.0, trainable=False, name="lecam_real") if lecam else None
+        self.lecam_fake = keras.Variable(0.0, trainable=False, name="lecam_fake") if lecam else None
         self.ema_decay, self.ema_start = (None if ema_decay is None else float(ema_decay)), int(ema_start)
         self.ema_generator = None
         if self.ema_decay is not None:
