@@ -106,12 +106,8 @@ def validation_quality(model, *, splits, recipe, cache_dir, seed=0, log=print):
         return gan_quality(real_acts, activations(fake, feature_fn), seed=seed)["overall"]
     fake = _generate_counts(model, val.counts(), seed)
     quality = gan_quality(real_acts, activations(fake, feature_fn), seed=seed)["overall"]
-    quality["gan_test"] = evaluate_classifier(classifier, ImageSet(fake, np.repeat(np.arange(k), val.counts()),
-                                                                   val.class_names))["accuracy"]
-    train_counts = splits.train.counts()
-    gan_trained = recipe.train(_generate_counts(model, train_counts, seed + 1),
-                               np.repeat(np.arange(k), train_counts), None, k)
-    quality["gan_train"] = evaluate_classifier(gan_trained, val)["accuracy"]
+    quality.update(_gan_test_and_train(model, fake, np.repeat(np.arange(k), val.counts()), classifier, recipe,
+                                       splits, scored_on=val, val=None, seed=seed))
     return quality
 
 
@@ -176,11 +172,8 @@ def evaluate_generators(generators, *, splits, recipe, cache_dir, inception_weig
                             fake_labels=labels, class_names=list(test.class_names))
         entry.update(info, features=extractor)
         if labels is not None:
-            entry["gan_test"] = evaluate_classifier(classifier, ImageSet(fake, labels, test.class_names))["accuracy"]
-            train_fake = _generate_counts(model, splits.train.counts(), seed + 1)
-            train_labels = np.repeat(np.arange(k), splits.train.counts())
-            gan_trained = recipe.train(train_fake, train_labels, _val(splits), k)
-            entry["gan_train"] = evaluate_classifier(gan_trained, test)["accuracy"]
+            entry.update(_gan_test_and_train(model, fake, labels, classifier, recipe, splits, scored_on=test,
+                                             val=_val(splits), seed=seed))
         entry["collapsed"] = sorted(collapsed_classes(entry))
         results[name] = entry
         for warning in collapse_warnings({name: entry}):
@@ -190,6 +183,17 @@ def evaluate_generators(generators, *, splits, recipe, cache_dir, inception_weig
             + (f", GAN-train {100 * entry['gan_train']:.1f}%, GAN-test {100 * entry['gan_test']:.1f}%"
                if "gan_train" in entry else ""))
     return results
+
+
+def _gan_test_and_train(model, fake, labels, classifier, recipe, splits, *, scored_on, val, seed):
+    """{"gan_test": the real-trained `classifier`'s accuracy on the generated `fake` images of `labels`,
+    "gan_train": accuracy on `scored_on` of a classifier trained on as many generated images per class
+    as the training split has (model selection on `val`, or its last epoch when None)}."""
+    gan_test = evaluate_classifier(classifier, ImageSet(fake, labels, scored_on.class_names))["accuracy"]
+    train_counts = splits.train.counts()
+    gan_trained = recipe.train(_generate_counts(model, train_counts, seed + 1),
+                               np.repeat(np.arange(len(train_counts)), train_counts), val, len(train_counts))
+    return {"gan_test": gan_test, "gan_train": evaluate_classifier(gan_trained, scored_on)["accuracy"]}
 
 
 def _generate_counts(model, counts, seed):
