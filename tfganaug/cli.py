@@ -5,6 +5,7 @@ a run's folder, and the points of a sweep for `--dry-run`.
 """
 
 import argparse
+import errno
 import os
 import re
 import sys
@@ -67,7 +68,7 @@ def _evaluate_gan(args):
     from tfganaug.serving.export import ExportedGenerator
     from tfganaug.training.gan_folder import choose_gan, trained_gans
 
-    target = Path(args.target)
+    target = _run_folder(args.target)
     options = {"inception_weights": args.inception_weights, "per_class": args.per_class}
     if (target / "saved_model.pb").exists():  # an exported generator
         if not args.data:
@@ -99,12 +100,13 @@ def _export(args):
     from tfganaug.serving.export import export_generator, export_name
     from tfganaug.training.gan_folder import choose_gan, load_trained_gan
 
-    run_dir = Path(args.run_dir)
+    if args.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", args.name):
+        raise UserError(f"--name {args.name!r}: use letters, digits, '_', '.' or '-', starting with a letter or "
+                        "digit (it becomes a folder and TF Serving's model name)")
+    run_dir = _run_folder(args.run_dir)
     folder = choose_gan(run_dir, args.gan, kind="all")
     model, spec = load_trained_gan(folder, build_from_spec)
     name = args.name or export_name(run_dir.name, spec)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise UserError(f"--name {name!r}: use letters, digits, '_', '.' or '-' (it becomes a folder and TF Serving's model name)")
     path = export_generator(model, spec, args.out, name)
     print(f"exported {folder.name} to {path}/ (a SavedModel; signatures in its assets.extra/generator.json)")
     return 0
@@ -120,7 +122,7 @@ def _inspect_features(args):
     from tfganaug.reporting.feature_maps import write_feature_maps
     from tfganaug.training.gan_folder import choose_gan, load_trained_gan, model_kind
 
-    run_dir = Path(args.run_dir)
+    run_dir = _run_folder(args.run_dir)
     model, spec = load_trained_gan(choose_gan(run_dir, args.gan, kind="all"), build_from_spec)
     if model_kind(spec) == "cyclegan":
         train = make_splits(load_config(run_dir / CONFIG_FILE).data).train
@@ -141,7 +143,7 @@ def _inspect_features(args):
 def _report(args):
     from tfganaug.reporting.report import write_report
 
-    md, page = write_report(Path(args.run_dir))
+    md, page = write_report(_run_folder(args.run_dir))
     print(f"wrote {md} and {page}")
     return 0
 
@@ -224,6 +226,15 @@ def main(argv=None):
         return args.func(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the file system refused: no permission, read-only, full disk
+        if exc.filename is None:
+            raise
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+            print(f"error: cannot write {exc.filename}: {exc.strerror}; choose a folder you can write "
+                  "(--out, output.root) or free some space, then run the same command again", file=sys.stderr)
+        else:
+            print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; finished runs are kept in the run folder and skipped on rerun", file=sys.stderr)

@@ -4,6 +4,7 @@ A run that is interrupted never leaves a half-written results file behind.
 """
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -54,3 +55,16 @@ def atomic_dir(path):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def read_json(path, log=print, what="ignoring it"):
+    """The JSON in `path`, or None when it is missing or unreadable (truncated by a full disk, edited by
+    hand); an unreadable file is reported through `log` with `what` is done instead."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        log(f"{path.parent.name}/{path.name} is unreadable; {what} ({exc})")
+        return None

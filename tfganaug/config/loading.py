@@ -34,7 +34,11 @@ def apply_override(raw, assignment):
     if "=" not in assignment:
         raise ConfigError(f"--set {assignment!r}: expected key.path=value, e.g. classifier.epochs=2")
     key_path, text = assignment.split("=", 1)
-    value = yaml.safe_load(text) if text.strip() else None
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {assignment}: the value is not valid YAML ({getattr(exc, 'problem', exc)}); "
+                          "quote strings, close brackets: e.g. --set seeds=[0,1]") from None
     parts = key_path.strip().split(".")
     node = raw
     for i, part in enumerate(parts):
@@ -46,13 +50,14 @@ def apply_override(raw, assignment):
             part = int(part)
             if isinstance(node[part], str) and not last:  # a `- baseline` shorthand entry
                 node[part] = {"type": node[part]}
-        elif not isinstance(node, dict):
-            raise ConfigError(f"--set {key_path}: '{'.'.join(parts[:i])}' is not a mapping")
         if last:
             node[part] = value
         else:
-            if isinstance(node, dict) and not isinstance(node.get(part), (dict, list)):
-                node[part] = {}
+            if isinstance(node, dict) and node.get(part) is None:
+                node[part] = {}  # a section left out of the file, or written as `key:` with nothing
+            if not isinstance(node[part], (dict, list)):
+                raise ConfigError(f"--set {key_path}: '{here}' is a value ({node[part]!r}), not a mapping; "
+                                  f"set it with --set {here}=...")
             node = node[part]
     return raw
 

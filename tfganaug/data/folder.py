@@ -12,9 +12,30 @@ from tfganaug.data.imageset import ImageSet, SourceData, stratified_split
 from tfganaug.errors import DataError
 
 
+# What `keras.utils.image_dataset_from_directory` reads; other files are skipped.
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+
+
+def _check_classes(directory):
+    """Refuse, before Keras reads anything, a folder without two class sub-folders that each hold images."""
+    classes = sorted(p for p in directory.iterdir() if p.is_dir())
+    layout = f"expected {directory}/<class>/<image>.png with one sub-folder per class"
+    if not classes:
+        raise DataError(f"image folder {directory} has no class sub-folders; {layout}")
+    if len(classes) == 1:
+        raise DataError(f"image folder {directory} has one class sub-folder ('{classes[0].name}'); a classifier "
+                        f"needs at least two: {layout}")
+    for folder in classes:
+        if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.rglob("*")):
+            raise DataError(f"class folder {folder} has no images ({', '.join(IMAGE_SUFFIXES)}); "
+                            "add images or remove the folder")
+
+
 def _read(directory, image_size, channels, class_names=None):
     import keras
     import tensorflow as tf
+
+    _check_classes(directory)
 
     try:
         ds = keras.utils.image_dataset_from_directory(

@@ -22,7 +22,8 @@ def _images(array, path, key):
         return array
     if np.issubdtype(array.dtype, np.floating) and array.size and 0.0 <= array.min() and array.max() <= 1.0:
         return np.round(array * 255).astype(np.uint8)
-    raise DataError(f"{path}: '{key}' must be uint8 (0-255) or float in [0, 1], got {array.dtype}")
+    values = f" from {array.min():g} to {array.max():g}" if array.size and np.issubdtype(array.dtype, np.number) else ""
+    raise DataError(f"{path}: '{key}' must be uint8 (0-255) or float in [0, 1], got {array.dtype}{values}")
 
 
 def _labels(array, path, key, n):

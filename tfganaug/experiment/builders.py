@@ -17,7 +17,7 @@ from tfganaug.data.folder import load_folder
 from tfganaug.data.npz import load_npz
 from tfganaug.data.sampling import SAME, split_pool
 from tfganaug.data.tfds_source import load_tfds
-from tfganaug.errors import ConfigError
+from tfganaug.errors import ConfigError, DataError
 from tfganaug.evaluation.gan_evaluation import ClassifierRecipe
 from tfganaug.gans import GAN_MODELS
 from tfganaug.gans.cyclegan import CycleGAN, HoldThenLinearDecay
@@ -66,6 +66,9 @@ def make_splits(data, download=True):
     """Load the source and draw train / extra / val / test as the `DataConfig` asks (`download`: as in
     `load_source`; `--dry-run` never downloads)."""
     source = load_source(data, download)
+    if source.pool.num_classes < 2:
+        raise DataError(f"data.source {data.source}: one class ({source.pool.class_names[0]!r}); "
+                        "a classifier needs at least two")
     return split_pool(source.pool, source.test, samples_per_class=data.samples_per_class, rare=data.rare,
                       val_per_class=data.val_per_class, extra_per_class=data.extra_per_class,
                       test_per_class=data.test_per_class, seed=data.seed)

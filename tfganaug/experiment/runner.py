@@ -14,7 +14,7 @@ from tfganaug.evaluation.gan_evaluation import evaluate_gans
 from tfganaug.experiment.builders import build_from_spec, classifier_recipe, make_splits
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import describe_plan, plan_group
-from tfganaug.files import write_text
+from tfganaug.files import read_json, write_text
 from tfganaug.layout import CONFIG_FILE, RUNS_DIR
 from tfganaug.reporting.plots import plot_per_class_accuracy, plot_sweep, plot_training_curves
 from tfganaug.reporting.report import write_report
@@ -73,9 +73,9 @@ def run_experiment(config, run_dir, log=print, verbose=None):
     loaded from `run_dir/runs/` instead of retrained.
     """
     verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
+    splits = make_splits(config.data)  # bad data is refused before the run folder exists
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text(run_dir / CONFIG_FILE, to_yaml(config))
-    splits = make_splits(config.data)
     log(describe_plan(config, splits))
     records, total = [], len(config.groups) * len(config.seeds)
     models = RunModels(config, run_dir, splits, log, verbose)
@@ -83,7 +83,7 @@ def run_experiment(config, run_dir, log=print, verbose=None):
         for seed in config.seeds:
             key = run_key(config, group, seed)
             path = run_dir / RUNS_DIR / f"{group.label}__seed{seed}.json"
-            cached = json.loads(path.read_text()) if path.exists() else None
+            cached = read_json(path, log, what="running it again")
             if cached is not None and cached.get("key") == key:
                 record, status = cached, "already done"
             else:
@@ -136,6 +136,8 @@ def run_sweep(config, run_dir, log=print, verbose=None):
     (accuracy against samples per class, one line per group) into `run_dir`.
     """
     key = "samples_per_class"
+    for _, point in sweep_points(config):
+        make_splits(point.data)  # every point's data is checked before the first one trains
     points = []
     for value, point in sweep_points(config):
         log(f"\n=== sweep: {key} = {value} ===")

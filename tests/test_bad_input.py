@@ -1,0 +1,265 @@
+"""Bad input, tried as a hostile user would: one test per case, each through the `tfganaug` command.
+
+Every refused case must exit with status 2, print one `error: ...` message that
+names what is wrong, show no traceback and leave the folders it was given exactly
+as they were (nothing half-written). The README's "Bad input" table lists these
+cases by id (`test_the_readme_lists_every_case`).
+"""
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from tests.conftest import tiny_config, write_npz
+from tfganaug.cli import main
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _yaml(folder, raw, name="exp.yaml"):
+    path = folder / name
+    path.write_text(raw if isinstance(raw, str) else yaml.safe_dump(raw))
+    return str(path)
+
+
+def _npz_config(folder, **arrays):
+    np.savez(folder / "data.npz", **arrays)
+    return _yaml(folder, tiny_config(folder / "data.npz"))
+
+
+def _png(path, size=(8, 8), mode="L"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, color=128).save(path)
+
+
+def _image_folder(root, classes=("a", "b"), per_class=10, size=(8, 8), mode="L"):
+    root.mkdir(parents=True, exist_ok=True)
+    for name in classes:
+        for i in range(per_class):
+            _png(root / name / f"{i}.png", size, mode)
+    return root
+
+
+def _folder_config(folder, root):
+    raw = tiny_config(root, data={"source": "folder", "path": str(root), "image_size": [8, 8], "channels": 1,
+                                  "samples_per_class": 3, "val_per_class": 1})
+    return _yaml(folder, raw)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished tiny run with one baseline group (and so no GAN), with its config file."""
+    root = tmp_path_factory.mktemp("finished")
+    config = _yaml(root, tiny_config(write_npz(root / "tiny.npz")))
+    assert main(["train", config, "--out", str(root / "run")]) == 0
+    return root / "run", config
+
+
+@dataclass
+class Case:
+    """One bad input: `argv(tmp, run)` builds it inside `tmp` and returns the command's arguments."""
+
+    argv: object
+    expect: list  # fragments the error message must contain
+    untouched: list = field(default_factory=list)  # extra folders that must stay as they were
+
+
+def _no_gan(command, *extra):
+    return lambda tmp, run: [command, str(run[0]), *extra]
+
+
+CASES = {
+    # --- the experiment YAML and --set
+    "yaml-empty": Case(lambda t, r: ["train", _yaml(t, "")], ["exp.yaml", "top level must be a mapping"]),
+    "yaml-not-a-mapping": Case(lambda t, r: ["train", _yaml(t, "- name\n- groups\n")],
+                               ["exp.yaml", "top level must be a mapping"]),
+    "yaml-syntax-error": Case(lambda t, r: ["train", _yaml(t, "name: x\ngroups: [baseline\n")],
+                              ["exp.yaml: line 3, column 1 is not valid YAML"]),
+    "yaml-python-tag": Case(lambda t, r: ["train", _yaml(t, f"name: !!python/object/apply:os.mkdir ['{t}/made']\n")],
+                            ["exp.yaml: line 1, column 7 is not valid YAML", "python/object/apply"]),
+    "yaml-missing-file": Case(lambda t, r: ["train", str(t / "nothing.yaml")], ["nothing.yaml: no such config file"]),
+    "set-without-equals": Case(lambda t, r: ["train", r[1], "--set", "classifier.epochs"],
+                               ["--set 'classifier.epochs': expected key.path=value"]),
+    "set-bad-value": Case(lambda t, r: ["train", r[1], "--set", "classifier.epochs=[1"],
+                          ["--set classifier.epochs=[1: the value is not valid YAML"]),
+    "set-unknown-key": Case(lambda t, r: ["train", r[1], "--set", "classifier.epochz=1"],
+                            ["classifier.epochz: unknown key", "did you mean 'epochs'"]),
+    "set-index-out-of-range": Case(lambda t, r: ["train", r[1], "--set", "groups.5.name=x"],
+                                   ["--set groups.5.name: 'groups.5' needs a list index below 1"]),
+    "set-into-a-value": Case(lambda t, r: ["train", r[1], "--set", "name.first=x"],
+                             ["--set name.first: 'name' is a value ('tiny'), not a mapping"]),
+    # --- image folders
+    "folder-missing": Case(lambda t, r: ["train", _folder_config(t, t / "nowhere")],
+                           ["image folder", "nowhere does not exist (data.path)"]),
+    "folder-empty": Case(lambda t, r: ["train", _folder_config(t, _image_folder(t / "images", classes=()))],
+                         ["images has no class sub-folders", "<class>/<image>.png"]),
+    "folder-one-class": Case(lambda t, r: ["train", _folder_config(t, _image_folder(t / "images", classes=("a",)))],
+                             ["images has one class sub-folder ('a')", "at least two"]),
+    "folder-empty-class": Case(
+        lambda t, r: ["train", _folder_config(t, (_image_folder(t / "images"), (t / "images" / "c").mkdir())[0])],
+        ["class folder", "images/c has no images", ".png"]),
+    "folder-corrupt-image": Case(
+        lambda t, r: ["train", _folder_config(t, (_image_folder(t / "images"),
+                                                  (t / "images" / "b" / "5.png").write_bytes(b"not a png"))[0])],
+        ["cannot decode image", "images/b/5.png", "corrupt or not an image"]),
+    # --- npz files
+    "npz-not-an-npz": Case(lambda t, r: ["train", _yaml(t, tiny_config((t / "data.npz", (t / "data.npz")
+                                                                         .write_text("hello"))[0]))],
+                           ["cannot read npz file", "data.npz (data.path)"]),
+    "npz-missing-keys": Case(lambda t, r: ["train", _npz_config(t, x_train=np.zeros((4, 8, 8), np.uint8))],
+                             ["data.npz must hold 'x_train' and 'y_train'", "found ['x_train']"]),
+    "npz-mismatched-lengths": Case(
+        lambda t, r: ["train", _npz_config(t, x_train=np.zeros((4, 8, 8), np.uint8), y_train=np.zeros(3, np.int64))],
+        ["'y_train' must be 4 non-negative integers", "shape (3,)"]),
+    "npz-label-out-of-range": Case(
+        lambda t, r: ["train", _npz_config(t, x_train=np.zeros((4, 8, 8), np.uint8), y_train=np.array([0, 1, 2, 7]),
+                                           class_names=np.array(["a", "b", "c"]))],
+        ["3 class_names but labels go up to 7"]),
+    "npz-negative-label": Case(
+        lambda t, r: ["train", _npz_config(t, x_train=np.zeros((4, 8, 8), np.uint8), y_train=np.array([0, 1, -1, 1]))],
+        ["'y_train' must be 4 non-negative integers"]),
+    "npz-floats-out-of-range": Case(
+        lambda t, r: ["train", _npz_config(t, x_train=np.full((4, 8, 8), 2.5), y_train=np.array([0, 1, 0, 1]))],
+        ["'x_train' must be uint8 (0-255) or float in [0, 1]", "float64 from 2.5 to 2.5"]),
+    # --- too few images for the splits
+    "samples-per-class-too-large": Case(lambda t, r: ["train", r[1], "--set", "data.samples_per_class=500"],
+                                        ["class 'c0' needs 500 train + 2 val", "has 12"]),
+    "val-per-class-too-large": Case(lambda t, r: ["train", r[1], "--set", "data.val_per_class=20"],
+                                    ["class 'c0' needs 6 train + 20 val", "has 12"]),
+    # --- commands on a run folder: missing, empty, or a run without GANs
+    **{f"{command}-missing-folder": Case(lambda t, r, c=command, e=extra: [c, str(t / "nowhere"), *e],
+                                         ["nowhere is not a folder", "tfganaug train"])
+       for command, extra in [("generate", ["--out", "x", "--per-class", "1"]), ("export", []),
+                              ("evaluate-gan", []), ("report", []), ("inspect-features", ["--out", "x"])]},
+    **{f"{command}-empty-folder": Case(lambda t, r, c=command, e=extra: [c, str((t / "empty", (t / "empty").mkdir())[0]),
+                                                                          *e], [message])
+       for command, extra, message in [
+           ("generate", ["--out", "x", "--per-class", "1"], "empty: no trained GAN here"),
+           ("export", [], "empty: no trained GAN here"), ("evaluate-gan", [], "empty: no trained GAN here"),
+           ("report", [], "empty: no results.json or sweep.md here"),
+           ("inspect-features", ["--out", "x"], "empty: no trained GAN here")]},
+    **{f"{command}-run-without-gans": Case(lambda t, r, c=command, e=extra: [c, str(r[0]), *e],
+                                           ["run: no trained GAN here", "`type: gan` group"], untouched=["run"])
+       for command, extra in [("generate", ["--out", "x", "--per-class", "1"]), ("export", []),
+                              ("evaluate-gan", []), ("inspect-features", ["--out", "x"])]},
+    # --- names and output folders
+    "export-name-with-slash": Case(lambda t, r: ["export", str(r[0]), "--name", "a/b"], ["--name 'a/b'"]),
+    "export-name-dot-dot": Case(lambda t, r: ["export", str(r[0]), "--name", ".."], ["--name '..'"]),
+}
+
+
+def _snapshot(*folders):
+    """Every file and folder under `folders` with its size and modification time."""
+    return {p: (p.stat().st_size, p.stat().st_mtime_ns) for f in folders for p in sorted(Path(f).rglob("*"))}
+
+
+@pytest.mark.parametrize("case_id", list(CASES))
+def test_bad_input_is_refused_with_a_clear_message(case_id, tmp_path, finished_run, capsys, monkeypatch):
+    case = CASES[case_id]
+    monkeypatch.chdir(tmp_path)  # relative outputs (exported_models/, --out x) would land here
+    argv = case.argv(tmp_path, finished_run)
+    watched = [tmp_path, finished_run[0]]
+    before = _snapshot(*watched)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err, err
+    for fragment in case.expect:
+        assert fragment in err, f"{fragment!r} not in {err!r}"
+    assert _snapshot(*watched) == before  # nothing written, nothing half-written
+    assert not (tmp_path / "made").exists()  # the python tag ran nothing
+
+
+def _listed(table, case_id):
+    """Whether the README table has a row for `case_id`, by name or as `<command>-<what>` naming its command."""
+    if f"| `{case_id}`" in table or f", `{case_id}` |" in table:
+        return True
+    for what, commands in re.findall(r"^\| `<command>-([a-z-]+)` \(([^)]*)\)", table, re.M):
+        command = case_id.removesuffix(f"-{what}")
+        if command != case_id and (f"`{command}`" in commands or "same five" in commands):
+            return True
+    return False
+
+
+def test_the_readme_lists_every_case():
+    table = README.read_text().split("### Bad input", 1)[1].split("\n## ", 1)[0]
+    missing = [case_id for case_id in [*CASES, *OTHER_CASES] if not _listed(table, case_id)]
+    assert not missing, f"add these to the README's bad-input table: {missing}"
+    rows = re.findall(r"^\| `([a-z0-9-]+)`(?:, `([a-z0-9-]+)`)? \|", table, re.M)
+    stale = [c for row in rows for c in row if c and c not in CASES and c not in OTHER_CASES]
+    assert not stale, f"the README's bad-input table names cases no test has: {stale}"
+
+
+# The cases with a test of their own below: inputs that are accepted (with what happens), and a read-only folder.
+OTHER_CASES = ["folder-non-image-file", "folder-mixed-sizes-and-channels", "corrupt-finished-run",
+               "read-only-output-folder"]
+
+
+def test_folder_non_image_file_is_skipped(tmp_path):
+    from tfganaug.data.folder import load_folder
+
+    root = _image_folder(tmp_path / "images", per_class=5)
+    (root / "a" / "notes.txt").write_text("not an image")
+    data = load_folder(root, image_size=[8, 8], channels=1, test_fraction=0.0)
+    assert data.pool.counts().tolist() == [5, 5]
+
+
+def test_folder_mixed_sizes_and_channels_are_resized_and_converted(tmp_path):
+    from tfganaug.data.folder import load_folder
+
+    root = _image_folder(tmp_path / "images", per_class=5)
+    _png(root / "a" / "wide.png", size=(20, 10), mode="RGB")
+    _png(root / "b" / "big.png", size=(64, 64), mode="RGBA")
+    data = load_folder(root, image_size=[8, 8], channels=1, test_fraction=0.0)
+    assert data.pool.images.shape == (12, 8, 8, 1) and data.pool.counts().tolist() == [6, 6]
+
+
+def test_corrupt_finished_run_is_run_again(tmp_path, finished_run, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run[0], run)
+    record = run / "runs" / "baseline__seed0.json"
+    good = json.loads(record.read_text())
+    record.write_text(record.read_text()[:40])  # truncated, as by a full disk
+    assert main(["train", finished_run[1], "--out", str(run)]) == 0
+    printed = capsys.readouterr().out
+    assert "runs/baseline__seed0.json is unreadable; running it again (" in printed and "already done" not in printed
+    assert json.loads(record.read_text())["key"] == good["key"]
+
+
+def test_read_only_output_folder(finished_run, capsys):
+    """A run folder that cannot be written: a clear error before anything trains. Root may write anywhere,
+    so as root the command runs with the effective user `nobody` (its modules imported first by a dry run)."""
+    shared = Path(tempfile.mkdtemp())  # pytest's tmp_path is private to root
+    try:
+        shutil.copy(Path(finished_run[1]).parent / "tiny.npz", shared / "tiny.npz")
+        raw = yaml.safe_load(Path(finished_run[1]).read_text())
+        raw["data"]["path"] = str(shared / "tiny.npz")
+        config = _yaml(shared, raw)
+        assert main(["train", config, "--dry-run"]) == 0
+        (shared / "out").mkdir()
+        shared.chmod(0o755)
+        (shared / "out").chmod(0o555)  # read-only
+        capsys.readouterr()
+        as_root = os.geteuid() == 0
+        if as_root:
+            os.seteuid(65534)
+        try:
+            status = main(["train", config, "--out", str(shared / "out" / "run")])
+        finally:
+            if as_root:
+                os.seteuid(0)
+        err = capsys.readouterr().err
+        assert status == 2 and err.startswith("error: cannot write") and "Traceback" not in err
+        assert "out/run: Permission denied; choose a folder you can write" in err
+        assert list((shared / "out").iterdir()) == []
+    finally:
+        (shared / "out").chmod(0o755)
+        shutil.rmtree(shared)
