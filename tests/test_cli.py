@@ -71,7 +71,7 @@ def test_user_errors_exit_2_with_a_message_and_no_traceback(config_file, capsys)
 
 
 def test_quickstart_on_fashion_mnist_dry_run(capsys):
-    assert main(["train", "experiments/quickstart.yaml", "--dry-run", "--set", "data.source=fashion_mnist"]) == 0
+    assert main(["train", "experiments/quickstart.yaml", "--dry-run", "--no-estimate", "--set", "data.source=fashion_mnist"]) == 0
     assert "shirt" in capsys.readouterr().out
 
 
@@ -154,6 +154,12 @@ def test_gan_groups_share_one_trained_gan_and_label_as_asked(tmp_path, npz_file,
     assert not (tmp_path / "x").exists()
     assert main(["evaluate-gan", str(tmp_path / "u")]) == 2
     assert "no trained GAN here" in capsys.readouterr().err
+
+    # inspect-features on an MLP generator: its dense layers, each activation vector folded into a grid
+    assert main(["inspect-features", str(tmp_path / "run"), "--gan", "acgan", "--images", "2",
+                 "--out", str(tmp_path / "maps")]) == 0
+    (grid,) = (tmp_path / "maps").glob("generator*_dense*.png")  # two dense layers: middle and last are one
+    assert grid.stat().st_size > 3000
 
 
 def test_gan_group_config_errors(npz_file):

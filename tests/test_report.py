@@ -68,3 +68,13 @@ def test_report_command_rewrites_and_rejects_a_folder_without_results(tiny_run, 
     assert main(["report", str(tiny_run)]) == 0 and (tiny_run / "report.html").exists()
     assert main(["report", str(tmp_path)]) == 2
     assert "no results.json or sweep.md here" in capsys.readouterr().err
+
+
+def test_dense_activations_are_folded_into_the_squarest_grid():
+    from tfganaug.reporting.feature_maps import as_grid
+
+    grid = as_grid(np.arange(24.0).reshape(2, 12))
+    assert grid.shape == (2, 3, 4, 1) and grid[1, 1, :, 0].tolist() == [16, 17, 18, 19]
+    assert as_grid(np.zeros((1, 7))).shape == (1, 1, 7, 1)  # a prime width: one row
+    maps = np.zeros((1, 4, 4, 2))
+    assert as_grid(maps) is maps or as_grid(maps).shape == maps.shape

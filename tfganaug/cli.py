@@ -19,16 +19,24 @@ from tfganaug.errors import ConfigError, UserError  # noqa: E402
 
 def _train(args):
     from tfganaug.config import load_config
-    from tfganaug.experiment import describe_plan, make_splits, sweep_points, train
+    from tfganaug.experiment import describe_plan, describe_times, estimate_times, make_splits, sweep_points, train
 
     config = load_config(args.config, args.set)
     try:
         if args.dry_run:
             points = sweep_points(config) if config.sweep else [(None, config)]
+            total = 0.0
             for value, point in points:
                 if value:
                     print(f"\n=== sweep: samples_per_class = {value} ===")
-                print(describe_plan(point, make_splits(point.data, download=False)))
+                splits = make_splits(point.data, download=False)
+                print(describe_plan(point, splits))
+                if not args.no_estimate:
+                    times = estimate_times(point, splits)
+                    total += sum(t.seconds for t in times)
+                    print("\n".join(describe_times(times)))
+            if len(points) > 1 and not args.no_estimate:
+                print(f"\nthe whole sweep: about {total / 3600:.1f} h")
             return 0
         run_dir = Path(args.out) if args.out else config.output.root / config.name
         train(config, run_dir)
@@ -171,7 +179,9 @@ def build_parser():
     train.add_argument("config", help="experiment YAML, e.g. experiments/quickstart.yaml")
     train.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                        help="override a config value (YAML syntax), e.g. --set classifier.epochs=2; repeatable")
-    train.add_argument("--dry-run", action="store_true", help="validate and print the plan without training")
+    train.add_argument("--dry-run", action="store_true",
+                       help="validate, print the plan and the time it will take here (a few timed steps), train nothing")
+    train.add_argument("--no-estimate", action="store_true", help="with --dry-run: skip the time estimate")
     train.add_argument("--out", help="run folder (default: <output.root>/<name>)")
     train.set_defaults(func=_train)
 

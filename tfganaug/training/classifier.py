@@ -62,7 +62,7 @@ class StrategyFit(keras.Model):
 
 def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, learning_rate, seed,
                    class_weight=None, augment=None, patience=None, verbose=2, log_dir=None, jit_compile="auto",
-                   num_classes=None):
+                   num_classes=None, callbacks=()):
     """Compile and train `model`; keep the weights of the best validation epoch.
 
     Args:
@@ -80,6 +80,7 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         jit_compile: XLA for the training step: True, False or "auto" (Keras's choice).
         num_classes: the real classes K, when the model has more outputs (all-in-one labeling's
             synthetic class): accuracies are then taken over the first K outputs, as `predict_classes` does.
+        callbacks: further Keras callbacks (e.g. a timer: `bench/classifier_step.py`), called after tfganaug's.
 
     Returns:
         The Keras history as {metric: [value per epoch]}.
@@ -93,6 +94,7 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         jit_compile=jit_compile,
     )
     train_ds = classifier_dataset(images, targets, batch_size, shuffle_seed=seed, augment=augment)
+    extra_callbacks = list(callbacks)
     callbacks, val_ds = [StopOnNonFiniteLoss(
         f"Nothing of this run was saved; lower classifier.learning_rate (now {learning_rate}) and run the same "
         "command again (finished runs are kept)")], None
@@ -103,7 +105,7 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max", patience=patience or epochs, restore_best_weights=True))
     history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, class_weight=class_weight,
-                        callbacks=callbacks, verbose=verbose, shuffle=False)  # the dataset shuffles itself
+                        callbacks=callbacks + extra_callbacks, verbose=verbose, shuffle=False)  # the dataset shuffles itself
     return {k: [float(v) for v in values] for k, values in history.history.items()}
 
 

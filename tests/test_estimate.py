@@ -1,0 +1,52 @@
+"""`--dry-run`'s time estimate: the steps it counts, its warning, and the real run it predicts."""
+
+import re
+import time
+
+import yaml
+
+from tests.conftest import tiny_config
+from tfganaug.cli import main
+from tfganaug.config import load_config
+from tfganaug.experiment import estimate, estimate_times, make_splits, train
+
+GAN = {"model": "cgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 12, "batch_size": 4}
+
+
+def _config(tmp_path, npz_file):
+    raw = tiny_config(npz_file, seeds=[0, 1], groups=["baseline", "duplicate", {"type": "gan", "gan": GAN}])
+    raw["classifier"]["epochs"] = 6
+    raw["output"] = {"gan_metrics": False}
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_steps_are_counted_over_groups_epochs_and_seeds(tmp_path, npz_file):
+    config = load_config(_config(tmp_path, npz_file))
+    classifier, gan = estimate_times(config, make_splits(config.data))
+    # 18 training images (6 per class), batch 8: baseline 3 steps, duplicate (36 images) 5, gan (18 + 9) 4;
+    # 6 epochs, 2 seeds. The GAN: 18 // 4 = 4 steps an epoch, 12 epochs, 2 seeds (shared by nothing else).
+    assert (classifier.runs, classifier.steps) == (6, (3 + 5 + 4) * 6 * 2)
+    assert (gan.what, gan.runs, gan.steps) == ("GAN cgan (mlp)", 2, 4 * 12 * 2)
+    assert 0 < gan.step_seconds < gan.setup_seconds  # the first step traces
+
+
+def test_a_model_over_an_hour_is_flagged_with_what_to_lower(tmp_path, npz_file, capsys, monkeypatch):
+    monkeypatch.setattr(estimate, "LONG_RUN_SECONDS", 0.001)
+    assert main(["train", str(_config(tmp_path, npz_file)), "--dry-run", "--set", "groups=[baseline]"]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"classifier small_cnn +2 runs x \(\d+\.\d s set-up \+ 18 steps x \d+ ms\)", printed)
+    assert "total about" in printed
+    assert "WARNING: one run of classifier small_cnn takes about" in printed and "lower classifier.epochs" in printed
+
+
+def test_the_estimate_is_within_a_factor_of_three_of_the_real_run(tmp_path, npz_file):
+    config = load_config(_config(tmp_path, npz_file))
+    times = estimate_times(config, make_splits(config.data))
+    started = time.perf_counter()
+    train(config, tmp_path / "run", log=lambda *_: None, verbose=0)
+    real = time.perf_counter() - started
+    estimated = sum(t.seconds for t in times)
+    print(f"estimated {estimated:.1f} s, real {real:.1f} s")
+    assert real / 3 < estimated < real * 3, (estimated, real, times)

@@ -1,0 +1,141 @@
+"""How long a run will take on this machine (`--dry-run`): a few timed training steps of each distinct
+model at its configured sizes, multiplied out over epochs, groups and seeds.
+
+Per model: runs x (set-up + steps x seconds per step). The set-up (build, compile, the first
+step, which traces) and the step time are measured on random images of the run's shape, through
+the same `fit` the run uses. Not counted: GAN metrics, `gan.select` evaluations, image synthesis;
+and classifier runs may stop early (`classifier.patience`), so their part is an upper bound.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfganaug.data.pipeline import domain_dataset, gan_dataset, one_hot, prefetched
+from tfganaug.experiment.builders import build_cyclegan, build_gan, classifier_recipe, gan_schedule
+from tfganaug.experiment.planning import planned_size
+from tfganaug.synthesis.translation import domain_classes
+
+TIMED_STEPS = 3  # after the first step, which traces
+LONG_RUN_SECONDS = 3600  # one model's training above this is flagged
+
+
+@dataclass
+class ModelTime:
+    """The estimated training time of one model of a run, over all its runs."""
+
+    what: str
+    runs: int
+    steps: int  # training steps of all runs together
+    setup_seconds: float  # per run
+    step_seconds: float
+    advice: str  # what to lower when one run takes too long
+
+    @property
+    def seconds(self):
+        return self.runs * self.setup_seconds + self.steps * self.step_seconds
+
+    @property
+    def seconds_per_run(self):
+        return self.seconds / self.runs
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Seconds from `fit`'s start to the end of its first step, and of every later step."""
+
+    def __init__(self, started):
+        super().__init__()
+        self.started, self.steps = started, []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.begun = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append(time.perf_counter() - (self.started if not self.steps else self.begun))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True  # one epoch of 1 + TIMED_STEPS steps is all it needs
+
+    def result(self):
+        """(set-up seconds: build to first step's end, median seconds of the later steps)."""
+        return self.steps[0], float(np.median(self.steps[1:]))
+
+
+def _random_images(count, shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (count,) + tuple(shape), dtype=np.uint8)
+
+
+def _time_classifier(config, image_shape, num_classes):
+    c = config.classifier
+    recipe = classifier_recipe(config)
+    images = _random_images(c.batch_size * (1 + TIMED_STEPS), image_shape)
+    targets = one_hot(np.arange(len(images)) % num_classes, num_classes)
+    timer = StepTimer(time.perf_counter())
+    model = recipe.build(image_shape, num_classes)
+    recipe.fit(model, images, targets, None, 0, verbose=0, callbacks=[timer])
+    return timer.result()
+
+
+def _time_fit(build, data):
+    timer = StepTimer(time.perf_counter())
+    build().fit(data, epochs=1, steps_per_epoch=1 + TIMED_STEPS, callbacks=[timer], verbose=0, shuffle=False)
+    return timer.result()
+
+
+def estimate_times(config, splits):
+    """[`ModelTime`] of the classifier, each distinct GAN and each CycleGAN of `config` on `splits`."""
+    train, seeds = splits.train, len(config.seeds)
+    shape, k = train.image_shape, train.num_classes
+    c = config.classifier
+    keras.utils.set_random_seed(0)
+    steps = sum(math.ceil(planned_size(g, splits) / c.batch_size) for g in config.groups) * c.epochs * seeds
+    times = [ModelTime(f"classifier {c.model}", len(config.groups) * seeds, steps, *_time_classifier(config, shape, k),
+                       advice="classifier.epochs or the classifier's width")]
+    gans = {}
+    for group in (g for g in config.groups if g.type == "gan"):
+        gans.setdefault(str(sorted((k2, v) for k2, v in group.gan.key_dump().items() if k2 != "sample_every")), group.gan)
+    for gan in gans.values():
+        step_batch, epochs = gan_schedule(gan, len(train))
+        batch = step_batch * gan.d_steps
+        data = gan_dataset(_random_images(batch, shape), np.arange(batch) % k, batch, 0).repeat()
+        times.append(ModelTime(f"GAN {gan.model} ({gan.network})", seeds, epochs * (len(train) // batch) * seeds,
+                               *_time_fit(lambda: build_gan(gan, shape, k, 0), data),
+                               advice="gan.epochs/gan.kimg or the network's widths (gan.base_filters, gan.d_filters)"))
+    used = {t.model for g in config.groups if g.type == "translation" for t in g.translations}
+    for cfg in (c2 for c2 in config.cyclegans if c2.name in used):
+        a, b = domain_classes(cfg.name, cfg.domain_a, cfg.domain_b, train.class_names)
+        counts = train.counts()
+        n_a, n_b = int(counts[a].sum()), int(counts[b].sum())
+        batch = max(1, min(cfg.batch_size, n_a, n_b))
+        images = _random_images(batch, shape)
+        data = prefetched(tf.data.Dataset.zip((domain_dataset(images, batch, 0), domain_dataset(images, batch, 1))))
+        times.append(ModelTime(f"CycleGAN {cfg.name}", seeds, cfg.epochs * math.ceil(max(n_a, n_b) / batch) * seeds,
+                               *_time_fit(lambda: build_cyclegan(cfg, shape, 0), data),
+                               advice=f"cyclegans.{cfg.name}.epochs or its filters"))
+    return times
+
+
+def _duration(seconds):
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def describe_times(times):
+    """The lines `--dry-run` prints: each model's time, flags for models over an hour, and the total."""
+    lines = ["time on this machine (a few timed steps of each model; not counted: GAN metrics, gan.select, "
+             "synthesis; classifier runs may stop early):"]
+    for t in times:
+        lines.append(f"  {t.what:32s} {t.runs:3d} runs x ({t.setup_seconds:.1f} s set-up + "
+                     f"{t.steps // t.runs} steps x {1000 * t.step_seconds:.0f} ms) = {_duration(t.seconds)}")
+        if t.seconds_per_run > LONG_RUN_SECONDS:
+            lines.append(f"  WARNING: one run of {t.what} takes about {_duration(t.seconds_per_run)} here; "
+                         f"lower {t.advice}, or run on a GPU")
+    lines.append(f"  total about {_duration(sum(t.seconds for t in times))}")
+    return lines
