@@ -152,6 +152,13 @@ CASES = {
        for command, extra in [("generate", ["--out", "x", "--per-class", "1"]), ("export", []),
                               ("evaluate-gan", []), ("inspect-features", ["--out", "x"])]},
     # --- names and output folders
+    "experiment-name-dot-dot": Case(lambda t, r: ["train", r[1], "--set", "name=.."],
+                                    ["name: must not be empty, start with '.' or hold '/'"]),
+    "group-name-with-slash": Case(lambda t, r: ["train", r[1], "--set", "groups.0.name=../x"],
+                                  ["groups.0.name: must not be empty, start with '.' or hold '/'"]),
+    "rerun-with-another-config": Case(lambda t, r: ["train", r[1], "--out", str(r[0]), "--set", "classifier.epochs=2"],
+                                      ["run holds finished runs of another config (classifier.epochs (1 -> 2))",
+                                       "--overwrite"], untouched=["run"]),
     "export-name-with-slash": Case(lambda t, r: ["export", str(r[0]), "--name", "a/b"], ["--name 'a/b'"]),
     "export-name-dot-dot": Case(lambda t, r: ["export", str(r[0]), "--name", ".."], ["--name '..'"]),
 }
@@ -263,3 +270,36 @@ def test_read_only_output_folder(finished_run, capsys):
     finally:
         (shared / "out").chmod(0o755)
         shutil.rmtree(shared)
+
+
+def test_a_second_writer_is_refused_with_the_process_holding_the_folder(finished_run, capsys):
+    from tfganaug.files import LOCK_FILE, folder_lock
+
+    with folder_lock(finished_run[0]):
+        assert main(["train", finished_run[1], "--out", str(finished_run[0])]) == 2
+    assert f"run is in use by process {os.getpid()} (another tfganaug command" in capsys.readouterr().err
+    assert not (finished_run[0] / LOCK_FILE).exists()  # removed on release
+
+
+def test_class_names_from_the_data_never_lead_outside_the_output_folder(tmp_path):
+    from tfganaug.synthesis.generate import write_generated
+
+    images = np.zeros((3, 4, 4, 1), np.uint8)
+    out = write_generated(images, np.array([0, 1, 2]), ["../../escaped", "T-shirt/top", ".hidden"], tmp_path / "a" / "out")
+    assert sorted(p.name for p in out.iterdir()) == ["T-shirt_top", "_.._.._escaped", "_.hidden", "generated.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+
+
+def test_outputs_get_the_permissions_of_the_umask(tmp_path):
+    from tfganaug.files import atomic_dir, write_text
+
+    for umask, file_mode, folder_mode in [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)]:
+        previous = os.umask(umask)
+        try:
+            write_text(tmp_path / f"f{umask}.txt", "x")
+            with atomic_dir(tmp_path / f"d{umask}") as folder:
+                (folder / "x").write_text("x")
+        finally:
+            os.umask(previous)
+        assert (tmp_path / f"f{umask}.txt").stat().st_mode & 0o777 == file_mode
+        assert (tmp_path / f"d{umask}").stat().st_mode & 0o777 == folder_mode

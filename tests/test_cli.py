@@ -49,7 +49,8 @@ def test_train_runs_every_control_group_and_writes_results(config_file, tmp_path
     # A rerun with the same settings trains nothing; a changed setting retrains.
     assert main(["train", str(config_file), "--out", str(out), "--set", "classifier.epochs=2"]) == 0
     assert capsys.readouterr().out.count("(already done)") == 12
-    main(["train", str(config_file), "--out", str(out), "--set", "classifier.epochs=1", "--set", "groups=[baseline]"])
+    main(["train", str(config_file), "--out", str(out), "--set", "classifier.epochs=1", "--set", "groups=[baseline]",
+          "--overwrite"])
     assert "(already done)" not in capsys.readouterr().out
 
 

@@ -83,6 +83,52 @@ def test_cut_short_training_resumes_to_the_same_weights(tmp_path, options):
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2]  # no epoch logged twice
 
 
+def test_a_ctrl_c_during_the_backup_write_is_held_until_the_backup_is_complete(tmp_path, monkeypatch):
+    """SIGINT arrives just after the weights of epoch 2's backup are written, before its metadata:
+    the pair is completed first, then training stops; the rerun ends with the uninterrupted weights."""
+    import os
+    import signal
+
+    spec = _spec()
+    straight = _train(tmp_path / "straight", spec)
+    original, saves = keras.Model.save_weights, []
+
+    def save_then_ctrl_c(model, filepath, *args, **kwargs):
+        original(model, filepath, *args, **kwargs)
+        if "backup" in str(filepath):
+            saves.append(filepath)
+            if len(saves) == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(keras.Model, "save_weights", save_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path / "resumed", spec)
+    monkeypatch.undo()
+    backup = tmp_path / "resumed" / "backup"
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
+    assert sorted(p.name for p in backup.iterdir()) == ["latest.weights.h5", "latest.weights.h5.bkp",
+                                                        "training_metadata.json", "training_metadata.json.bkp"]
+    resumed = _train(tmp_path / "resumed", spec)
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_backup_with_arrays_missing_falls_back_to_the_one_before(tmp_path, capsys):
+    import h5py
+
+    spec = _spec()
+    straight = _train(tmp_path / "straight", spec)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path / "resumed", spec, extra_callbacks=[_Crash()])  # backups of epochs 1 and 2
+    backup = tmp_path / "resumed" / "backup"
+    with h5py.File(backup / "latest.weights.h5", "w") as f:
+        f.create_group("layers")  # a valid HDF5 file that holds none of the arrays
+    resumed = _train(tmp_path / "resumed", spec)  # resumes after epoch 1
+    assert "cannot be loaded" in capsys.readouterr().out and (backup.parent / WEIGHTS_FILE).exists()
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_choose_gan_names_the_choices(tmp_path):
     with pytest.raises(UserError, match="no trained GAN"):
         choose_gan(tmp_path)
@@ -129,8 +175,9 @@ def test_nan_losses_stop_training_and_keep_the_last_good_epoch(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_run_killed_during_gan_training_resumes_with_the_same_command(tmp_path):
-    """SIGKILL in the middle of GAN training; the same command resumes from the last backed-up epoch."""
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGINT"])
+def test_a_run_killed_during_gan_training_resumes_with_the_same_command(tmp_path, stop):
+    """SIGKILL or Ctrl-C in the middle of GAN training; the same command resumes from the last backed-up epoch."""
     import signal
     import subprocess
     import sys
@@ -158,8 +205,8 @@ def test_a_run_killed_during_gan_training_resumes_with_the_same_command(tmp_path
             pass
         time.sleep(0.05)
     assert first.poll() is None, "the GAN finished before it could be killed: make it slower"
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    first.send_signal(getattr(signal, stop))
+    assert first.wait(timeout=120) == (130 if stop == "SIGINT" else -signal.SIGKILL)
     killed_at = json.loads(backups[0].read_text())["epoch"]
     assert 2 <= killed_at < epochs
 

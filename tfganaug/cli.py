@@ -8,7 +8,9 @@ import argparse
 import errno
 import os
 import re
+import signal
 import sys
+import threading
 from pathlib import Path
 
 # Quieten TensorFlow's C++ start-up logging before it is imported anywhere.
@@ -39,7 +41,7 @@ def _train(args):
                 print(f"\nthe whole sweep: about {total / 3600:.1f} h")
             return 0
         run_dir = Path(args.out) if args.out else config.output.root / config.name
-        train(config, run_dir)
+        train(config, run_dir, overwrite=args.overwrite)
     except ConfigError as exc:  # raised once the data is known (e.g. too few images): name the file too
         raise ConfigError(f"{args.config}: {exc}") from None
     return 0
@@ -183,6 +185,8 @@ def build_parser():
                        help="validate, print the plan and the time it will take here (a few timed steps), train nothing")
     train.add_argument("--no-estimate", action="store_true", help="with --dry-run: skip the time estimate")
     train.add_argument("--out", help="run folder (default: <output.root>/<name>)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="run into a folder holding finished runs of another config (unchanged runs are kept)")
     train.set_defaults(func=_train)
 
     generate = commands.add_parser("generate", help="write images of a run's trained GAN as PNG folders + .npz")
@@ -229,9 +233,15 @@ def build_parser():
     return parser
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
-    """Entry point of the `tfganaug` console script."""
+    """Entry point of the `tfganaug` console script. SIGTERM stops a command as Ctrl-C does."""
     args = build_parser().parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop) if in_main_thread else None
     try:
         return args.func(args)
     except UserError as exc:
@@ -247,8 +257,12 @@ def main(argv=None):
             print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; finished runs are kept in the run folder and skipped on rerun", file=sys.stderr)
+        print("interrupted; finished runs are kept in the run folder and skipped on rerun, and a GAN resumes "
+              "from its last finished epoch", file=sys.stderr)
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,34 @@
 """Atomic file output: write to a temporary path in the same folder, then rename.
 
-A run that is interrupted never leaves a half-written results file behind.
+A run that is interrupted never leaves a half-written results file behind. The
+temporary files and folders (`mkstemp`, `mkdtemp`: owner-only) get the
+permissions of the process umask before they are renamed into place, as any
+other file the process writes (0644 / 0755 under the usual umask 022): a TF
+Serving process of another user can read an exported model.
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from tfganaug.errors import UserError
+
+
+def _umask():
+    mask = os.umask(0)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
+def path_component(name):
+    """A name given by the data (a class name) as one safe file or folder name: separators and NUL
+    become '_', and a leading '.' gets a '_' in front ('T-shirt/top' -> 'T-shirt_top', '..' -> '_..')."""
+    name = "".join("_" if c in "/\\\0" else c for c in str(name))
+    return f"_{name}" if not name or name.startswith(".") else name
 
 
 @contextlib.contextmanager
@@ -26,6 +46,7 @@ def atomic_path(path, suffix=""):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -51,6 +72,7 @@ def atomic_dir(path):
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -68,3 +90,34 @@ def read_json(path, log=print, what="ignoring it"):
     except (ValueError, UnicodeDecodeError) as exc:
         log(f"{path.parent.name}/{path.name} is unreadable; {what} ({exc})")
         return None
+
+
+LOCK_FILE = "tfganaug.lock"
+
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Hold `folder/tfganaug.lock` while this process writes into `folder`: a second process is refused
+    (`UserError` naming the process that holds it). The lock dies with its process, kill -9 included;
+    the file is removed on release."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_FILE
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise UserError(f"{folder} is in use by process {holder} (another tfganaug command writing into it); "
+                        "wait for it to finish, or choose another --out") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        handle.close()

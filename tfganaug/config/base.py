@@ -2,8 +2,18 @@
 
 from typing import Annotated, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+
+def _file_name(value):
+    """A name that becomes part of a file or folder name inside the run folder, never a path."""
+    if not value or value.startswith(".") or any(c in value for c in "/\\\0"):
+        raise ValueError("must not be empty, start with '.' or hold '/', '\\' or NUL: it names files and "
+                         "folders inside the run folder")
+    return value
+
+
+FileName = Annotated[str, AfterValidator(_file_name)]  # experiment, group and CycleGAN names
 ClassKey = Union[int, str]  # a class by name ("shirt", "011") or by index
 PositiveInt = Annotated[int, Field(gt=0)]
 Count = Union[Annotated[int, Field(ge=0)], Literal["same"]]

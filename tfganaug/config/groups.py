@@ -4,7 +4,7 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
-from tfganaug.config.base import ClassKey, PositiveInt, Strict
+from tfganaug.config.base import ClassKey, FileName, PositiveInt, Strict
 
 
 class RandAugmentConfig(Strict):
@@ -30,7 +30,7 @@ class AugmentConfig(Strict):
 
 
 class GroupBase(Strict):
-    name: Optional[str] = Field(None, description="shown in the results; defaults to the type")
+    name: Optional[FileName] = Field(None, description="shown in the results; defaults to the type")
 
     @property
     def label(self):
@@ -195,7 +195,7 @@ class GANGroup(GroupBase):
 class CycleGANConfig(Strict):
     """A CycleGAN between two domains, each a set of classes (e.g. the CelebA study's 000 <-> 100)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: FileName = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     domain_a: list[ClassKey] = Field(min_length=1)
     domain_b: list[ClassKey] = Field(min_length=1)
     generator: Literal["resnet", "unet"] = "resnet"

@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field, FilePath, field_validator, model_validator
 
-from tfganaug.config.base import ClassKey, Count, PositiveInt, Strict
+from tfganaug.config.base import ClassKey, Count, FileName, PositiveInt, Strict
 from tfganaug.config.groups import CycleGANConfig, Group
 
 SOURCES = ("animal_mnist", "fashion_mnist", "folder", "npz", "tfds:<name>")
@@ -134,7 +134,7 @@ class SweepConfig(Strict):
 class ExperimentConfig(Strict):
     """One experiment: data, classifier, groups to compare and seeds."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: FileName = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     data: DataConfig = Field(default_factory=DataConfig)

@@ -5,8 +5,9 @@ import sys
 import time
 
 import keras
+import yaml
 
-from tfganaug.config import to_yaml
+from tfganaug.config import to_yaml, validate
 from tfganaug.distribute import describe_strategy, runtime_scope, worker_folder
 from tfganaug.errors import UserError
 from tfganaug.evaluation.collapse import collapse_warnings
@@ -14,7 +15,7 @@ from tfganaug.evaluation.gan_evaluation import evaluate_gans
 from tfganaug.experiment.builders import build_from_spec, classifier_recipe, make_splits
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import describe_plan, plan_group
-from tfganaug.files import read_json, write_text
+from tfganaug.files import folder_lock, read_json, write_text
 from tfganaug.layout import CONFIG_FILE, RUNS_DIR
 from tfganaug.reporting.plots import plot_per_class_accuracy, plot_sweep, plot_training_curves
 from tfganaug.reporting.report import write_report
@@ -49,7 +50,7 @@ def run_one(config, group, seed, splits, models=None, verbose=2, log_dir=None):
             "seconds": round(time.time() - started, 1), **metrics, "history": history}
 
 
-def train(config, run_dir, log=print, verbose=None):
+def train(config, run_dir, log=print, verbose=None, overwrite=False):
     """Run the experiment, or its sweep, into `run_dir` on the devices and precision of `config.runtime`.
 
     Batch sizes in the config are global: with N replicas each gets 1/N of every
@@ -63,18 +64,55 @@ def train(config, run_dir, log=print, verbose=None):
                             "(XLA off with several replicas) or train on one device")
         if strategy.num_replicas_in_sync > 1:
             log(f"training on {describe_strategy(strategy)}; batch sizes are global")
-        return (run_sweep if config.sweep else run_experiment)(config, worker_folder(run_dir, strategy), log, verbose)
+        return (run_sweep if config.sweep else run_experiment)(config, worker_folder(run_dir, strategy), log, verbose,
+                                                                overwrite)
 
 
-def run_experiment(config, run_dir, log=print, verbose=None):
+def run_experiment(config, run_dir, log=print, verbose=None, overwrite=False):
     """Run every group with every seed, write results and plots into `run_dir`; return the summary rows.
 
     A (group, seed) already finished with the same settings (same run key) is
-    loaded from `run_dir/runs/` instead of retrained.
+    loaded from `run_dir/runs/` instead of retrained. The data is checked before
+    the folder is made; then the folder is locked against a second writer, and a
+    folder with finished runs of another config is refused unless `overwrite`.
     """
-    verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
     splits = make_splits(config.data)  # bad data is refused before the run folder exists
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(run_dir):
+        refuse_other_config(run_dir, config, overwrite)
+        return _run_groups(config, run_dir, splits, log, verbose)
+
+
+def _differences(old, new, prefix=""):
+    """Dotted key paths where two config dumps differ, with both values."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for key in sorted(set(old) | set(new), key=str)
+                for d in _differences(old.get(key), new.get(key), f"{prefix}{key}.")]
+    return [] if old == new else [f"{prefix[:-1]} ({json.dumps(old)} -> {json.dumps(new)})"]
+
+
+def refuse_other_config(run_dir, config, overwrite=False):
+    """A `UserError` naming the differing keys when `run_dir` holds finished runs of another config
+    (`runtime`, `output` and `description` aside: they change no result), unless `overwrite`."""
+    old_file = run_dir / CONFIG_FILE
+    finished = any((run_dir / RUNS_DIR).glob("*.json")) or (run_dir / "sweep.md").exists()
+    if overwrite or not finished or not old_file.exists():
+        return
+    try:
+        old = validate(yaml.safe_load(old_file.read_text(encoding="utf-8")), str(old_file)).key_dump()
+    except (UserError, yaml.YAMLError, UnicodeDecodeError):
+        return  # written by a version whose keys this one no longer reads: nothing to compare
+    new = config.key_dump()
+    for section in ("runtime", "output", "description"):
+        old.pop(section, None), new.pop(section, None)
+    changed = _differences(old, new)
+    if changed:
+        shown = "; ".join(changed[:5]) + (f"; and {len(changed) - 5} more" if len(changed) > 5 else "")
+        raise UserError(f"{run_dir} holds finished runs of another config ({shown}); choose a new --out, or add "
+                        "--overwrite to run this config here (finished runs whose settings did not change are kept)")
+
+
+def _run_groups(config, run_dir, splits, log, verbose):
+    verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
     write_text(run_dir / CONFIG_FILE, to_yaml(config))
     log(describe_plan(config, splits))
     records, total = [], len(config.groups) * len(config.seeds)
@@ -129,19 +167,25 @@ def sweep_points(config):
             for value in config.sweep.samples_per_class]
 
 
-def run_sweep(config, run_dir, log=print, verbose=None):
+def run_sweep(config, run_dir, log=print, verbose=None, overwrite=False):
     """Run the experiment once per `sweep.samples_per_class` value, each in `run_dir/samples_per_class=N/`.
 
     Writes `sweep.md` (accuracy per group and value) and `sweep_accuracy.png`
     (accuracy against samples per class, one line per group) into `run_dir`.
     """
-    key = "samples_per_class"
     for _, point in sweep_points(config):
         make_splits(point.data)  # every point's data is checked before the first one trains
+    with folder_lock(run_dir):
+        refuse_other_config(run_dir, config, overwrite)
+        return _run_points(config, run_dir, log, verbose, overwrite)
+
+
+def _run_points(config, run_dir, log, verbose, overwrite):
+    key = "samples_per_class"
     points = []
     for value, point in sweep_points(config):
         log(f"\n=== sweep: {key} = {value} ===")
-        points.append((value, run_experiment(point, run_dir / f"{key}={value}", log, verbose)))
+        points.append((value, run_experiment(point, run_dir / f"{key}={value}", log, verbose, overwrite)))
     write_text(run_dir / CONFIG_FILE, to_yaml(config))
     table = sweep_table(points, key)
     write_text(run_dir / "sweep.md", f"# Sweep: {config.name}\n\nTest accuracy in %, mean ± std over seeds.\n\n{table}")

@@ -1,9 +1,38 @@
-"""Keras callbacks shared by GAN and classifier training."""
+"""Keras callbacks shared by GAN and classifier training, and holding Ctrl-C while a checkpoint is written."""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import threading
 
 import keras
 import numpy as np
 
-from tfganaug.errors import TrainingDiverged
+from tfganaug.errors import TrainingDiverged, UserError
+from tfganaug.files import atomic_path, write_text
+
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def held_signals():
+    """Hold SIGINT and SIGTERM while the block runs, then deliver them: a Ctrl-C lands before or
+    after a checkpoint write, never in the middle of it. (Signals reach only the main thread's
+    handlers; elsewhere the block runs as it is.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in HELD_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if received:
+            signal.raise_signal(received[0])  # what the signal would have done: KeyboardInterrupt for Ctrl-C
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
@@ -29,3 +58,52 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             raise TrainingDiverged(
                 f"{type(self.model).__name__} diverged in epoch {epoch + 1}: "
                 + ", ".join(f"{k} = {v}" for k, v in bad.items()) + ". " + self.advice.format(last_good=epoch))
+
+
+class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras's `BackupAndRestore` (double checkpoint) whose backup is never half-written, and which
+    falls back to the previous backup when the latest cannot be loaded.
+
+    Keras writes the weights file in place, then the metadata: a Ctrl-C in between, or inside
+    the weights write, left either a valid HDF5 file with arrays missing (every rerun failed) or
+    weights one epoch ahead of the metadata. Here each file is written to a temporary name and
+    renamed, with SIGINT and SIGTERM held (`held_signals`) until the pair is complete.
+
+    Args:
+        backup_dir: the backup folder.
+        log: where the fall-back warning goes.
+    """
+
+    def __init__(self, backup_dir, log=print):
+        super().__init__(str(backup_dir), double_checkpoint=True)
+        self.log = log
+
+    def _save_model(self):
+        with held_signals():
+            os.makedirs(self.backup_dir, exist_ok=True)
+            for latest, previous in ((self._weights_path, self._prev_weights_path),
+                                     (self._training_metadata_path, self._prev_training_metadata_path)):
+                if os.path.exists(latest):
+                    with atomic_path(previous) as tmp:
+                        shutil.copyfile(latest, tmp)
+            with atomic_path(self._weights_path, suffix=".weights.h5") as tmp:
+                self.model.save_weights(tmp)
+            write_text(self._training_metadata_path,
+                       json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
+
+    def on_train_begin(self, logs=None):
+        try:
+            self._load_model()
+        except (OSError, ValueError) as exc:
+            previous = (self._prev_weights_path, self._prev_training_metadata_path)
+            if not all(os.path.exists(p) for p in previous):
+                raise UserError(f"the backup {self._weights_path} cannot be loaded ({exc}) and there is no "
+                                f"previous one; delete {self.backup_dir} to train this model from the start") from None
+            self.log(f"the backup {self._weights_path} cannot be loaded ({str(exc).splitlines()[0]}); "
+                     "resuming from the one before it")
+            for path in (self._weights_path, self._training_metadata_path):
+                if os.path.exists(path):
+                    os.replace(path, f"{path}.corrupt")  # kept aside for a look, never loaded again
+            for latest, prev in zip((self._weights_path, self._training_metadata_path), previous):
+                shutil.copyfile(prev, latest)
+            self._load_model()

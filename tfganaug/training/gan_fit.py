@@ -24,7 +24,7 @@ import keras
 
 from tfganaug.files import atomic_path, write_text
 from tfganaug.layout import SPEC_FILE, WEIGHTS_FILE
-from tfganaug.training.callbacks import StopOnNonFiniteLoss
+from tfganaug.training.callbacks import SafeBackupAndRestore, StopOnNonFiniteLoss
 from tfganaug.training.gan_folder import BEST_FILE, drop_rows_after
 from tfganaug.training.grids import SampleGrids
 from tfganaug.training.selection import BestCheckpoint
@@ -108,8 +108,8 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
         StopOnNonFiniteLoss(f"The last good epoch ({{last_good}}) is kept in {backup}; lower the learning rates (or "
                             "try loss: hinge or wgan_gp), then run the same command again to resume from it"),
         *selection,
-        # double_checkpoint: a kill while the backup is being written falls back to the one before.
-        keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
+        # Written atomically with Ctrl-C held; an unloadable backup falls back to the one before.
+        SafeBackupAndRestore(backup),
         keras.callbacks.CSVLogger(str(folder / "losses.csv"), append=True),
         keras.callbacks.TensorBoard(str(folder / "tensorboard"), write_graph=False),
         grids or SampleGrids(folder / "samples", class_names, sample_every, epochs, seed,
