@@ -73,8 +73,9 @@ class Case:
     untouched: list = field(default_factory=list)  # extra folders that must stay as they were
 
 
-def _no_gan(command, *extra):
-    return lambda tmp, run: [command, str(run[0]), *extra]
+def _truncated(path):
+    path.write_text(path.read_text()[:30])
+    return path
 
 
 CASES = {
@@ -151,6 +152,9 @@ CASES = {
                                            ["run: no trained GAN here", "`type: gan` group"], untouched=["run"])
        for command, extra in [("generate", ["--out", "x", "--per-class", "1"]), ("export", []),
                               ("evaluate-gan", []), ("inspect-features", ["--out", "x"])]},
+    "report-unreadable-results": Case(
+        lambda t, r: ["report", str(_truncated(shutil.copytree(r[0], t / "copy") / "results.json"))[:-len("/results.json")]],
+        ["copy/results.json is unreadable", "run the same `tfganaug train` command again"]),
     # --- names and output folders
     "experiment-name-dot-dot": Case(lambda t, r: ["train", r[1], "--set", "name=.."],
                                     ["name: must not be empty, start with '.' or hold '/'"]),
@@ -237,7 +241,7 @@ def test_corrupt_finished_run_is_run_again(tmp_path, finished_run, capsys):
     record.write_text(record.read_text()[:40])  # truncated, as by a full disk
     assert main(["train", finished_run[1], "--out", str(run)]) == 0
     printed = capsys.readouterr().out
-    assert "runs/baseline__seed0.json is unreadable; running it again (" in printed and "already done" not in printed
+    assert "runs/baseline__seed0.json is unreadable; running it again (moved aside as baseline__seed0.json.corrupt" in printed and "already done" not in printed
     assert json.loads(record.read_text())["key"] == good["key"]
 
 
@@ -303,3 +307,42 @@ def test_outputs_get_the_permissions_of_the_umask(tmp_path):
             os.umask(previous)
         assert (tmp_path / f"f{umask}.txt").stat().st_mode & 0o777 == file_mode
         assert (tmp_path / f"d{umask}").stat().st_mode & 0o777 == folder_mode
+
+
+@pytest.fixture(scope="module")
+def gan_run(tmp_path_factory):
+    """A finished tiny run with one ACGAN group and its GAN metrics, with its config file."""
+    root = tmp_path_factory.mktemp("gan_run")
+    gan = {"model": "acgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 1, "batch_size": 8}
+    config = _yaml(root, tiny_config(write_npz(root / "tiny.npz"), groups=[{"type": "gan", "gan": gan}]))
+    assert main(["train", config, "--out", str(root / "run")]) == 0
+    return root / "run", config
+
+
+def test_corrupt_gan_weights_are_set_aside_and_the_gan_trained_again(tmp_path, gan_run, capsys):
+    run = shutil.copytree(gan_run[0], tmp_path / "run")
+    (weights,) = run.glob("gans/acgan-*/gan.weights.h5")
+    weights.write_bytes(weights.read_bytes()[:100])
+    capsys.readouterr()
+    assert main(["generate", str(run), "--per-class", "1", "--out", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err
+    assert "gan.weights.h5 cannot be loaded" in err and "run the same `tfganaug train` command again" in err
+    assert main(["train", gan_run[1], "--out", str(run)]) == 0
+    assert "gan.weights.h5 is unreadable; training GAN acgan again (moved aside as gan.weights.h5.corrupt" in \
+        capsys.readouterr().out
+    assert weights.with_name("gan.weights.h5.corrupt").exists()
+    assert main(["generate", str(run), "--per-class", "1", "--out", str(tmp_path / "g")]) == 0
+
+
+def test_corrupt_feature_caches_are_computed_again(tmp_path, gan_run, capsys):
+    run = shutil.copytree(gan_run[0], tmp_path / "run")
+    caches = sorted((run / "features").iterdir())
+    assert {p.suffix for p in caches} == {".h5", ".npz"}
+    for path in caches:
+        path.write_bytes(path.read_bytes()[:50])
+    capsys.readouterr()
+    assert main(["evaluate-gan", str(run)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("is unreadable; computing it again") + printed.count("is unreadable; training it again") \
+        == len(caches)
+    assert all(path.stat().st_size > 50 for path in caches)  # rebuilt

@@ -79,16 +79,24 @@ def atomic_dir(path):
             shutil.rmtree(tmp)
 
 
+def set_aside(path, reason, log=print, what="rebuilding it"):
+    """Move an unreadable state file to `<path>.corrupt` (kept for a look, never read again) and say so
+    in one line: a truncated cache or record costs a rebuild, never a crash on every rerun."""
+    path = Path(path)
+    os.replace(path, f"{path}.corrupt")
+    log(f"{path.parent.name}/{path.name} is unreadable; {what} (moved aside as {path.name}.corrupt: {reason})")
+
+
 def read_json(path, log=print, what="ignoring it"):
     """The JSON in `path`, or None when it is missing or unreadable (truncated by a full disk, edited by
-    hand); an unreadable file is reported through `log` with `what` is done instead."""
+    hand); an unreadable file is set aside (`set_aside`) with `what` is done instead."""
     path = Path(path)
     if not path.exists():
         return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        log(f"{path.parent.name}/{path.name} is unreadable; {what} ({exc})")
+        set_aside(path, str(exc).splitlines()[0], log, what)
         return None
 
 

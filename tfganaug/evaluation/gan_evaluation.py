@@ -13,6 +13,7 @@
 """
 
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -26,7 +27,7 @@ from tfganaug.data.pixels import to_uint8
 from tfganaug.evaluation.collapse import collapse_warnings, collapsed_classes
 from tfganaug.evaluation.features import classifier_features, inception_features
 from tfganaug.evaluation.gan_metrics import activations, gan_quality
-from tfganaug.files import atomic_path, write_text
+from tfganaug.files import atomic_path, read_json, set_aside, write_text
 from tfganaug.layout import FEATURES_DIR, METRICS_FILE
 from tfganaug.training.classifier import evaluate_classifier
 from tfganaug.training.gan_folder import load_trained_gan, settings_key, trained_gans
@@ -63,8 +64,11 @@ def real_classifier(recipe, splits, cache_dir, log=print):
     path = Path(cache_dir) / f"classifier-{recipe.key}.weights.h5"
     if path.exists():
         model = recipe.build(splits.train.image_shape, splits.train.num_classes)
-        model.load_weights(path)
-        return model
+        try:
+            model.load_weights(path)
+            return model
+        except (OSError, ValueError) as exc:
+            set_aside(path, str(exc).splitlines()[0], log, "training it again")
     log(f"training the feature classifier ({recipe.name}) on {len(splits.train)} real images")
     model = recipe.train(splits.train.images, splits.train.labels, _val(splits), splits.train.num_classes)
     with atomic_path(path, suffix=".weights.h5") as tmp:
@@ -76,10 +80,13 @@ def _val(splits):
     return (splits.val.images, splits.val.labels) if len(splits.val) else None
 
 
-def _cached_activations(path, images, feature_fn):
+def _cached_activations(path, images, feature_fn, log=print):
     if path.exists():
-        with np.load(path) as f:
-            return f["activations"]
+        try:
+            with np.load(path) as f:
+                return f["activations"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            set_aside(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, log, "computing it again")
     acts = activations(images, feature_fn)
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez(tmp, activations=acts)
@@ -100,7 +107,7 @@ def validation_quality(model, *, splits, recipe, cache_dir, seed=0, log=print):
     classifier = real_classifier(recipe, splits, cache_dir, log)
     feature_fn = classifier_features(classifier)
     real_acts = _cached_activations(Path(cache_dir) / f"real-val-{recipe.data_key}-classifier-{recipe.key}.npz",
-                                    val.images, feature_fn)
+                                    val.images, feature_fn, log)
     if not model.conditional:
         fake = to_uint8(model.generate(n=len(val), seed=seed))
         return gan_quality(real_acts, activations(fake, feature_fn), seed=seed)["overall"]
@@ -129,7 +136,7 @@ def evaluate_gans(run_dir, *, splits, recipe, build, inception_weights=None, per
     """
     run_dir = Path(run_dir)
     previous = run_dir / METRICS_FILE
-    results = json.loads(previous.read_text()) if (only or keep_done) and previous.exists() else {}
+    results = (read_json(previous, log, "computing every GAN's metrics again") or {}) if only or keep_done else {}
     folders = {n: p for n, p in trained_gans(run_dir).items()
                if (only is None or n == only) and not (keep_done and n in results)}
     if not folders:
@@ -157,7 +164,7 @@ def evaluate_generators(generators, *, splits, recipe, cache_dir, inception_weig
     else:
         feature_fn, extractor = classifier_features(classifier), f"classifier-{recipe.key}"
     real_acts = _cached_activations(Path(cache_dir) / f"real-test-{recipe.data_key}-{extractor}.npz", test.images,
-                                    feature_fn)
+                                    feature_fn, log)
     counts = np.full(k, per_class) if per_class else test.counts()
     results = {}
     for name, model, info in generators:

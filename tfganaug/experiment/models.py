@@ -69,6 +69,14 @@ class RunModels:
         return self.store.get(gan.model, settings, seed, spec, fit, f"GAN {gan.model}",
                               f" ({gan.network}, {epochs} epochs) on {len(train)} images")
 
+    def ensure(self, group, train, seed):
+        """Load (or train, when their files are gone or unreadable) the models `group` uses with `seed`:
+        a rerun whose classifier runs are all done still leaves every model of the run usable."""
+        if group.type == "gan":
+            self.gan(group.gan, train, seed)
+        for name in sorted({t.model for t in getattr(group, "translations", [])}):
+            self.cyclegan(name, train, seed)
+
     def cyclegan(self, name, train, seed):
         """(the trained CycleGAN `name`, its domain A classes, its domain B classes) for `train` and `seed`."""
         cfg = self.cyclegans[name]

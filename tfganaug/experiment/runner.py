@@ -124,6 +124,7 @@ def _run_groups(config, run_dir, splits, log, verbose):
             cached = read_json(path, log, what="running it again")
             if cached is not None and cached.get("key") == key:
                 record, status = cached, "already done"
+                models.ensure(group, splits.train, seed)
             else:
                 log_dir = run_dir / "tensorboard" / f"{group.label}__seed{seed}"
                 record = {**run_one(config, group, seed, splits, models, verbose, log_dir), "key": key}

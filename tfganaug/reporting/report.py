@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tfganaug.errors import UserError
 from tfganaug.evaluation.collapse import collapse_warnings
-from tfganaug.files import write_text
+from tfganaug.files import read_json, write_text
 from tfganaug.layout import CONFIG_FILE, METRICS_FILE, RESULTS_FILE
 from tfganaug.reporting.plots import plot_confusion_matrices, plot_quality
 from tfganaug.reporting.results import markdown_table
@@ -41,9 +41,18 @@ def _gan_metrics_table(metrics):
     return pipe_table(header, rows)
 
 
+def _read_results(run_dir):
+    path = run_dir / RESULTS_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} is unreadable ({str(exc).splitlines()[0]}); run the same `tfganaug train` command "
+                        "again: it writes the results anew from the finished runs") from None
+
+
 def _sections(run_dir, prefix=""):
     """[(title, markdown text, [image paths])] for one run folder (`prefix`: its path from the report)."""
-    results = json.loads((run_dir / RESULTS_FILE).read_text())
+    results = _read_results(run_dir)
     class_names, records = results["class_names"], results["runs"]
     plot_confusion_matrices(records, class_names, run_dir / "confusion_matrices.png")
     baseline = results["summary"][0].get("baseline", results["summary"][0]["group"])
@@ -55,16 +64,16 @@ def _sections(run_dir, prefix=""):
         ("Confusion matrices", "", [run_dir / "confusion_matrices.png"]),
         ("Training curves", "", [run_dir / "training_curves.png"]),
     ]
-    if (run_dir / METRICS_FILE).exists():
-        metrics = json.loads((run_dir / METRICS_FILE).read_text())
-        if metrics:
-            sections.append(("GAN metrics", "Against the test split. FID/KID: lower is better; precision (realism) "
-                             "and recall (coverage): higher is better; GAN-train: test accuracy of a classifier "
-                             "trained only on generated images; GAN-test: accuracy of a real-trained classifier "
-                             "on generated images; spread: how much the generated images vary against the "
-                             "real ones (near 0: collapse). Per-class values are in gan_metrics.json.\n\n"
-                             + "".join(f"{w}\n\n" for w in collapse_warnings(metrics))
-                             + _gan_metrics_table(metrics), []))
+    metrics = read_json(run_dir / METRICS_FILE, what="the report leaves the GAN metrics out; `tfganaug evaluate-gan` "
+                        "computes them again")
+    if metrics:
+        sections.append(("GAN metrics", "Against the test split. FID/KID: lower is better; precision (realism) "
+                         "and recall (coverage): higher is better; GAN-train: test accuracy of a classifier "
+                         "trained only on generated images; GAN-test: accuracy of a real-trained classifier "
+                         "on generated images; spread: how much the generated images vary against the "
+                         "real ones (near 0: collapse). Per-class values are in gan_metrics.json.\n\n"
+                         + "".join(f"{w}\n\n" for w in collapse_warnings(metrics))
+                         + _gan_metrics_table(metrics), []))
     curves = []
     for name, folder in trained_gans(run_dir, "gan").items():
         rows = read_quality(folder)
@@ -144,7 +153,7 @@ def write_report(run_dir):
         title = f"Sweep report: {run_dir.name}"
     elif (run_dir / RESULTS_FILE).exists():
         sections = _sections(run_dir)
-        title = f"Report: {json.loads((run_dir / RESULTS_FILE).read_text())['experiment']}"
+        title = f"Report: {_read_results(run_dir)['experiment']}"
     else:
         raise UserError(f"{run_dir}: no results.json or sweep.md here; give the folder of a finished "
                         f"`tfganaug train` run")

@@ -24,6 +24,15 @@ BEST_FILE = "best.weights.h5"  # and the weights of the best evaluation so far
 KINDS = ("gan", "cyclegan", "all")
 
 
+class UnreadableModel(UserError):
+    """A trained model's `gan.json` or weights that cannot be loaded (truncated, hand-edited)."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"{path} cannot be loaded ({reason}); run the same `tfganaug train` command again: "
+                         "it sets the file aside and trains this model again")
+        self.path, self.reason = path, reason
+
+
 def stable_hash(value):
     """A short hash of a JSON-able value that is the same in every process and on every machine."""
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -93,9 +102,12 @@ def load_trained_gan(folder, build):
         (model with the trained weights, spec dict).
     """
     folder = Path(folder)
-    spec = read_spec(folder)
-    model = build(spec)
-    model.load_weights(folder / WEIGHTS_FILE)
+    try:
+        spec = read_spec(folder)
+        model = build(spec)
+        model.load_weights(folder / WEIGHTS_FILE)
+    except (OSError, ValueError, KeyError) as exc:  # truncated or hand-edited files
+        raise UnreadableModel(folder / WEIGHTS_FILE, str(exc).splitlines()[0]) from None
     return model, spec
 
 

@@ -4,9 +4,10 @@ import time
 
 import keras
 
+from tfganaug.files import set_aside
 from tfganaug.layout import WEIGHTS_FILE
 from tfganaug.training.gan_fit import backed_up_epochs
-from tfganaug.training.gan_folder import load_trained_gan, settings_key
+from tfganaug.training.gan_folder import UnreadableModel, load_trained_gan, settings_key
 
 
 class TrainedModels:
@@ -44,10 +45,14 @@ class TrainedModels:
             return self.models[key]
         folder = self.folder / f"{prefix}-{key}"
         keras.utils.set_random_seed(seed)
+        model = None
         if (folder / WEIGHTS_FILE).exists():
-            model, _ = load_trained_gan(folder, self.build)
-            self.log(f"loaded {name} (seed {seed}) from {folder}")
-        else:
+            try:
+                model, _ = load_trained_gan(folder, self.build)
+                self.log(f"loaded {name} (seed {seed}) from {folder}")
+            except UnreadableModel as exc:
+                set_aside(exc.path, exc.reason, self.log, f"training {name} again")
+        if model is None:
             model = self.build(spec)
             started = time.time()
             self.log(f"training {name}{details}, seed {seed}, into {folder}")
