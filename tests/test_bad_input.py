@@ -87,6 +87,19 @@ CASES = {
                               ["exp.yaml: line 3, column 1 is not valid YAML"]),
     "yaml-python-tag": Case(lambda t, r: ["train", _yaml(t, f"name: !!python/object/apply:os.mkdir ['{t}/made']\n")],
                             ["exp.yaml: line 1, column 7 is not valid YAML", "python/object/apply"]),
+    "yaml-duplicate-key": Case(lambda t, r: ["train", _yaml(t, "name: a\ngroups: [baseline]\nname: b\n")],
+                               ["exp.yaml: line 3, column 1 is not valid YAML: key 'name' given twice"]),
+    "yaml-not-text": Case(lambda t, r: ["train", str((t / "exp.yaml", (t / "exp.yaml").write_bytes(b"\xff\xfe\x00"))[0])],
+                          ["exp.yaml: not a text file (UTF-8)"]),
+    "negative-seed": Case(lambda t, r: ["train", r[1], "--set", "seeds=[-1]"],
+                          ["seeds.0: Input should be greater than or equal to 0"]),
+    "network-too-deep-for-the-images": Case(
+        lambda t, r: ["train", r[1], "--dry-run", "--no-estimate", "--set", "classifier.filters=[4,4,4,4]"],
+        ["classifier: the classifier cannot be built for (8, 8, 1) images", "zero or negative"]),
+    "out-is-a-file": Case(lambda t, r: ["train", r[1], "--out", str((t / "f", (t / "f").write_text("x"))[0])],
+                          ["f: a file stands where a folder is needed"]),
+    "generate-negative-seed": Case(lambda t, r: ["generate", str(r[0]), "--seed", "-5", "--out", "x"],
+                                   ["argument --seed: must be 0 or more, got -5"]),
     "yaml-missing-file": Case(lambda t, r: ["train", str(t / "nothing.yaml")], ["nothing.yaml: no such config file"]),
     "set-without-equals": Case(lambda t, r: ["train", r[1], "--set", "classifier.epochs"],
                                ["--set 'classifier.epochs': expected key.path=value"]),
@@ -105,6 +118,12 @@ CASES = {
                          ["images has no class sub-folders", "<class>/<image>.png"]),
     "folder-one-class": Case(lambda t, r: ["train", _folder_config(t, _image_folder(t / "images", classes=("a",)))],
                              ["images has one class sub-folder ('a')", "at least two"]),
+    "folder-images-without-class-folders": Case(
+        lambda t, r: ["train", _folder_config(t, (_png(t / "images" / "1.png"), t / "images")[1])],
+        ["image folder", "images has images but no class sub-folders"]),
+    "folder-nested-class-folders": Case(
+        lambda t, r: ["train", _folder_config(t, (_image_folder(t / "images"), _png(t / "images" / "a" / "x" / "1.png"))[0])],
+        ["class folder", "images/a has sub-folders (x), which Keras would merge"]),
     "folder-empty-class": Case(
         lambda t, r: ["train", _folder_config(t, (_image_folder(t / "images"), (t / "images" / "c").mkdir())[0])],
         ["class folder", "images/c has no images", ".png"]),
@@ -118,6 +137,12 @@ CASES = {
                            ["cannot read npz file", "data.npz (data.path)"]),
     "npz-missing-keys": Case(lambda t, r: ["train", _npz_config(t, x_train=np.zeros((4, 8, 8), np.uint8))],
                              ["data.npz must hold 'x_train' and 'y_train'", "found ['x_train']"]),
+    "npz-empty": Case(lambda t, r: ["train", _npz_config(t, x_train=np.zeros((0, 8, 8), np.uint8),
+                                                     y_train=np.zeros(0, np.int64))], ["'x_train' holds no images"]),
+    "npz-test-shape-differs": Case(
+        lambda t, r: ["train", _npz_config(t, x_train=np.zeros((4, 8, 8), np.uint8), y_train=np.array([0, 1, 0, 1]),
+                                           x_test=np.zeros((2, 9, 9), np.uint8), y_test=np.array([0, 1]))],
+        ["'x_test' images are (9, 9, 1) but 'x_train' images are (8, 8, 1)"]),
     "npz-mismatched-lengths": Case(
         lambda t, r: ["train", _npz_config(t, x_train=np.zeros((4, 8, 8), np.uint8), y_train=np.zeros(3, np.int64))],
         ["'y_train' must be 4 non-negative integers", "shape (3,)"]),
@@ -125,6 +150,9 @@ CASES = {
         lambda t, r: ["train", _npz_config(t, x_train=np.zeros((4, 8, 8), np.uint8), y_train=np.array([0, 1, 2, 7]),
                                            class_names=np.array(["a", "b", "c"]))],
         ["3 class_names but labels go up to 7"]),
+    "npz-duplicate-class-names": Case(
+        lambda t, r: ["train", _npz_config(t, x_train=np.zeros((4, 8, 8), np.uint8), y_train=np.array([0, 1, 0, 1]),
+                                           class_names=np.array(["a", "a"]))], ["class_names holds a name twice: ['a']"]),
     "npz-negative-label": Case(
         lambda t, r: ["train", _npz_config(t, x_train=np.zeros((4, 8, 8), np.uint8), y_train=np.array([0, 1, -1, 1]))],
         ["'y_train' must be 4 non-negative integers"]),
@@ -180,9 +208,13 @@ def test_bad_input_is_refused_with_a_clear_message(case_id, tmp_path, finished_r
     argv = case.argv(tmp_path, finished_run)
     watched = [tmp_path, finished_run[0]]
     before = _snapshot(*watched)
-    assert main(argv) == 2
+    try:
+        status = main(argv)
+    except SystemExit as exc:  # argparse's own checks (a negative --seed) exit with its usage line
+        status = exc.code
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "Traceback" not in err, err
+    assert status == 2 and "Traceback" not in err, err
+    assert err.startswith("error: ") or err.startswith("usage: tfganaug"), err
     for fragment in case.expect:
         assert fragment in err, f"{fragment!r} not in {err!r}"
     assert _snapshot(*watched) == before  # nothing written, nothing half-written
@@ -210,8 +242,17 @@ def test_the_readme_lists_every_case():
 
 
 # The cases with a test of their own below: inputs that are accepted (with what happens), and a read-only folder.
-OTHER_CASES = ["folder-non-image-file", "folder-mixed-sizes-and-channels", "corrupt-finished-run",
+OTHER_CASES = ["folder-train-without-test", "folder-non-image-file", "folder-mixed-sizes-and-channels", "corrupt-finished-run",
                "read-only-output-folder"]
+
+
+def test_folder_train_without_test_holds_out_a_test_split_and_says_so(tmp_path, capsys):
+    root = tmp_path / "images"
+    _image_folder(root / "train")
+    assert main(["train", _folder_config(tmp_path, root), "--dry-run", "--no-estimate"]) == 0
+    printed = capsys.readouterr().out
+    assert "classes ['a', 'b']" in printed and re.search(r"test +4 images  \(a=2, b=2\)", printed)
+    assert f"test: no {root}/test/ folder, so data.test_fraction of each class of train/ is held out" in printed
 
 
 def test_folder_non_image_file_is_skipped(tmp_path):
@@ -346,3 +387,8 @@ def test_corrupt_feature_caches_are_computed_again(tmp_path, gan_run, capsys):
     assert printed.count("is unreadable; computing it again") + printed.count("is unreadable; training it again") \
         == len(caches)
     assert all(path.stat().st_size > 50 for path in caches)  # rebuilt
+
+
+def test_more_generated_images_than_memory_holds_are_refused(tmp_path, gan_run, capsys):
+    assert main(["generate", str(gan_run[0]), "--per-class", "100000000000", "--out", str(tmp_path / "g")]) == 2
+    assert "300000000000 images need about" in capsys.readouterr().err and not (tmp_path / "g").exists()

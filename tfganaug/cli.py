@@ -21,7 +21,8 @@ from tfganaug.errors import ConfigError, UserError  # noqa: E402
 
 def _train(args):
     from tfganaug.config import load_config
-    from tfganaug.experiment import describe_plan, describe_times, estimate_times, make_splits, sweep_points, train
+    from tfganaug.experiment import (check_models, describe_plan, describe_times, estimate_times, make_splits,
+                                     sweep_points, train)
 
     config = load_config(args.config, args.set)
     try:
@@ -33,7 +34,9 @@ def _train(args):
                     print(f"\n=== sweep: samples_per_class = {value} ===")
                 splits = make_splits(point.data, download=False)
                 print(describe_plan(point, splits))
-                if not args.no_estimate:
+                if args.no_estimate:
+                    check_models(point, splits)
+                else:
                     times = estimate_times(point, splits)
                     total += sum(t.seconds for t in times)
                     print("\n".join(describe_times(times)))
@@ -165,6 +168,13 @@ def _positive(text):
     return value
 
 
+def _non_negative(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 def _datasets(args):
     from tfganaug.data.catalog import describe_sources
 
@@ -195,7 +205,7 @@ def build_parser():
     generate.add_argument("--count", type=_positive, help="images in all (unconditional GANs)")
     generate.add_argument("--out", required=True, help="new folder to write (must not exist)")
     generate.add_argument("--gan", help="which GAN when the run trained several: its folder name under gans/ or model")
-    generate.add_argument("--seed", type=int, default=0, help="noise seed (same seed, same images)")
+    generate.add_argument("--seed", type=_non_negative, default=0, help="noise seed (same seed, same images)")
     generate.set_defaults(func=_generate)
 
     evaluate = commands.add_parser("evaluate-gan", help="FID, KID, precision/recall, GAN-train/test of a run's GANs")
@@ -253,6 +263,9 @@ def main(argv=None):
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT):
             print(f"error: cannot write {exc.filename}: {exc.strerror}; choose a folder you can write "
                   "(--out, output.root) or free some space, then run the same command again", file=sys.stderr)
+        elif exc.errno in (errno.EEXIST, errno.ENOTDIR):
+            print(f"error: {exc.filename}: a file stands where a folder is needed; choose a folder for --out "
+                  "(or output.root)", file=sys.stderr)
         else:
             print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2

@@ -136,7 +136,7 @@ class ExperimentConfig(Strict):
 
     name: FileName = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[Annotated[int, Field(ge=0, lt=2**32)]] = Field(default_factory=lambda: [0], min_length=1)
     data: DataConfig = Field(default_factory=DataConfig)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     groups: list[Group] = Field(min_length=1)

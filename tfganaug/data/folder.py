@@ -1,7 +1,7 @@
 """Images in folders, one sub-folder per class, read with `keras.utils.image_dataset_from_directory`.
 
-Layouts: `path/<class>/*.png` (split into pool and test with a fixed seed), or
-`path/train/<class>/...` plus `path/test/<class>/...` (used as given).
+Layouts: `path/<class>/*.png` or `path/train/<class>/*.png` (split into pool and test with a
+fixed seed), or `path/train/<class>/...` plus `path/test/<class>/...` (used as given).
 """
 
 from pathlib import Path
@@ -16,19 +16,37 @@ from tfganaug.errors import DataError
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 
 
+def _images_in(folder):
+    return [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+
+
 def _check_classes(directory):
-    """Refuse, before Keras reads anything, a folder without two class sub-folders that each hold images."""
+    """Refuse, before Keras reads anything, a folder that is not one sub-folder of images per class
+    (at least two), with a message for each way it can go wrong."""
     classes = sorted(p for p in directory.iterdir() if p.is_dir())
     layout = f"expected {directory}/<class>/<image>.png with one sub-folder per class"
     if not classes:
-        raise DataError(f"image folder {directory} has no class sub-folders; {layout}")
+        loose = "images but" if _images_in(directory) else ""
+        raise DataError(f"image folder {directory} has {loose} no class sub-folders; {layout}".replace("  ", " "))
     if len(classes) == 1:
         raise DataError(f"image folder {directory} has one class sub-folder ('{classes[0].name}'); a classifier "
                         f"needs at least two: {layout}")
     for folder in classes:
-        if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.rglob("*")):
+        nested = sorted(p.name for p in folder.iterdir() if p.is_dir())
+        if nested:
+            raise DataError(f"class folder {folder} has sub-folders ({', '.join(nested)}), which Keras would merge "
+                            "into this class; move their images up, or make them classes of their own")
+        if not _images_in(folder):
             raise DataError(f"class folder {folder} has no images ({', '.join(IMAGE_SUFFIXES)}); "
                             "add images or remove the folder")
+
+
+def describe_layout(path):
+    """How `load_folder` reads `path`, when it holds out the test split from `train/` (else None)."""
+    root = Path(path)
+    if (root / "train").is_dir() and not (root / "test").is_dir():
+        return f"test: no {root}/test/ folder, so data.test_fraction of each class of train/ is held out"
+    return None
 
 
 def _read(directory, image_size, channels, class_names=None):
@@ -75,5 +93,5 @@ def load_folder(path, image_size, channels=3, test_fraction=0.2, split_seed=0):
         images, labels, names = _read(root / "train", image_size, channels)
         test_images, test_labels, _ = _read(root / "test", image_size, channels, class_names=list(names))
         return SourceData(ImageSet(images, labels, names), ImageSet(test_images, test_labels, names))
-    images, labels, names = _read(root, image_size, channels)
+    images, labels, names = _read(root / "train" if (root / "train").is_dir() else root, image_size, channels)
     return stratified_split(images, labels, names, test_fraction, split_seed)

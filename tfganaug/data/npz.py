@@ -44,12 +44,19 @@ def load_npz(path, test_fraction=0.2, split_seed=0):
     if not all(k in arrays for k in train_keys):
         raise DataError(f"{path} must hold 'x_train' and 'y_train' (optionally 'x_test', 'y_test') or 'images' and 'labels'; found {sorted(arrays)}")
     x = _images(arrays[train_keys[0]], path, train_keys[0])
+    if not len(x):
+        raise DataError(f"{path}: '{train_keys[0]}' holds no images")
     y = _labels(arrays[train_keys[1]], path, train_keys[1], len(x))
     has_test = "x_test" in arrays and "y_test" in arrays
     x_test = _images(arrays["x_test"], path, "x_test") if has_test else None
     y_test = _labels(arrays["y_test"], path, "y_test", len(x_test)) if has_test else None
+    if has_test and x_test.shape[1:] != x.shape[1:]:
+        raise DataError(f"{path}: 'x_test' images are {x_test.shape[1:]} but 'x_train' images are {x.shape[1:]}; "
+                        "every split needs one image shape")
     num_classes = int(max(y.max(), y_test.max() if has_test else 0)) + 1
     names = tuple(str(n) for n in arrays["class_names"]) if "class_names" in arrays else tuple(str(k) for k in range(num_classes))
+    if len(set(names)) < len(names):
+        raise DataError(f"{path}: class_names holds a name twice: {sorted({n for n in names if names.count(n) > 1})}")
     if len(names) < num_classes:
         raise DataError(f"{path}: {len(names)} class_names but labels go up to {num_classes - 1}")
     if has_test:

@@ -1,5 +1,6 @@
 """Where the validated config becomes objects and runs: `builders` (data, classifiers, GANs), `models`
-(the run's trained GANs and CycleGANs), `planning` (what each group trains on), `estimate` (how long a run takes here) and `runner`."""
+(the run's trained GANs and CycleGANs), `planning` (what each group trains on), `estimate` (every
+model built before training, and how long a run takes here) and `runner`."""
 
 from tfganaug.experiment.builders import (
                                           build_classifier,
@@ -10,10 +11,16 @@ from tfganaug.experiment.builders import (
                                           load_source,
                                           make_splits,
 )
-from tfganaug.experiment.estimate import describe_times, estimate_times
+from tfganaug.experiment.estimate import check_models, describe_times, estimate_times
 from tfganaug.experiment.planning import describe_plan, plan_group
-from tfganaug.experiment.runner import run_experiment, run_key, run_sweep, sweep_points, train
+from tfganaug.experiment.runner import (
+                                          run_experiment,
+                                          run_key,
+                                          run_sweep,
+                                          sweep_points,
+                                          train,
+)
 
-__all__ = ["build_classifier", "build_cyclegan", "build_from_spec", "build_gan", "classifier_recipe", "describe_plan",
-           "describe_times", "estimate_times", "load_source", "make_splits", "plan_group", "run_experiment", "run_key", "run_sweep", "sweep_points",
-           "train"]
+__all__ = ["build_classifier", "build_cyclegan", "build_from_spec", "build_gan", "check_models", "classifier_recipe",
+           "describe_plan", "describe_times", "estimate_times", "load_source", "make_splits", "plan_group",
+           "run_experiment", "run_key", "run_sweep", "sweep_points", "train"]

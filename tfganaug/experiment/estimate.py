@@ -8,6 +8,7 @@ and classifier runs may stop early (`classifier.patience`), so their part is an 
 """
 
 import math
+import re
 import time
 from dataclasses import dataclass
 
@@ -16,7 +17,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfganaug.data.pipeline import domain_dataset, gan_dataset, one_hot, prefetched
-from tfganaug.experiment.builders import build_cyclegan, build_gan, classifier_recipe, gan_schedule
+from tfganaug.errors import ConfigError
+from tfganaug.experiment.builders import (
+    build_cyclegan,
+    build_gan,
+    classifier_recipe,
+    gan_schedule,
+)
 from tfganaug.experiment.planning import planned_size
 from tfganaug.synthesis.translation import domain_classes
 
@@ -86,8 +93,43 @@ def _time_fit(build, data):
     return timer.result()
 
 
+def _distinct_gans(config):
+    """The GAN settings of the run's GAN groups, each once (groups with the same settings share a GAN)."""
+    gans = {}
+    for group in (g for g in config.groups if g.type == "gan"):
+        gans.setdefault(str(sorted((k, v) for k, v in group.gan.key_dump().items() if k != "sample_every")), group.gan)
+    return list(gans.values())
+
+
+def _used_cyclegans(config):
+    used = {t.model for g in config.groups if g.type == "translation" for t in g.translations}
+    return [c for c in config.cyclegans if c.name in used]
+
+
+def _built(what, key, shape, build):
+    """`build()`, with a network that cannot be made for these images (too small for its
+    down-samplings, say) reported as a `ConfigError` naming the key, before any training."""
+    try:
+        return build()
+    except ValueError as exc:
+        lines = [line for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines()
+                 if line.strip() and not line.startswith("Exception encountered")]
+        raise ConfigError(f"{key}: the {what} cannot be built for {shape} images: {' '.join(lines)[:300]}") from None
+
+
+def check_models(config, splits):
+    """Build every distinct model of the run at its configured sizes, training nothing (`--dry-run`)."""
+    shape, k = splits.train.image_shape, splits.train.num_classes
+    _built("classifier", "classifier", shape, lambda: classifier_recipe(config).build(shape, k))
+    for gan in _distinct_gans(config):
+        _built(f"GAN {gan.model} ({gan.network})", "gan", shape, lambda: build_gan(gan, shape, k, 0))
+    for cfg in _used_cyclegans(config):
+        _built(f"CycleGAN {cfg.name}", f"cyclegans.{cfg.name}", shape, lambda: build_cyclegan(cfg, shape, 0))
+
+
 def estimate_times(config, splits):
     """[`ModelTime`] of the classifier, each distinct GAN and each CycleGAN of `config` on `splits`."""
+    check_models(config, splits)
     train, seeds = splits.train, len(config.seeds)
     shape, k = train.image_shape, train.num_classes
     c = config.classifier
@@ -95,18 +137,14 @@ def estimate_times(config, splits):
     steps = sum(math.ceil(planned_size(g, splits) / c.batch_size) for g in config.groups) * c.epochs * seeds
     times = [ModelTime(f"classifier {c.model}", len(config.groups) * seeds, steps, *_time_classifier(config, shape, k),
                        advice="classifier.epochs or the classifier's width")]
-    gans = {}
-    for group in (g for g in config.groups if g.type == "gan"):
-        gans.setdefault(str(sorted((k2, v) for k2, v in group.gan.key_dump().items() if k2 != "sample_every")), group.gan)
-    for gan in gans.values():
+    for gan in _distinct_gans(config):
         step_batch, epochs = gan_schedule(gan, len(train))
         batch = step_batch * gan.d_steps
         data = gan_dataset(_random_images(batch, shape), np.arange(batch) % k, batch, 0).repeat()
         times.append(ModelTime(f"GAN {gan.model} ({gan.network})", seeds, epochs * (len(train) // batch) * seeds,
                                *_time_fit(lambda: build_gan(gan, shape, k, 0), data),
                                advice="gan.epochs/gan.kimg or the network's widths (gan.base_filters, gan.d_filters)"))
-    used = {t.model for g in config.groups if g.type == "translation" for t in g.translations}
-    for cfg in (c2 for c2 in config.cyclegans if c2.name in used):
+    for cfg in _used_cyclegans(config):
         a, b = domain_classes(cfg.name, cfg.domain_a, cfg.domain_b, train.class_names)
         counts = train.counts()
         n_a, n_b = int(counts[a].sum()), int(counts[b].sum())

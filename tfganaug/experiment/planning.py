@@ -6,6 +6,7 @@ from typing import Optional
 import keras
 import numpy as np
 
+from tfganaug.data.folder import describe_layout
 from tfganaug.data.pipeline import one_hot
 from tfganaug.synthesis import controls
 from tfganaug.synthesis.classical import build_classical_augmentation
@@ -83,7 +84,8 @@ def describe_plan(config, splits):
     lines = [f"experiment {config.name}: {len(config.groups)} groups x {len(config.seeds)} seeds "
              f"= {len(config.groups) * len(config.seeds)} classifier runs",
              f"data: {config.data.source}, images {splits.train.image_shape}, classes {list(splits.train.class_names)}"]
-    lines += describe_splits(splits)
+    layout = describe_layout(config.data.path) if config.data.source == "folder" else None
+    lines += describe_splits(splits) + ([f"  {layout}"] if layout else [])
     lines.append(f"classifier: {config.classifier.model}, {config.classifier.epochs} epochs, "
                  f"batch {config.classifier.batch_size}, lr {config.classifier.learning_rate}")
     for group in config.groups:

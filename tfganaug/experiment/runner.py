@@ -13,6 +13,7 @@ from tfganaug.errors import UserError
 from tfganaug.evaluation.collapse import collapse_warnings
 from tfganaug.evaluation.gan_evaluation import evaluate_gans
 from tfganaug.experiment.builders import build_from_spec, classifier_recipe, make_splits
+from tfganaug.experiment.estimate import check_models
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import describe_plan, plan_group
 from tfganaug.files import folder_lock, read_json, write_text
@@ -76,7 +77,8 @@ def run_experiment(config, run_dir, log=print, verbose=None, overwrite=False):
     the folder is made; then the folder is locked against a second writer, and a
     folder with finished runs of another config is refused unless `overwrite`.
     """
-    splits = make_splits(config.data)  # bad data is refused before the run folder exists
+    splits = make_splits(config.data)  # bad data, and networks too big for it, are refused before the folder exists
+    check_models(config, splits)
     with folder_lock(run_dir):
         refuse_other_config(run_dir, config, overwrite)
         return _run_groups(config, run_dir, splits, log, verbose)

@@ -1,6 +1,7 @@
 """Images from a trained GAN: the synthetic sets of GAN groups (`synthesize`), and `tfganaug generate`'s
 PNG folders (one per class) plus one `.npz`."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,15 @@ def synthesize(model, counts, seed, min_confidence=None, max_rounds=10, truncati
     return to_uint8(np.concatenate(images)), np.concatenate(labels)
 
 
+def _check_memory(model, count, option):
+    """Refuse a request whose images (float32 while generated, then uint8) would not fit in free memory."""
+    needed = count * int(np.prod(model.generator.output_shape[1:])) * 5
+    free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if needed > free:
+        raise UserError(f"{count} images need about {needed / 2**30:.1f} GiB of memory and this machine has "
+                        f"{free / 2**30:.1f} GiB free; ask for fewer with {option}")
+
+
 def generated_images(model, *, num_classes, per_class=None, count=None, seed=0):
     """uint8 images and their classes (-1 for an unconditional GAN).
 
@@ -50,10 +60,12 @@ def generated_images(model, *, num_classes, per_class=None, count=None, seed=0):
     if model.conditional:
         if not per_class:
             raise UserError(f"{type(model).__name__} is conditional: give --per-class N (images of each class)")
+        _check_memory(model, per_class * num_classes, "--per-class")
         labels = np.repeat(np.arange(num_classes), per_class)
         return to_uint8(model.generate(labels=labels, seed=seed)), labels
     if not count:
         raise UserError(f"{type(model).__name__} is unconditional (its images have no class): give --count N")
+    _check_memory(model, count, "--count")
     return to_uint8(model.generate(n=count, seed=seed)), np.full(count, -1)
 
 
