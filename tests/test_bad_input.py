@@ -197,8 +197,10 @@ CASES = {
 
 
 def _snapshot(*folders):
-    """Every file and folder under `folders` with its size and modification time."""
-    return {p: (p.stat().st_size, p.stat().st_mtime_ns) for f in folders for p in sorted(Path(f).rglob("*"))}
+    """Every file under `folders` with its size and modification time, and every folder (a lock file
+    that came and went changes a folder's time, not what it holds)."""
+    return {p: (p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else "folder"
+            for f in folders for p in sorted(Path(f).rglob("*"))}
 
 
 @pytest.mark.parametrize("case_id", list(CASES))
@@ -392,3 +394,25 @@ def test_corrupt_feature_caches_are_computed_again(tmp_path, gan_run, capsys):
 def test_more_generated_images_than_memory_holds_are_refused(tmp_path, gan_run, capsys):
     assert main(["generate", str(gan_run[0]), "--per-class", "100000000000", "--out", str(tmp_path / "g")]) == 2
     assert "300000000000 images need about" in capsys.readouterr().err and not (tmp_path / "g").exists()
+
+
+def test_a_full_disk_is_one_line_naming_the_file(finished_run, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from tfganaug.experiment import runner
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(runner, "write_text", full)
+    assert main(["train", finished_run[1], "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write") and "config.resolved.yaml: No space left on device" in err
+    assert "Traceback" not in err
+
+
+def test_an_exported_generator_against_data_of_another_shape(tmp_path, gan_run, capsys):
+    assert main(["export", str(gan_run[0]), "--name", "g", "--out", str(tmp_path / "exported")]) == 0
+    config = _yaml(tmp_path, tiny_config(write_npz(tmp_path / "big.npz", shape=(12, 12, 1))))
+    assert main(["evaluate-gan", str(tmp_path / "exported" / "g" / "1"), "--data", config]) == 2
+    assert "makes (8, 8, 1) images but the data of" in capsys.readouterr().err

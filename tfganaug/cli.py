@@ -76,7 +76,7 @@ def _evaluate_gan(args):
     from tfganaug.config import load_config
     from tfganaug.evaluation.gan_evaluation import evaluate_gans, evaluate_generators
     from tfganaug.experiment import build_from_spec, classifier_recipe, make_splits
-    from tfganaug.files import write_text
+    from tfganaug.files import folder_lock, write_text
     from tfganaug.layout import CONFIG_FILE, FEATURES_DIR, METRICS_FILE
     from tfganaug.serving.export import ExportedGenerator
     from tfganaug.training.gan_folder import choose_gan, trained_gans
@@ -88,9 +88,13 @@ def _evaluate_gan(args):
             raise UserError(f"{target} is an exported generator: give the experiment YAML of its data with --data")
         config = load_config(args.data, args.set)
         generator = ExportedGenerator(target)
+        splits = make_splits(config.data)
+        if tuple(generator.info["image_shape"]) != splits.train.image_shape:
+            raise UserError(f"{target} makes {tuple(generator.info['image_shape'])} images but the data of {args.data} "
+                            f"is {splits.train.image_shape}; give the experiment YAML of the data it was trained on")
         out = Path(args.out or f"{target.parent.name}-v{target.name}.{METRICS_FILE}")
         results = evaluate_generators([(f"{target.parent.name}/{target.name}", generator, generator.info)],
-                                      splits=make_splits(config.data), recipe=classifier_recipe(config),
+                                      splits=splits, recipe=classifier_recipe(config),
                                       cache_dir=out.parent / FEATURES_DIR, **options)
         write_text(out, json.dumps(results, indent=1))
         print(f"GAN metrics written to {out}")
@@ -102,8 +106,9 @@ def _evaluate_gan(args):
     if not config_path.exists():
         raise UserError(f"{config_path} not found; give the run's experiment YAML with --data")
     config = load_config(config_path, args.set)
-    evaluate_gans(target, splits=make_splits(config.data), recipe=classifier_recipe(config), build=build_from_spec,
-                  only=chosen.name if chosen else None, **options)
+    with folder_lock(target):  # it writes gan_metrics.json and features/ into the run
+        evaluate_gans(target, splits=make_splits(config.data), recipe=classifier_recipe(config), build=build_from_spec,
+                      only=chosen.name if chosen else None, **options)
     print(f"GAN metrics written to {target / METRICS_FILE}")
     return 0
 
@@ -154,9 +159,12 @@ def _inspect_features(args):
 
 
 def _report(args):
+    from tfganaug.files import folder_lock
     from tfganaug.reporting.report import write_report
 
-    md, page = write_report(_run_folder(args.run_dir))
+    run_dir = _run_folder(args.run_dir)
+    with folder_lock(run_dir):  # a run still writing its results would be reported half-way
+        md, page = write_report(run_dir)
     print(f"wrote {md} and {page}")
     return 0
 
