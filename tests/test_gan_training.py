@@ -101,9 +101,14 @@ def test_a_ctrl_c_during_the_backup_write_is_held_until_the_backup_is_complete(t
                 os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(keras.Model, "save_weights", save_then_ctrl_c)
-    with pytest.raises(KeyboardInterrupt):
-        _train(tmp_path / "resumed", spec)
-    monkeypatch.undo()
+    # Ctrl-C as in a terminal: a process started in the background (nohup, CI) inherits SIGINT ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _train(tmp_path / "resumed", spec)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        monkeypatch.undo()
     backup = tmp_path / "resumed" / "backup"
     assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
     assert sorted(p.name for p in backup.iterdir()) == ["latest.weights.h5", "latest.weights.h5.bkp",
@@ -194,7 +199,9 @@ def test_a_run_killed_during_gan_training_resumes_with_the_same_command(tmp_path
     raw["data"]["samples_per_class"] = 30
     (tmp_path / "k.yaml").write_text(yaml.safe_dump(raw))
     command = [sys.executable, "-m", "tfganaug.cli", "train", str(tmp_path / "k.yaml"), "--out", str(tmp_path / "run")]
-    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # SIGINT reset to its default in the child: started from a background process (CI), it would inherit it ignored.
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 240
     while time.time() < deadline and first.poll() is None:
         backups = list((tmp_path / "run" / "gans").glob("acgan-*/backup/training_metadata.json"))
