@@ -21,3 +21,19 @@ def test_all_in_one_validation_accuracy_leaves_the_synthetic_class_out_as_testin
     tested = float(np.mean(predict_classes(model, images, 3) == labels))
     assert tested > 0  # over the 3 real classes the predictions are not all wrong
     assert history["val_accuracy"][0] == tested  # over 4 outputs it was 0
+
+
+def test_sample_weights_reach_the_loss():
+    """Two images that see the same (zero) input, a real one of class 0 and a synthetic one of class 1:
+    at p = (0.5, 0.5) their gradients on bias 0 are -0.5 and +0.5, so the weighted sum is
+    0.5 (w - 1) / 2. Adam's first step moves a bias by -lr x sign(gradient): with a synthetic
+    weight of 3 bias 0 goes down by lr, with 1/3 up by lr, with 1 it stays."""
+    images, targets = np.zeros((2, 1, 1, 1), np.uint8), one_hot([0, 1], 2)
+    moved = {}
+    for weight in (3.0, 1 / 3, 1.0):
+        model = keras.Sequential([keras.Input((1, 1, 1)), keras.layers.Flatten(),
+                                  keras.layers.Dense(2, activation="softmax", kernel_initializer="zeros")])
+        fit_classifier(model, images, targets, epochs=1, batch_size=2, learning_rate=0.1, seed=0, verbose=0,
+                       sample_weight=np.array([1.0, weight], np.float32))
+        moved[weight] = model.layers[-1].get_weights()[1][0]
+    np.testing.assert_allclose([moved[3.0], moved[1 / 3], moved[1.0]], [-0.1, 0.1, 0.0], atol=1e-4)

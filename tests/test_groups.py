@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import make_imageset
+from tests.conftest import make_imageset, tiny_config
 from tfganaug.synthesis.classical import build_classical_augmentation
 from tfganaug.synthesis.controls import balanced_class_weights, duplicate, oversample
 
@@ -41,3 +41,24 @@ def test_classical_augmentation_changes_images_and_keeps_shape():
 def test_classical_augmentation_needs_an_operation():
     with pytest.raises(ValueError, match="at least one"):
         build_classical_augmentation((8, 8, 1), flip=None, translate=0.0)
+
+
+def test_a_gan_groups_synthetic_weight_weighs_its_synthetic_images(npz_file):
+    from tfganaug.config import validate
+    from tfganaug.experiment import build_gan, make_splits, plan_group
+
+    gan = {"model": "cgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 1, "batch_size": 8}
+
+    class UntrainedModels:  # an untrained GAN stands in for the run's trained one
+        def gan(self, settings, train, seed):
+            return build_gan(settings, train.image_shape, train.num_classes, seed)
+
+    config = validate(tiny_config(npz_file, groups=[{"type": "gan", "gan": gan, "synthetic_weight": 0.25}]))
+    splits = make_splits(config.data)
+    plan = plan_group(config.groups[0], splits, 0, UntrainedModels())
+    real, synthetic = len(splits.train), len(plan.images) - len(splits.train)
+    assert synthetic == 9 and plan.sample_weight.tolist() == [1.0] * real + [0.25] * synthetic  # +50% of 18
+    # At the default weight: no weights, and the run key of a config written before the key existed.
+    default = validate(tiny_config(npz_file, groups=[{"type": "gan", "gan": gan}]))
+    assert plan_group(default.groups[0], splits, 0, UntrainedModels()).sample_weight is None
+    assert "synthetic_weight" not in default.groups[0].key_dump()

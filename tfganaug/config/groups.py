@@ -177,7 +177,10 @@ class GANGroup(GroupBase):
     labeling: Literal["pseudo_label", "all_in_one", "lsro"] = "pseudo_label"
     synthesize: Synthesis = Field(default_factory=lambda: Synthesis(ratio=0.5))
     min_confidence: Optional[float] = Field(None, ge=0, le=1, description="acgan: keep samples its class head agrees with")
+    synthetic_weight: float = Field(1.0, gt=0, description="loss weight of a synthetic image relative to a real one")
     augment: Optional[AugmentConfig] = Field(None, description="also apply classical augmentation (e.g. DAGAN_aug)")
+
+    late_keys = frozenset({"synthetic_weight"})
 
     @property
     def label(self):

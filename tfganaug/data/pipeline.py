@@ -28,7 +28,7 @@ def one_hot(labels, num_outputs):
     return np.eye(num_outputs, dtype=np.float32)[np.asarray(labels)]
 
 
-def classifier_dataset(images, targets, batch_size, *, shuffle_seed=None, augment=None):
+def classifier_dataset(images, targets, batch_size, *, shuffle_seed=None, augment=None, sample_weight=None):
     """Batches of (float32 images in 0-255, float32 targets).
 
     Images stay uint8 in memory and are cast per batch. Targets are rows of
@@ -41,15 +41,17 @@ def classifier_dataset(images, targets, batch_size, *, shuffle_seed=None, augmen
         batch_size: examples per batch.
         shuffle_seed: shuffle every epoch with this seed; None keeps the order (evaluation).
         augment: a Keras layer applied to each batch with training=True.
+        sample_weight: float32 [N] loss weights; with them the batches are (images, targets, weights).
     """
-    ds = tf.data.Dataset.from_tensor_slices((images, targets))
+    columns = (images, targets) if sample_weight is None else (images, targets, np.asarray(sample_weight, np.float32))
+    ds = tf.data.Dataset.from_tensor_slices(columns)
     if shuffle_seed is not None:
         ds = ds.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y))
+    ds = ds.batch(batch_size).map(lambda x, *rest: (tf.cast(x, tf.float32), *rest))
     if augment is not None:
         # Sequential on purpose: Keras random layers advance a seed state on each call, and parallel
         # calls would take the draws in a different order on each run (seeded runs must repeat).
-        ds = ds.map(lambda x, y: (augment(x, training=True), y))
+        ds = ds.map(lambda x, *rest: (augment(x, training=True), *rest))
     return prefetched(ds)
 
 

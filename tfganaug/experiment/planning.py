@@ -23,6 +23,7 @@ class TrainingPlan:
     targets: np.ndarray
     class_weight: Optional[dict] = None
     augment: Optional[keras.Layer] = None
+    sample_weight: Optional[np.ndarray] = None  # per image; None: every image weighs 1
 
 
 def _translations(group):
@@ -48,8 +49,12 @@ def plan_group(group, splits, seed, models=None):
         counts = synthesis_counts(train.counts(), ratio=group.synthesize.ratio, fill=group.synthesize.fill)
         model = models.gan(group.gan, train, seed)
         images, labels = synthesize(model, counts, seed, group.min_confidence, truncation=group.synthesize.truncation)
+        weights = None
+        if group.synthetic_weight != 1:
+            weights = np.concatenate([np.ones(len(train), np.float32),
+                                      np.full(len(images), group.synthetic_weight, np.float32)])
         return TrainingPlan(np.concatenate([train.images, images]),
-                            targets(train.labels, labels, k, group.labeling), None, augment)
+                            targets(train.labels, labels, k, group.labeling), None, augment, weights)
     if group.type == "translation":
         plan = translation_plan(_translations(group), train.counts(), train.class_names)
         images, labels = translate(lambda name: models.cyclegan(name, train, seed), plan, train, seed)

@@ -45,6 +45,7 @@ def run_one(config, group, seed, splits, models=None, verbose=2, log_dir=None):
     started = time.time()
     history = recipe.fit(model, plan.images, plan.targets, (splits.val.images, splits.val.labels), seed,
                          verbose=verbose, class_weight=plan.class_weight, augment=plan.augment, log_dir=log_dir,
+                         sample_weight=plan.sample_weight,
                          num_classes=splits.train.num_classes)
     metrics = evaluate_classifier(model, splits.test)
     return {"group": group.label, "type": group.type, "seed": seed, "train_size": int(len(plan.images)),

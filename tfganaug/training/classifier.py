@@ -62,7 +62,7 @@ class StrategyFit(keras.Model):
 
 def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, learning_rate, seed,
                    class_weight=None, augment=None, patience=None, verbose=2, log_dir=None, jit_compile="auto",
-                   num_classes=None, callbacks=()):
+                   num_classes=None, callbacks=(), sample_weight=None):
     """Compile and train `model`; keep the weights of the best validation epoch.
 
     Args:
@@ -81,6 +81,7 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         num_classes: the real classes K, when the model has more outputs (all-in-one labeling's
             synthetic class): accuracies are then taken over the first K outputs, as `predict_classes` does.
         callbacks: further Keras callbacks (e.g. a timer: `bench/classifier_step.py`), called after tfganaug's.
+        sample_weight: per-image loss weights (a GAN group's `synthetic_weight`), or None.
 
     Returns:
         The Keras history as {metric: [value per epoch]}.
@@ -93,7 +94,8 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         metrics=[real_class_accuracy(num_classes or num_outputs)],
         jit_compile=jit_compile,
     )
-    train_ds = classifier_dataset(images, targets, batch_size, shuffle_seed=seed, augment=augment)
+    train_ds = classifier_dataset(images, targets, batch_size, shuffle_seed=seed, augment=augment,
+                                  sample_weight=sample_weight)
     extra_callbacks = list(callbacks)
     callbacks, val_ds = [StopOnNonFiniteLoss(
         f"Nothing of this run was saved; lower classifier.learning_rate (now {learning_rate}) and run the same "
