@@ -43,22 +43,51 @@ def test_classical_augmentation_needs_an_operation():
         build_classical_augmentation((8, 8, 1), flip=None, translate=0.0)
 
 
+TINY_GAN = {"model": "cgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 1, "batch_size": 8}
+
+
+class UntrainedModels:
+    """Stands in for a run's `RunModels`: an untrained GAN instead of a trained one."""
+
+    def gan(self, settings, train, seed):
+        from tfganaug.experiment import build_gan
+
+        return build_gan(settings, train.image_shape, train.num_classes, seed)
+
+
 def test_a_gan_groups_synthetic_weight_weighs_its_synthetic_images(npz_file):
     from tfganaug.config import validate
-    from tfganaug.experiment import build_gan, make_splits, plan_group
+    from tfganaug.experiment import make_splits, plan_group
 
-    gan = {"model": "cgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 1, "batch_size": 8}
-
-    class UntrainedModels:  # an untrained GAN stands in for the run's trained one
-        def gan(self, settings, train, seed):
-            return build_gan(settings, train.image_shape, train.num_classes, seed)
-
-    config = validate(tiny_config(npz_file, groups=[{"type": "gan", "gan": gan, "synthetic_weight": 0.25}]))
+    config = validate(tiny_config(npz_file, groups=[{"type": "gan", "gan": TINY_GAN, "synthetic_weight": 0.25}]))
     splits = make_splits(config.data)
     plan = plan_group(config.groups[0], splits, 0, UntrainedModels())
     real, synthetic = len(splits.train), len(plan.images) - len(splits.train)
     assert synthetic == 9 and plan.sample_weight.tolist() == [1.0] * real + [0.25] * synthetic  # +50% of 18
     # At the default weight: no weights, and the run key of a config written before the key existed.
-    default = validate(tiny_config(npz_file, groups=[{"type": "gan", "gan": gan}]))
+    default = validate(tiny_config(npz_file, groups=[{"type": "gan", "gan": TINY_GAN}]))
     assert plan_group(default.groups[0], splits, 0, UntrainedModels()).sample_weight is None
     assert "synthetic_weight" not in default.groups[0].key_dump()
+
+
+def test_finetune_epochs_train_on_the_real_images_only_after_the_mixed_set(npz_file, monkeypatch):
+    from tfganaug.config import validate
+    from tfganaug.experiment import builders, make_splits
+    from tfganaug.experiment.runner import run_one
+
+    calls, fit = [], builders.fit_classifier
+
+    def spy(model, images, targets, **options):
+        calls.append((images.copy(), options["epochs"]))
+        return fit(model, images, targets, **options)
+
+    monkeypatch.setattr(builders, "fit_classifier", spy)
+    config = validate(tiny_config(npz_file, groups=[{"type": "gan", "gan": TINY_GAN, "finetune_epochs": 2}]))
+    splits = make_splits(config.data)
+    record = run_one(config, config.groups[0], 0, splits, UntrainedModels(), verbose=0)
+    (mixed, mixed_epochs), (real, real_epochs) = calls
+    assert len(mixed) == 27 and mixed_epochs == config.classifier.epochs
+    assert real_epochs == 2 and np.array_equal(real, splits.train.images)
+    assert len(record["finetune_history"]["loss"]) == 2 and "finetune_history" not in run_one(
+        config.model_copy(update={"groups": [config.groups[0].model_copy(update={"finetune_epochs": 0})]}),
+        config.groups[0].model_copy(update={"finetune_epochs": 0}), 0, splits, UntrainedModels(), verbose=0)

@@ -178,9 +178,10 @@ class GANGroup(GroupBase):
     synthesize: Synthesis = Field(default_factory=lambda: Synthesis(ratio=0.5))
     min_confidence: Optional[float] = Field(None, ge=0, le=1, description="acgan: keep samples its class head agrees with")
     synthetic_weight: float = Field(1.0, gt=0, description="loss weight of a synthetic image relative to a real one")
+    finetune_epochs: int = Field(0, ge=0, description="then this many epochs on the real images only")
     augment: Optional[AugmentConfig] = Field(None, description="also apply classical augmentation (e.g. DAGAN_aug)")
 
-    late_keys = frozenset({"synthetic_weight"})
+    late_keys = frozenset({"synthetic_weight", "finetune_epochs"})
 
     @property
     def label(self):
@@ -246,7 +247,10 @@ class TranslationGroup(GroupBase):
 
     type: Literal["translation"]
     translations: list[Translation] = Field(min_length=1)
+    finetune_epochs: int = Field(0, ge=0, description="then this many epochs on the real images only")
     augment: Optional[AugmentConfig] = Field(None, description="also apply classical augmentation")
+
+    late_keys = frozenset({"finetune_epochs"})
 
     @property
     def label(self):

@@ -85,12 +85,13 @@ def build_classifier(classifier, input_shape, num_outputs):
 def classifier_recipe(config):
     """The run's `ClassifierRecipe`: how every classifier of the run is built and trained.
 
-    Its `fit` takes further `fit_classifier` options (class weights, augmentation, logging).
+    Its `fit` takes further `fit_classifier` options (class weights, augmentation, logging) and
+    `epochs` (default: `classifier.epochs`).
     """
     c = config.classifier
 
-    def fit(model, images, targets, val, seed, verbose=0, **options):
-        return fit_classifier(model, images, targets, val=val, epochs=c.epochs, batch_size=c.batch_size,
+    def fit(model, images, targets, val, seed, verbose=0, epochs=None, **options):
+        return fit_classifier(model, images, targets, val=val, epochs=epochs or c.epochs, batch_size=c.batch_size,
                               learning_rate=c.learning_rate, seed=seed, patience=c.patience, verbose=verbose,
                               jit_compile=config.runtime.jit_compile, **options)
 

@@ -8,6 +8,7 @@ import keras
 import yaml
 
 from tfganaug.config import to_yaml, validate
+from tfganaug.data.pipeline import one_hot
 from tfganaug.distribute import describe_strategy, runtime_scope, worker_folder
 from tfganaug.errors import UserError
 from tfganaug.evaluation.collapse import collapse_warnings
@@ -18,7 +19,11 @@ from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import describe_plan, plan_group
 from tfganaug.files import folder_lock, read_json, write_text
 from tfganaug.layout import CONFIG_FILE, RUNS_DIR
-from tfganaug.reporting.plots import plot_per_class_accuracy, plot_sweep, plot_training_curves
+from tfganaug.reporting.plots import (
+    plot_per_class_accuracy,
+    plot_sweep,
+    plot_training_curves,
+)
 from tfganaug.reporting.report import write_report
 from tfganaug.reporting.results import markdown_table, sweep_table, write_results
 from tfganaug.serving.export import export_generator, export_name
@@ -43,13 +48,17 @@ def run_one(config, group, seed, splits, models=None, verbose=2, log_dir=None):
     keras.utils.set_random_seed(seed)
     model = recipe.build(splits.train.image_shape, plan.targets.shape[1])
     started = time.time()
-    history = recipe.fit(model, plan.images, plan.targets, (splits.val.images, splits.val.labels), seed,
-                         verbose=verbose, class_weight=plan.class_weight, augment=plan.augment, log_dir=log_dir,
-                         sample_weight=plan.sample_weight,
-                         num_classes=splits.train.num_classes)
+    val, k = (splits.val.images, splits.val.labels), splits.train.num_classes
+    history = recipe.fit(model, plan.images, plan.targets, val, seed, verbose=verbose, class_weight=plan.class_weight,
+                         augment=plan.augment, log_dir=log_dir, sample_weight=plan.sample_weight, num_classes=k)
+    extra = {}
+    if getattr(group, "finetune_epochs", 0):  # then real images only, with a fresh optimizer
+        real = splits.train
+        extra["finetune_history"] = recipe.fit(model, real.images, one_hot(real.labels, plan.targets.shape[1]), val,
+                                               seed, verbose=verbose, epochs=group.finetune_epochs, num_classes=k)
     metrics = evaluate_classifier(model, splits.test)
     return {"group": group.label, "type": group.type, "seed": seed, "train_size": int(len(plan.images)),
-            "seconds": round(time.time() - started, 1), **metrics, "history": history}
+            "seconds": round(time.time() - started, 1), **metrics, "history": history, **extra}
 
 
 def train(config, run_dir, log=print, verbose=None, overwrite=False):
