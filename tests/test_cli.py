@@ -224,3 +224,16 @@ def test_dry_run_of_an_unprepared_tfds_study_says_what_to_do_about_the_data(tmp_
     err = capsys.readouterr().err
     assert "'tfds:cassava' is not prepared in" in err and "data.data_dir" in err and "tfds build cassava" in err
     assert "module" not in err.lower() and "Traceback" not in err
+
+
+def test_a_sweep_over_a_nested_key_runs_each_point_in_its_own_folder(tmp_path, npz_file, capsys):
+    raw = tiny_config(npz_file, groups=["baseline", "duplicate"], sweep={"groups.1.copies": [2, 3]})
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(path), "--out", str(tmp_path / "run")]) == 0
+    for copies in (2, 3):
+        summary = json.loads((tmp_path / "run" / f"groups.1.copies={copies}" / "results.json").read_text())["summary"]
+        assert {row["group"]: row["train_size"] for row in summary} == {"baseline": 18, "duplicate": 18 * copies}
+    table = (tmp_path / "run" / "sweep.md").read_text()
+    assert "| group \\ groups.1.copies | 2 | 3 |" in table and (tmp_path / "run" / "sweep_accuracy.png").exists()
+    assert "groups.1.copies=2" in (tmp_path / "run" / "report.md").read_text()

@@ -103,3 +103,15 @@ def test_override_syntax_errors():
         apply_override({}, "classifier.epochs")
     with pytest.raises(ConfigError, match="needs a list index below 1"):
         apply_override({"groups": ["baseline"]}, "groups.5.name=x")
+
+
+def test_a_sweep_over_any_key_path_is_checked_at_load(npz_file):
+    raw = tiny_config(npz_file, groups=["baseline", "duplicate"], sweep={"groups.1.copies": [2, 3]})
+    config = validate(raw)
+    assert (config.sweep.key, config.sweep.values) == ("groups.1.copies", [2, 3])
+    assert [point.groups[1].copies for point in map(config.sweep_point, config.sweep.values)] == [2, 3]
+    assert "sweep: 'groups.1.copiez' is not a key path" in _error({**raw, "sweep": {"groups.1.copiez": [2, 3]}})
+    assert "sweep groups.1.copies = 0 does not fit: groups.1.duplicate.copies" in _error(
+        {**raw, "sweep": {"groups.1.copies": [0, 2]}})
+    assert "sweep one setting" in _error({**raw, "sweep": {"groups.1.copies": [2, 3], "samples_per_class": [2, 4]}})
+    assert "at least two distinct values" in _error({**raw, "sweep": {"groups.1.copies": [2, 2]}})

@@ -30,8 +30,8 @@ def _train(args):
             points = sweep_points(config) if config.sweep else [(None, config)]
             total = 0.0
             for value, point in points:
-                if value:
-                    print(f"\n=== sweep: samples_per_class = {value} ===")
+                if value is not None:
+                    print(f"\n=== sweep: {config.sweep.key} = {value} ===")
                 splits = make_splits(point.data, download=False)
                 print(describe_plan(point, splits))
                 if args.no_estimate:

@@ -8,7 +8,7 @@ Nothing here builds objects (that is `tfganaug.experiment.builders`' job).
 from pathlib import Path
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import Field, FilePath, field_validator, model_validator
+from pydantic import ConfigDict, Field, FilePath, ValidationError, field_validator, model_validator
 
 from tfganaug.config.base import ClassKey, Count, FileName, PositiveInt, Strict
 from tfganaug.config.groups import CycleGANConfig, Group
@@ -118,17 +118,61 @@ class RuntimeConfig(Strict):
         return "off" if value is False else value
 
 
-class SweepConfig(Strict):
-    """Repeat the experiment for each value; results are also tabulated and plotted against it."""
+def _set_path(raw, path, value):
+    """Set the dotted key path `path` (list items by index) of a config dump to `value`."""
+    *parents, last = path.split(".")
+    node = raw
+    for part in parents + [last]:
+        key = int(part) if isinstance(node, list) and part.isdigit() else part
+        known = key < len(node) if isinstance(node, list) and isinstance(key, int) else isinstance(node, dict) and key in node
+        if not known:
+            raise ValueError(f"sweep: '{path}' is not a key path of this config ('{part}' is not there)")
+        if part == last:
+            node[key] = value
+        else:
+            node = node[key]
 
-    samples_per_class: list[PositiveInt] = Field(min_length=2, description="replaces data.samples_per_class per point")
+
+class SweepConfig(Strict):
+    """Repeat the experiment for each value of one setting; results are also tabulated and plotted
+    against it. `samples_per_class` (short for `data.samples_per_class`) or any other key path
+    given as one more key, e.g. `groups.5.synthesize.ratio: [0.5, 1, 3]`."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    samples_per_class: Optional[list[PositiveInt]] = Field(None, description="replaces data.samples_per_class per point")
 
     @field_validator("samples_per_class")
     @classmethod
     def _increasing(cls, value):
-        if sorted(set(value)) != value:
+        if value is not None and sorted(set(value)) != value:
             raise ValueError(f"sweep values must be distinct and increasing, got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _one_setting(self):
+        swept = {k: v for k, v in self.model_dump().items() if v is not None}
+        if len(swept) != 1:
+            raise ValueError(f"sweep one setting (samples_per_class or a key path such as groups.1.synthesize.ratio), "
+                             f"got {sorted(swept) or 'none'}")
+        values = next(iter(swept.values()))
+        if not isinstance(values, list) or len(values) < 2 or len({str(v) for v in values}) < len(values):
+            raise ValueError(f"a sweep needs at least two distinct values, got {values}")
+        return self
+
+    @property
+    def key(self):
+        """The swept setting as written (`samples_per_class` or a key path)."""
+        return next(k for k, v in self.model_dump().items() if v is not None)
+
+    @property
+    def path(self):
+        """Its key path in the experiment config."""
+        return "data.samples_per_class" if self.key == "samples_per_class" else self.key
+
+    @property
+    def values(self):
+        return self.model_dump()[self.key]
 
 
 class ExperimentConfig(Strict):
@@ -142,6 +186,27 @@ class ExperimentConfig(Strict):
     groups: list[Group] = Field(min_length=1)
     output: OutputConfig = Field(default_factory=OutputConfig)
     sweep: Optional[SweepConfig] = None
+
+    def sweep_point(self, value):
+        """This experiment at one value of its sweep, without the sweep."""
+        if self.sweep.key == "samples_per_class":  # as before general sweeps: run keys of earlier sweeps stay valid
+            return self.model_copy(update={"sweep": None, "data": self.data.model_copy(update={"samples_per_class": value})})
+        raw = self.model_dump(mode="json", by_alias=True)
+        raw["sweep"] = None
+        _set_path(raw, self.sweep.path, value)
+        return type(self).model_validate(raw)
+
+    @model_validator(mode="after")
+    def _sweep_points_fit(self):
+        if self.sweep is None or self.sweep.key == "samples_per_class":
+            return self
+        for value in self.sweep.values:
+            try:
+                self.sweep_point(value)
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+                raise ValueError(f"sweep {self.sweep.key} = {value!r} does not fit: {problems}") from None
+        return self
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     cyclegans: list[CycleGANConfig] = Field(default_factory=list, description="translation models for translation groups")
 

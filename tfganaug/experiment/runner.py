@@ -17,7 +17,7 @@ from tfganaug.experiment.builders import build_from_spec, classifier_recipe, mak
 from tfganaug.experiment.estimate import check_models
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import describe_plan, plan_group
-from tfganaug.files import folder_lock, read_json, write_text
+from tfganaug.files import folder_lock, path_component, read_json, write_text
 from tfganaug.layout import CONFIG_FILE, RUNS_DIR
 from tfganaug.reporting.plots import (
     plot_per_class_accuracy,
@@ -174,14 +174,12 @@ def export_run_gans(config, run_dir, log=print):
 
 
 def sweep_points(config):
-    """[(value, the config of that point)] of a sweep: `data.samples_per_class` replaced by each value."""
-    return [(value, config.model_copy(update={"sweep": None,
-                                              "data": config.data.model_copy(update={"samples_per_class": value})}))
-            for value in config.sweep.samples_per_class]
+    """[(value, the config of that point)] of a sweep: the swept setting replaced by each value."""
+    return [(value, config.sweep_point(value)) for value in config.sweep.values]
 
 
 def run_sweep(config, run_dir, log=print, verbose=None, overwrite=False):
-    """Run the experiment once per `sweep.samples_per_class` value, each in `run_dir/samples_per_class=N/`.
+    """Run the experiment once per value of the swept setting, each in `run_dir/<key>=<value>/`.
 
     Writes `sweep.md` (accuracy per group and value) and `sweep_accuracy.png`
     (accuracy against samples per class, one line per group) into `run_dir`.
@@ -194,11 +192,12 @@ def run_sweep(config, run_dir, log=print, verbose=None, overwrite=False):
 
 
 def _run_points(config, run_dir, log, verbose, overwrite):
-    key = "samples_per_class"
+    key = config.sweep.key
     points = []
     for value, point in sweep_points(config):
         log(f"\n=== sweep: {key} = {value} ===")
-        points.append((value, run_experiment(point, run_dir / f"{key}={value}", log, verbose, overwrite)))
+        points.append((value, run_experiment(point, run_dir / path_component(f"{key}={value}"), log, verbose,
+                                             overwrite)))
     write_text(run_dir / CONFIG_FILE, to_yaml(config))
     table = sweep_table(points, key)
     write_text(run_dir / "sweep.md", f"# Sweep: {config.name}\n\nTest accuracy in %, mean ± std over seeds.\n\n{table}")

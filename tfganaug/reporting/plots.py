@@ -85,15 +85,19 @@ def plot_sweep(points, key, path):
         for value, rows in points:
             for row in rows:
                 if row["group"] == group:
-                    xs.append(value)
+                    xs.append(value if isinstance(value, (int, float)) else str(value))
                     means.append(100 * row["accuracy"][0])
                     stds.append(100 * row["accuracy"][1])
         ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=group)
-    ax.set_xscale("log")
     values = [value for value, _ in points]
-    ax.set_xticks(values, [str(v) for v in values])
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values)
+    if numeric and max(values) >= 10 * min(values):  # sizes: a log axis spreads 50 ... 1,000 evenly
+        ax.set_xscale("log")
+    if numeric:
+        ax.set_xticks(values, [str(v) for v in values])
     ax.minorticks_off()
-    ax.set(xlabel=key.replace("_", " "), ylabel="test accuracy (%)", title="Accuracy against training data size")
+    what = "training data size" if key == "samples_per_class" else key
+    ax.set(xlabel=key.replace("_", " "), ylabel="test accuracy (%)", title=f"Accuracy against {what}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _save(fig, path)

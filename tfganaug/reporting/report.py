@@ -41,6 +41,15 @@ def _gan_metrics_table(metrics):
     return pipe_table(header, rows)
 
 
+def _sweep_order(point):
+    """Sweep points (`<key>=<value>` folders) by value: numerically when the values are numbers."""
+    value = point.name.split("=", 1)[1]
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
 def _read_results(run_dir):
     path = run_dir / RESULTS_FILE
     try:
@@ -144,8 +153,7 @@ def write_report(run_dir):
     run_dir = Path(run_dir)
     config = run_dir / CONFIG_FILE
     if (run_dir / "sweep.md").exists():
-        points = sorted((p for p in run_dir.glob("samples_per_class=*") if (p / RESULTS_FILE).exists()),
-                        key=lambda p: int(p.name.split("=")[1]))
+        points = sorted((p for p in run_dir.glob("*=*") if (p / RESULTS_FILE).exists()), key=_sweep_order)
         sections = [("Accuracy against samples per class",
                      (run_dir / "sweep.md").read_text().split("\n", 2)[2].strip(), [run_dir / "sweep_accuracy.png"])]
         for point in points:
