@@ -416,3 +416,14 @@ def test_an_exported_generator_against_data_of_another_shape(tmp_path, gan_run, 
     config = _yaml(tmp_path, tiny_config(write_npz(tmp_path / "big.npz", shape=(12, 12, 1))))
     assert main(["evaluate-gan", str(tmp_path / "exported" / "g" / "1"), "--data", config]) == 2
     assert "makes (8, 8, 1) images but the data of" in capsys.readouterr().err
+
+
+def test_paths_built_from_names_stay_inside_their_folder(tmp_path):
+    from tfganaug.errors import UserError
+    from tfganaug.files import inside
+
+    assert inside(tmp_path, "runs", "a__seed0.json") == tmp_path / "runs" / "a__seed0.json"
+    (tmp_path / "link").symlink_to(tmp_path.parent)
+    for parts in ([".."], ["a", "..", ".."], ["/etc"], ["."], ["link", "x"]):
+        with pytest.raises(UserError, match="would lead outside"):
+            inside(tmp_path, *parts)

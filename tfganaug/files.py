@@ -31,6 +31,17 @@ def path_component(name):
     return f"_{name}" if not name or name.startswith(".") else name
 
 
+def inside(folder, *parts):
+    """`folder / parts...`, refused with a `UserError` unless it lies inside `folder` once resolved: every
+    path a command builds from a name given by the user or the data goes through this check."""
+    base = Path(folder).resolve()
+    path = Path(folder).joinpath(*map(str, parts))
+    if not path.resolve().is_relative_to(base) or path.resolve() == base:
+        raise UserError(f"{'/'.join(map(str, parts))!r} would lead outside {folder}; use a plain name "
+                        "(letters, digits, '-', '_', '.', not starting with '.')")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix=""):
     """Yield a temporary path next to `path`; rename it onto `path` on success.

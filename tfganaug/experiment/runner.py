@@ -17,7 +17,7 @@ from tfganaug.experiment.builders import build_from_spec, classifier_recipe, mak
 from tfganaug.experiment.estimate import check_models
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import describe_plan, plan_group
-from tfganaug.files import folder_lock, path_component, read_json, write_text
+from tfganaug.files import folder_lock, inside, path_component, read_json, write_text
 from tfganaug.layout import CONFIG_FILE, RUNS_DIR
 from tfganaug.reporting.plots import (
     plot_per_class_accuracy,
@@ -132,13 +132,13 @@ def _run_groups(config, run_dir, splits, log, verbose):
     for group in config.groups:
         for seed in config.seeds:
             key = run_key(config, group, seed)
-            path = run_dir / RUNS_DIR / f"{group.label}__seed{seed}.json"
+            path = inside(run_dir, RUNS_DIR, f"{group.label}__seed{seed}.json")
             cached = read_json(path, log, what="running it again")
             if cached is not None and cached.get("key") == key:
                 record, status = cached, "already done"
                 models.ensure(group, splits.train, seed)
             else:
-                log_dir = run_dir / "tensorboard" / f"{group.label}__seed{seed}"
+                log_dir = inside(run_dir, "tensorboard", f"{group.label}__seed{seed}")
                 record = {**run_one(config, group, seed, splits, models, verbose, log_dir), "key": key}
                 write_text(path, json.dumps(record))
                 status = f"{record['seconds']}s"
@@ -196,7 +196,7 @@ def _run_points(config, run_dir, log, verbose, overwrite):
     points = []
     for value, point in sweep_points(config):
         log(f"\n=== sweep: {key} = {value} ===")
-        points.append((value, run_experiment(point, run_dir / path_component(f"{key}={value}"), log, verbose,
+        points.append((value, run_experiment(point, inside(run_dir, path_component(f"{key}={value}")), log, verbose,
                                              overwrite)))
     write_text(run_dir / CONFIG_FILE, to_yaml(config))
     table = sweep_table(points, key)

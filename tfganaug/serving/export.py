@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from tfganaug.data.pixels import tensor_to_signed, tensor_to_uint8
 from tfganaug.errors import UserError
-from tfganaug.files import atomic_dir
+from tfganaug.files import atomic_dir, inside
 from tfganaug.gans.noise import draw_noise
 from tfganaug.training.gan_folder import model_kind, model_label
 
@@ -121,7 +121,7 @@ def export_generator(model, spec, out_root, name):
         out_root: the models folder (TF Serving's `--model_base_path` parent).
         name: the model name (TF Serving's `--model_name`).
     """
-    folder = Path(out_root) / name
+    folder = inside(out_root, name)
     path = folder / str(next_version(folder))
     names = list(spec["class_names"])
     if model_kind(spec) == "cyclegan":

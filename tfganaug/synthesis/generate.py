@@ -9,7 +9,7 @@ from PIL import Image
 
 from tfganaug.data.pixels import to_uint8
 from tfganaug.errors import UserError
-from tfganaug.files import atomic_dir, path_component
+from tfganaug.files import atomic_dir, inside, path_component
 from tfganaug.synthesis.labeling import confident
 
 NPZ_FILE = "generated.npz"
@@ -80,7 +80,7 @@ def write_generated(images, labels, class_names, out):
         raise UserError(f"{out} already exists; choose a new --out folder (generated images are never mixed into old ones)")
     with atomic_dir(out) as tmp:
         for i, (image, label) in enumerate(zip(images, labels)):
-            folder = tmp / (path_component(class_names[label]) if label >= 0 else "unlabelled")
+            folder = inside(tmp, path_component(class_names[label]) if label >= 0 else "unlabelled")
             folder.mkdir(exist_ok=True)
             Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(folder / f"{i:06d}.png")
         arrays = {"images": images}

@@ -4,7 +4,7 @@ import time
 
 import keras
 
-from tfganaug.files import set_aside
+from tfganaug.files import inside, set_aside
 from tfganaug.layout import WEIGHTS_FILE
 from tfganaug.training.gan_fit import backed_up_epochs
 from tfganaug.training.gan_folder import UnreadableModel, load_trained_gan, settings_key
@@ -43,7 +43,7 @@ class TrainedModels:
         key = settings_key(self.data_settings, settings, seed)
         if key in self.models:
             return self.models[key]
-        folder = self.folder / f"{prefix}-{key}"
+        folder = inside(self.folder, f"{prefix}-{key}")
         keras.utils.set_random_seed(seed)
         model = None
         if (folder / WEIGHTS_FILE).exists():
