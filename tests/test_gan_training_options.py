@@ -115,10 +115,14 @@ def test_new_gan_keys_left_at_their_defaults_keep_existing_run_keys():
     dump = group.model_dump(mode="json")
     for key in GANTraining.late_keys:  # ema, d_steps, lecam, kimg, ada_target, select
         del dump["gan"][key]
-    del dump["synthesize"]["truncation"]
-    for key in type(group).late_keys:  # synthetic_weight, finetune_epochs
+    for key in type(group.synthesize).late_keys:  # truncation, fresh
+        del dump["synthesize"][key]
+    for key in type(group).late_keys:  # synthetic_weight, finetune_epochs, filter
         del dump[key]
     assert group.key_dump() == dump  # what run keys and GAN folder names hashed before these keys existed
+    data = config.data.model_dump(mode="json")
+    del data["resplit_per_seed"]
+    assert config.data.key_dump() == data
     changed = validate({**raw, "groups": [{"type": "gan", "gan": {"model": "acgan", "d_steps": 2}}]})
     assert run_key(changed, changed.groups[0], 0) != run_key(config, group, 0)
 

@@ -91,3 +91,26 @@ def test_finetune_epochs_train_on_the_real_images_only_after_the_mixed_set(npz_f
     assert len(record["finetune_history"]["loss"]) == 2 and "finetune_history" not in run_one(
         config.model_copy(update={"groups": [config.groups[0].model_copy(update={"finetune_epochs": 0})]}),
         config.groups[0].model_copy(update={"finetune_epochs": 0}), 0, splits, UntrainedModels(), verbose=0)
+
+
+def test_resplit_per_seed_trains_and_tests_each_seed_on_its_own_split(npz_file, tmp_path, monkeypatch):
+    from tfganaug.config import validate
+    from tfganaug.experiment import make_splits, runner
+
+    seen, plan = {}, runner.plan_group
+
+    def spy(group, splits, seed, models=None):
+        seen[seed] = splits
+        return plan(group, splits, seed, models)
+
+    monkeypatch.setattr(runner, "plan_group", spy)
+    raw = tiny_config(npz_file, seeds=[0, 1])
+    raw["data"].update(resplit_per_seed=True, samples_per_class=4, seed=5)
+    config = validate(raw)
+    runner.run_experiment(config, tmp_path / "run", log=lambda *_: None, verbose=0)
+    for seed in (0, 1):  # seed s trains on the split drawn with data.seed + s
+        expected = make_splits(config.data.model_copy(update={"seed": 5 + seed, "resplit_per_seed": False}))
+        assert np.array_equal(seen[seed].train.images, expected.train.images)
+    assert not np.array_equal(seen[0].train.images, seen[1].train.images)
+    one_split = validate({**raw, "data": {**raw["data"], "resplit_per_seed": False}})
+    assert "resplit_per_seed" not in one_split.data.key_dump() and one_split.data.for_seed(1) is one_split.data

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tfganaug.data.pixels import to_uint8
-from tfganaug.synthesis.labeling import confident, synthesis_counts, targets
+from tfganaug.synthesis.labeling import synthesis_counts, targets
 
 
 def test_ratio_is_spread_uniformly_and_fill_tops_up():
@@ -29,12 +29,6 @@ def test_lsro_cross_entropy_is_the_studys_formula():
     p = np.array([0.5, 0.3, 0.2])
     row = targets([], [0], 3, "lsro")[0]
     assert -(row * np.log(p)).sum() == pytest.approx(-np.log(p).mean())
-
-
-def test_confidence_filter():
-    probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7]])
-    assert confident(probs, [0, 0, 0], 0.8).tolist() == [True, False, False]
-    assert confident(probs, [0, 0, 1], 0.5).tolist() == [True, True, True]
 
 
 def test_to_uint8_maps_the_tanh_range():

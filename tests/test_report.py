@@ -1,6 +1,8 @@
 """The report of a tiny run: Markdown links that resolve, and an HTML page that renders in headless Chromium."""
 
 import base64
+import html
+import json
 import re
 import shutil
 import subprocess
@@ -47,6 +49,10 @@ def test_every_classifier_run_and_gan_logs_to_tensorboard(tiny_run):
 
 def test_report_html_is_self_contained_and_renders(tiny_run, tmp_path):
     page = (tiny_run / "report.html").read_text()
+    verdict = json.loads((tiny_run / "results.json").read_text())["verdict"]
+    # The verdict is the page's first paragraph, right under the title.
+    assert verdict.startswith("Verdict: ") and re.search(r"</h1><p class='verdict'>Verdict: ", page)
+    assert html.escape(verdict) in page
     sources = re.findall(r"<img [^>]*src='([^']+)'", page)
     assert len(sources) == 5 and all(s.startswith("data:image/png;base64,") for s in sources)
     for source in sources:  # every embedded image is a real PNG

@@ -1,48 +1,78 @@
-"""Summaries over seeds: mean, std, interval and the paired comparison with the baseline, by hand."""
+"""Summaries over seeds: mean, std, the seeds' values or a bootstrap interval, comparisons with the
+baseline and the best control (Holm-corrected), the table, and the verdict, on constructed runs."""
 
+import json
+
+import numpy as np
 import pytest
 
-from tfganaug.reporting.results import markdown_table, summarize
+from tests.test_statistics import record
+from tfganaug.reporting.results import markdown_table, summarize, write_results
+
+CLASSES = ["c0", "c1"]
+LABELS = np.repeat([0, 1], 100)  # 100 test images per class
 
 
-def _records(group, kind, accuracies):
-    return [{"group": group, "type": kind, "seed": s, "train_size": 5, "accuracy": a, "balanced_accuracy": a,
-             "macro_f1": a, "per_class_accuracy": {"x": a}} for s, a in enumerate(accuracies)]
+def runs(group, kind, wrong_per_seed):
+    """Records of `group`: on seed s, the first `wrong_per_seed[s]` images of each class are misclassified."""
+    out = []
+    for seed, wrong in enumerate(wrong_per_seed):
+        predictions = LABELS.copy()
+        for c in (0, 1):
+            predictions[np.flatnonzero(LABELS == c)[:wrong]] = 1 - c
+        out.append({**record(group, seed, LABELS, predictions, 2), "type": kind, "train_size": 10})
+    return out
 
 
-def test_summary_mean_std_and_interval_hand_computed():
-    (row,) = summarize(_records("g", "baseline", [0.5, 0.7]), ["x"])
+def test_two_seeds_show_their_values_instead_of_an_interval():
+    rows, statistics = summarize(runs("g", "baseline", [50, 30]), CLASSES)
+    (row,) = rows
     assert row["accuracy"] == pytest.approx((0.6, 0.1414213562))  # std with ddof=1
-    # t(0.975, df=1) = 12.7062: half-width 12.7062 * 0.141421 / sqrt(2) = 1.27062
-    assert row["ci"]["accuracy"] == pytest.approx((0.6 - 1.270620, 0.6 + 1.270620), abs=1e-5)
-    assert row["vs_baseline"] == {} and row["baseline"] == "g"
-    assert "| g | 2 | 5 | 60.00 ± 14.14 | -67.06 – 187.06 | (baseline) |" in markdown_table([row], ["x"])
+    assert row["ci"]["accuracy"] == (None, None) and row["seed_values"]["accuracy"] == pytest.approx([0.5, 0.7])
+    assert row["vs_baseline"] == {} and statistics["baseline"] == "g" == statistics["best_control"]
+    assert "| g | 2 | 10 | 60.00 ± 14.14 | seeds: 50.00, 70.00 | (baseline) | (best control) |" in markdown_table(
+        rows, CLASSES, statistics)
 
 
-def test_groups_are_compared_with_the_baseline_seed_by_seed():
-    records = (_records("dup", "duplicate", [0.62, 0.71, 0.80]) + _records("base", "baseline", [0.60, 0.70, 0.80])
-               + _records("gan", "gan", [0.70, 0.79, 0.91]))
-    rows = {row["group"]: row for row in summarize(records, ["x"])}
-    dup, gan = rows["dup"]["vs_baseline"]["accuracy"], rows["gan"]["vs_baseline"]["accuracy"]
-    # dup: differences 0.02, 0.01, 0.00: mean 0.01, sd 0.01, t = 1.732, df 2 -> p = 0.2254
-    assert dup["diff"] == pytest.approx(0.01) and dup["p"] == pytest.approx(0.2254, abs=1e-4)
-    assert not dup["significant"]
-    # gan: differences 0.10, 0.09, 0.11: mean 0.10, sd 0.01, t = 17.32 -> p = 0.00332
-    assert gan["diff"] == pytest.approx(0.10) and gan["p"] == pytest.approx(0.00332, abs=1e-5) and gan["significant"]
-    table = markdown_table(list(rows.values()), ["x"])
-    assert "| +1.00 (p 0.225) |" in table and "| +10.00 (p 0.003)* |" in table
+def test_groups_are_compared_with_the_baseline_and_the_best_control():
+    records = (runs("base", "baseline", [40, 40, 40]) + runs("over", "oversample", [30, 31, 29])
+               + runs("dup", "duplicate", [39, 41, 40]) + runs("gan", "gan", [35, 36, 34]))
+    rows, statistics = summarize(records, CLASSES)
+    by = {r["group"]: r for r in rows}
+    assert statistics["best_control"] == "over"  # the best non-GAN group, baseline included
+    gan = by["gan"]
+    assert gan["vs_baseline"]["accuracy"]["diff"] == pytest.approx(0.05)  # 60% -> 65%
+    assert gan["vs_control"]["accuracy"]["diff"] == pytest.approx(-0.05)  # 70% -> 65%
+    assert gan["vs_control"]["accuracy"]["significant"] and gan["vs_control"]["accuracy"]["high"] < 0
+    assert "accuracy" not in by["over"]["vs_control"]  # only GAN and translation groups face the control
+    low, high = gan["ci"]["accuracy"]
+    assert 0 <= low < 0.65 < high <= 1
+    # Holm over the three groups compared with the baseline: adjusted p never below the raw one.
+    tests = [by[g]["vs_baseline"]["accuracy"] for g in ("over", "dup", "gan")]
+    assert all(t["p_holm"] >= t["p"] for t in tests) and max(t["p_holm"] for t in tests) > 0.5  # dup: no change
+    table = markdown_table(rows, CLASSES, statistics)
+    assert "| (baseline) |" in table and "| (best control) |" in table
+    assert "| -5.00 (95% CI " in table
 
 
-def test_a_single_seed_gives_no_interval_and_no_significance():
-    rows = summarize(_records("base", "baseline", [0.6]) + _records("gan", "gan", [0.9]), ["x"])
-    assert rows[0]["ci"]["accuracy"] == (None, None)
-    assert rows[1]["vs_baseline"]["accuracy"]["p"] is None
-    assert "| n/a | +30.00 (p n/a) |" in markdown_table(rows, ["x"])
+def test_the_headline_metric_and_the_rare_class_recall_are_selectable():
+    records = runs("base", "baseline", [40, 40, 40]) + runs("gan", "gan", [35, 36, 34])
+    rows, statistics = summarize(records, CLASSES, metric="balanced_accuracy", rare_classes=["c1"])
+    assert statistics["compared"] == ["balanced_accuracy", "rare_recall"]
+    gan = rows[1]
+    assert gan["rare_recall"][0] == pytest.approx(1 - 35 / 100)  # mean over seeds of c1's recall
+    assert gan["vs_baseline"]["rare_recall"]["diff"] == pytest.approx(0.05)
+    assert markdown_table(rows, CLASSES, statistics).startswith("| group | seeds | train images | balanced acc. |")
 
 
-def test_results_md_shows_the_warnings_about_the_gans_above_the_table(tmp_path):
-    from tfganaug.reporting.results import write_results
-
-    write_results(tmp_path, _records("g", "baseline", [0.5]), ["x"], "e", notes=["Warning: GAN a collapsed."])
+def test_results_files_open_with_the_verdict_and_keep_per_image_arrays_out_of_results_json(tmp_path):
+    records = runs("base", "baseline", [40]) + runs("gan", "gan", [30])
+    write_results(tmp_path, records, CLASSES, "e", notes=["Warning: GAN a collapsed."],
+                  gan_quality={"gan": {"gan_train": 0.5, "recall": 0.25, "collapsed": []}})
     text = (tmp_path / "results.md").read_text()
-    assert "Warning: GAN a collapsed." in text and text.index("Warning") < text.index("| group")
+    assert text.splitlines()[2].startswith("Verdict: GAN augmentation beat the baseline (base) here")
+    assert text.index("Verdict") < text.index("Warning") < text.index("| group")
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["verdict"].startswith("Verdict:") and saved["statistics"]["best_control"] == "base"
+    assert all("test_predictions" not in r and "confusion_matrix" in r for r in saved["runs"])
+    assert "gan,gan,1,10," in (tmp_path / "results.csv").read_text()

@@ -75,7 +75,7 @@ def _evaluate_gan(args):
 
     from tfganaug.config import load_config
     from tfganaug.evaluation.gan_evaluation import evaluate_gans, evaluate_generators
-    from tfganaug.experiment import build_from_spec, classifier_recipe, make_splits
+    from tfganaug.experiment import RunData, build_from_spec, classifier_recipe, make_splits
     from tfganaug.files import folder_lock, write_text
     from tfganaug.layout import CONFIG_FILE, FEATURES_DIR, METRICS_FILE
     from tfganaug.serving.export import ExportedGenerator
@@ -107,7 +107,7 @@ def _evaluate_gan(args):
         raise UserError(f"{config_path} not found; give the run's experiment YAML with --data")
     config = load_config(config_path, args.set)
     with folder_lock(target):  # it writes gan_metrics.json and features/ into the run
-        evaluate_gans(target, splits=make_splits(config.data), recipe=classifier_recipe(config), build=build_from_spec,
+        evaluate_gans(target, data_for=RunData(config).for_seed, build=build_from_spec,
                       only=chosen.name if chosen else None, **options)
     print(f"GAN metrics written to {target / METRICS_FILE}")
     return 0
@@ -143,7 +143,7 @@ def _inspect_features(args):
     run_dir = _run_folder(args.run_dir)
     model, spec = load_trained_gan(choose_gan(run_dir, args.gan, kind="all"), build_from_spec)
     if model_kind(spec) == "cyclegan":
-        train = make_splits(load_config(run_dir / CONFIG_FILE).data).train
+        train = make_splits(load_config(run_dir / CONFIG_FILE).data.for_seed(spec["seed"])).train
         images = train.images[np.isin(train.labels, spec["domain_a"])][: args.images]
         generator, inputs = model.generator_ab, to_signed(images)
     else:

@@ -155,10 +155,12 @@ class GANTraining(Strict):
 class Synthesis(Strict):
     """How many synthetic images: `ratio` of the training set spread over classes, or `fill` to the largest class."""
 
-    late_keys = frozenset({"truncation"})
+    late_keys = frozenset({"truncation", "fresh"})
 
     ratio: Optional[float] = Field(None, gt=0)
     fill: bool = False
+    fresh: bool = Field(False, description="a new set from the generator for every classifier epoch (same counts, "
+                                           "labeling, filter and weights) instead of one fixed set")
     truncation: Optional[float] = Field(
         None, gt=0, description="draw the noise from a normal truncated at this many standard deviations")
 
@@ -166,6 +168,23 @@ class Synthesis(Strict):
     def _one_of(self):
         if (self.ratio is None) == (not self.fill):
             raise ValueError("give exactly one of synthesize.ratio (e.g. 0.5) or synthesize.fill: true")
+        return self
+
+
+class FilterConfig(Strict):
+    """Keep only the generated images that a classifier trained on the real training split (the run's
+    feature classifier) agrees with; more are generated until every class has its count."""
+
+    min_confidence: Optional[float] = Field(
+        None, gt=0, le=1, description="keep an image when the classifier predicts its class with at least this probability")
+    keep_fraction: Optional[float] = Field(
+        None, gt=0, le=1, description="or: generate count / keep_fraction images per class and keep the best ones")
+    max_rounds: PositiveInt = Field(10, description="min_confidence: generate at most this many times a class's count")
+
+    @model_validator(mode="after")
+    def _one_rule(self):
+        if (self.min_confidence is None) == (self.keep_fraction is None):
+            raise ValueError("give exactly one of filter.min_confidence (e.g. 0.9) or filter.keep_fraction (e.g. 0.5)")
         return self
 
 
@@ -177,11 +196,12 @@ class GANGroup(GroupBase):
     labeling: Literal["pseudo_label", "all_in_one", "lsro"] = "pseudo_label"
     synthesize: Synthesis = Field(default_factory=lambda: Synthesis(ratio=0.5))
     min_confidence: Optional[float] = Field(None, ge=0, le=1, description="acgan: keep samples its class head agrees with")
+    filter: Optional[FilterConfig] = Field(None, description="keep the images a real-trained classifier agrees with")
     synthetic_weight: float = Field(1.0, gt=0, description="loss weight of a synthetic image relative to a real one")
     finetune_epochs: int = Field(0, ge=0, description="then this many epochs on the real images only")
     augment: Optional[AugmentConfig] = Field(None, description="also apply classical augmentation (e.g. DAGAN_aug)")
 
-    late_keys = frozenset({"synthetic_weight", "finetune_epochs"})
+    late_keys = frozenset({"synthetic_weight", "finetune_epochs", "filter"})
 
     @property
     def label(self):
@@ -193,6 +213,12 @@ class GANGroup(GroupBase):
             raise ValueError("an unconditional 'gan' makes images without a class: use labeling all_in_one or lsro")
         if self.min_confidence is not None and self.gan.model != "acgan":
             raise ValueError("min_confidence needs the auxiliary classifier of model 'acgan'")
+        if self.filter is not None and self.gan.model == "gan":
+            raise ValueError("filter keeps images whose classifier agrees with their class; the unconditional "
+                             "'gan' makes images without one")
+        if self.filter is not None and self.min_confidence is not None:
+            raise ValueError("give filter (a real-trained classifier scores the images) or min_confidence (the "
+                             "ACGAN's class head does), not both")
         return self
 
 

@@ -19,6 +19,8 @@ SOURCES = ("animal_mnist", "fashion_mnist", "folder", "npz", "tfds:<name>")
 class DataConfig(Strict):
     """Where the images come from and how many of each class to use."""
 
+    late_keys = frozenset({"resplit_per_seed"})
+
     source: str = Field("animal_mnist", description="animal_mnist | fashion_mnist | folder | npz | tfds:<name>")
     path: Optional[Path] = Field(None, description="folder or .npz file (folder and npz sources)")
     data_dir: Optional[Path] = Field(None, description="TFDS data folder (tfds sources)")
@@ -38,6 +40,13 @@ class DataConfig(Strict):
     extra_per_class: Count = 0
     test_per_class: Optional[PositiveInt] = None
     seed: int = 0
+    resplit_per_seed: bool = Field(
+        False, description="draw a new split (train, val, test) for every run seed, so the split's luck is in the "
+                           "intervals; default: one split (data.seed) for every seed")
+
+    def for_seed(self, run_seed):
+        """The data settings of one run seed: these, or with `resplit_per_seed` a split seed of its own."""
+        return self.model_copy(update={"seed": (self.seed + run_seed) % 2**32}) if self.resplit_per_seed else self
 
     @field_validator("source")
     @classmethod
@@ -98,6 +107,9 @@ class OutputConfig(Strict):
     export_gans: bool = Field(False, description="export every trained generator at the end of the run")
     gan_metrics: bool = Field(True, description="compute the GAN metrics at the end of a run with GAN groups")
     export_root: Path = Field(Path("exported_models"), description="where export_gans writes <name>/<version>/")
+    metric: Literal["accuracy", "balanced_accuracy", "macro_f1", "rare_recall"] = Field(
+        "accuracy", description="the headline metric of the table, its intervals and tests and the verdict; "
+                                "rare_recall: the mean recall of the data.rare classes (else the smallest ones)")
 
 
 class RuntimeConfig(Strict):

@@ -1,5 +1,8 @@
 """tf.data pipelines of in-memory images for classifier and GAN training and for evaluation."""
 
+import math
+
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -53,6 +56,67 @@ def classifier_dataset(images, targets, batch_size, *, shuffle_seed=None, augmen
         # calls would take the draws in a different order on each run (seeded runs must repeat).
         ds = ds.map(lambda x, *rest: (augment(x, training=True), *rest))
     return prefetched(ds)
+
+
+class FreshSynthesis(keras.utils.PyDataset):
+    """Batches of the real images plus a synthetic set drawn anew for every epoch (`synthesize.fresh`).
+
+    A Keras `PyDataset` read in order by one thread. The epoch is counted from the batches asked for,
+    not from `on_epoch_end`: Keras makes (and tf.data starts prefetching) the next epoch's iterator
+    before it calls `on_epoch_end`, so a hook-driven set would change at a timing-dependent batch.
+    Counted here, a rerun with the same seed sees the same images in the same order. Batches
+    asked for before training starts (Keras reads a few to learn their shapes) come from epoch 0.
+    Batches are (float32 images in 0-255, targets[, weights]), as `classifier_dataset` gives.
+
+    Args:
+        images, targets: the real uint8 images and their target rows.
+        draw: `draw(epoch)` -> (uint8 images, target rows, loss weights or None): that epoch's synthetic set.
+        batch_size: examples per batch.
+        seed: the order of epoch e's examples is drawn from (seed, e).
+        epochs: the epochs of the fit (what Keras prefetches after the last one is not drawn anew).
+        augment: a Keras layer applied to each batch with training=True, or None.
+
+    When `draw` gives weights, every real image weighs 1.
+    """
+
+    def __init__(self, images, targets, draw, batch_size, seed, epochs, augment=None):
+        super().__init__()  # workers=1, no multiprocessing: batches are asked for in order, by one thread
+        self.real_images, self.real_targets, self.draw = images, targets, draw
+        self.batch_size, self.seed, self.epochs, self.augment = batch_size, seed, epochs, augment
+        self.epoch, self.training, self.finished_pass = 0, False, False
+        self._load()
+        self.size = len(self.order)  # every epoch has as many batches as the first (Keras counts them once)
+
+    def _load(self):
+        fake, fake_targets, fake_weights = self.draw(self.epoch)
+        self.images = np.concatenate([self.real_images, fake])
+        self.targets = np.concatenate([self.real_targets, fake_targets]).astype(np.float32)
+        self.weights = None if fake_weights is None else np.concatenate(
+            [np.ones(len(self.real_images), np.float32), fake_weights]).astype(np.float32)
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
+        # A filter kept short on one epoch can change the set's size: repeat or cut to the first's.
+        self.order = np.resize(order, self.size) if self.epoch else order
+
+    def __len__(self):
+        return math.ceil(self.size / self.batch_size) if hasattr(self, "size") else 0
+
+    def on_epoch_begin(self):
+        self.training = True
+
+    def __getitem__(self, index):
+        if self.training and index == 0 and self.finished_pass:
+            self.finished_pass = False
+            if self.epoch + 1 < self.epochs:
+                self.epoch += 1
+                self._load()
+        if self.training and index == len(self) - 1:
+            self.finished_pass = True
+        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        x = tf.cast(self.images[rows], tf.float32)
+        if self.augment is not None:
+            x = self.augment(x, training=True)
+        batch = (np.asarray(x), self.targets[rows])
+        return batch if self.weights is None else (*batch, self.weights[rows])
 
 
 def gan_dataset(images, labels, batch_size, seed):

@@ -30,7 +30,7 @@ from tfganaug.evaluation.gan_metrics import activations, gan_quality
 from tfganaug.files import atomic_path, read_json, set_aside, write_text
 from tfganaug.layout import FEATURES_DIR, METRICS_FILE
 from tfganaug.training.classifier import evaluate_classifier
-from tfganaug.training.gan_folder import load_trained_gan, settings_key, trained_gans
+from tfganaug.training.gan_folder import load_trained_gan, read_spec, settings_key, trained_gans
 
 
 @dataclass(frozen=True)
@@ -118,14 +118,14 @@ def validation_quality(model, *, splits, recipe, cache_dir, seed=0, log=print):
     return quality
 
 
-def evaluate_gans(run_dir, *, splits, recipe, build, inception_weights=None, per_class=None, seed=0, only=None,
+def evaluate_gans(run_dir, *, data_for, build, inception_weights=None, per_class=None, seed=0, only=None,
                   keep_done=False, log=print):
     """Metrics of every trained GAN of `run_dir`, written to `gan_metrics.json`; returns them.
 
     Args:
         run_dir: a run folder with `gans/`.
-        splits: the run's `Splits`.
-        recipe: the run's `ClassifierRecipe` (feature classifier and GAN-train classifiers).
+        data_for: `data_for(run seed)` -> (the run's `Splits` of that seed, its `ClassifierRecipe`, for the
+            feature classifier and GAN-train classifiers): each GAN is measured on its own seed's split.
         build: `build(spec)` -> an untrained GAN as its `gan.json` describes.
         inception_weights: a local InceptionV3 no-top weights file for features, or None
             for the real-trained classifier's penultimate features.
@@ -141,11 +141,18 @@ def evaluate_gans(run_dir, *, splits, recipe, build, inception_weights=None, per
                if (only is None or n == only) and not (keep_done and n in results)}
     if not folders:
         return results
-    generators = ((name, *load_trained_gan(folder, build)) for name, folder in folders.items())
-    results.update(evaluate_generators(
-        ((name, model, {"model": spec["gan"]["model"], "seed": spec["seed"]}) for name, model, spec in generators),
-        splits=splits, recipe=recipe, cache_dir=run_dir / FEATURES_DIR, inception_weights=inception_weights,
-        per_class=per_class, seed=seed, log=log))
+    by_seed = {}
+    for name, folder in folders.items():
+        by_seed.setdefault(read_spec(folder)["seed"], []).append((name, folder))
+    measured = {}
+    for run_seed, named in sorted(by_seed.items()):
+        splits, recipe = data_for(run_seed)
+        generators = ((name, *load_trained_gan(folder, build)) for name, folder in named)
+        measured.update(evaluate_generators(
+            ((name, model, {"model": spec["gan"]["model"], "seed": spec["seed"]}) for name, model, spec in generators),
+            splits=splits, recipe=recipe, cache_dir=run_dir / FEATURES_DIR, inception_weights=inception_weights,
+            per_class=per_class, seed=seed, log=log))
+    results.update({name: measured[name] for name in folders})  # in folder order, whatever the seeds
     write_text(run_dir / METRICS_FILE, json.dumps(results, indent=1))
     return results
 

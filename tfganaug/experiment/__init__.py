@@ -10,6 +10,7 @@ from tfganaug.experiment.builders import (
                                           classifier_recipe,
                                           load_source,
                                           make_splits,
+                                          RunData,
 )
 from tfganaug.experiment.estimate import check_models, describe_times, estimate_times
 from tfganaug.experiment.planning import describe_plan, plan_group
@@ -22,5 +23,5 @@ from tfganaug.experiment.runner import (
 )
 
 __all__ = ["build_classifier", "build_cyclegan", "build_from_spec", "build_gan", "check_models", "classifier_recipe",
-           "describe_plan", "describe_times", "estimate_times", "load_source", "make_splits", "plan_group",
+           "describe_plan", "describe_times", "estimate_times", "load_source", "make_splits", "plan_group", "RunData",
            "run_experiment", "run_key", "run_sweep", "sweep_points", "train"]

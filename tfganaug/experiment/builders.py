@@ -74,6 +74,30 @@ def make_splits(data, download=True):
                       test_per_class=data.test_per_class, seed=data.seed)
 
 
+class RunData:
+    """The splits and classifier recipe of each run seed: one split for every seed, or one per seed
+    with `data.resplit_per_seed` (each drawn once).
+
+    Args:
+        config: the run's `ExperimentConfig`.
+        download: as in `make_splits`.
+    """
+
+    def __init__(self, config, download=True):
+        self.config, self.download, self._splits = config, download, {}
+
+    def splits(self, seed=None):
+        """The `Splits` of run seed `seed` (None: the config's own split, `data.seed`)."""
+        data = self.config.data if seed is None else self.config.data.for_seed(seed)
+        if data.seed not in self._splits:
+            self._splits[data.seed] = make_splits(data, self.download)
+        return self._splits[data.seed]
+
+    def for_seed(self, seed):
+        """(Splits, ClassifierRecipe) of run seed `seed`: what a GAN of that seed is measured with."""
+        return self.splits(seed), classifier_recipe(self.config, seed)
+
+
 # ---------------------------------------------------------------- classifiers
 
 
@@ -82,8 +106,9 @@ def build_classifier(classifier, input_shape, num_outputs):
     return CLASSIFIER_BUILDERS[classifier.model](input_shape, num_outputs, **classifier.builder_options())
 
 
-def classifier_recipe(config):
-    """The run's `ClassifierRecipe`: how every classifier of the run is built and trained.
+def classifier_recipe(config, seed=None):
+    """The run's `ClassifierRecipe`: how every classifier of the run is built and trained (`seed`: the
+    run seed whose split its `data_key` names, which matters with `data.resplit_per_seed`).
 
     Its `fit` takes further `fit_classifier` options (class weights, augmentation, logging) and
     `epochs` (default: `classifier.epochs`).
@@ -95,7 +120,7 @@ def classifier_recipe(config):
                               learning_rate=c.learning_rate, seed=seed, patience=c.patience, verbose=verbose,
                               jit_compile=config.runtime.jit_compile, **options)
 
-    data = config.data.model_dump(mode="json")
+    data = (config.data if seed is None else config.data.for_seed(seed)).key_dump()
     return ClassifierRecipe(build=lambda shape, outputs: build_classifier(c, shape, outputs), fit=fit,
                             key=settings_key(data, c.model_dump(mode="json")), data_key=settings_key(data),
                             name=c.model)

@@ -6,10 +6,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfganaug.data.pipeline import domain_dataset, gan_dataset, prefetched
-from tfganaug.data.pixels import to_signed
+from tfganaug.data.pixels import to_signed, to_uint8
 from tfganaug.errors import ConfigError
-from tfganaug.evaluation.gan_evaluation import validation_quality
-from tfganaug.experiment.builders import build_from_spec, classifier_recipe, gan_schedule
+from tfganaug.distribute import call_in_batches
+from tfganaug.evaluation.gan_evaluation import real_classifier, validation_quality
+from tfganaug.experiment.builders import build_from_spec, gan_schedule
 from tfganaug.layout import FEATURES_DIR, MODELS_DIR
 from tfganaug.synthesis.translation import domain_classes
 from tfganaug.training.gan_fit import train_gan
@@ -25,16 +26,16 @@ class RunModels:
     Args:
         config: the run's `ExperimentConfig`.
         run_dir: the run folder.
-        splits: the run's `Splits` (`gan.select` measures GANs on the validation split).
+        data: the run's `RunData` (`gan.select` measures a GAN on its seed's validation split).
         log: where progress lines go.
         verbose: Keras `fit` verbosity of GAN training.
     """
 
-    def __init__(self, config, run_dir, splits=None, log=print, verbose=2):
-        self.store = TrainedModels(run_dir / MODELS_DIR, config.data.model_dump(mode="json"), build_from_spec, log)
+    def __init__(self, config, run_dir, data=None, log=print, verbose=2):
+        self.store = TrainedModels(run_dir / MODELS_DIR, config.data.key_dump(), build_from_spec, log)
         self.cyclegans = {c.name: c for c in config.cyclegans}
         self.verbose, self.jit_compile = verbose, config.runtime.jit_compile
-        self.splits, self.recipe, self.features = splits, classifier_recipe(config), run_dir / FEATURES_DIR
+        self.data, self.features = data, run_dir / FEATURES_DIR
         self.log = log
 
     def _selection(self, gan, seed):
@@ -42,14 +43,25 @@ class RunModels:
         if gan.select is None:
             return None
 
+        splits, recipe = self.data.for_seed(seed)
+
         def measure(model):
-            quality = validation_quality(model, splits=self.splits, recipe=self.recipe, cache_dir=self.features,
+            quality = validation_quality(model, splits=splits, recipe=recipe, cache_dir=self.features,
                                          seed=seed, log=self.log)
             self.log("  validation quality: " + ", ".join(f"{k} {v:.4g}" for k, v in quality.items()
                                                          if not k.startswith("n_")))
             return quality
 
         return {"measure": measure, "metric": gan.select.metric, "every": gan.select.every}
+
+    @staticmethod
+    def _gan_settings(gan):
+        # sample_every changes what is logged, not what is trained.
+        return {k: v for k, v in gan.key_dump().items() if k != "sample_every"}
+
+    def gan_folder_name(self, gan, seed):
+        """The name of the folder under `gans/` that holds the GAN `gan(gan, train, seed)` trains."""
+        return self.store.folder_name(gan.model, self._gan_settings(gan), seed)
 
     def gan(self, gan, train, seed):
         """The GAN of `GANTraining` settings `gan`, trained on the `ImageSet` `train` with `seed`."""
@@ -64,10 +76,15 @@ class RunModels:
                       sample_every=gan.sample_every, verbose=self.verbose, jit_compile=self.jit_compile,
                       select=self._selection(gan, seed))
 
-        # sample_every changes what is logged, not what is trained.
-        settings = {k: v for k, v in gan.key_dump().items() if k != "sample_every"}
-        return self.store.get(gan.model, settings, seed, spec, fit, f"GAN {gan.model}",
+        return self.store.get(gan.model, self._gan_settings(gan), seed, spec, fit, f"GAN {gan.model}",
                               f" ({gan.network}, {epochs} epochs) on {len(train)} images")
+
+    def real_classifier_scores(self, seed):
+        """images in [-1, 1] -> class probabilities of the classifier trained on seed's real training split
+        (the run's feature classifier, trained once and cached in `features/`)."""
+        splits, recipe = self.data.for_seed(seed)
+        classifier = real_classifier(recipe, splits, self.features, self.log)
+        return lambda images: call_in_batches(classifier, to_uint8(images))
 
     def ensure(self, group, train, seed):
         """Load (or train, when their files are gone or unreadable) the models `group` uses with `seed`:

@@ -1,7 +1,7 @@
 """What each group trains on (`plan_group`), and the plan `--dry-run` prints (`describe_plan`)."""
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import keras
 import numpy as np
@@ -24,10 +24,60 @@ class TrainingPlan:
     class_weight: Optional[dict] = None
     augment: Optional[keras.Layer] = None
     sample_weight: Optional[np.ndarray] = None  # per image; None: every image weighs 1
+    synthesis: Optional[dict] = None  # a filtered synthesis's per-class asked / generated / kept counts
+    fresh: Optional[Callable] = None  # draw(epoch) -> an epoch's synthetic (images, targets, weights)
+    fresh_count: int = 0  # images in each of those sets
+
+    @property
+    def size(self):
+        """Training images per epoch."""
+        return len(self.images) + self.fresh_count
 
 
 def _translations(group):
     return [(t.model, t.from_, t.to, t.count) for t in group.translations]
+
+
+def _filter_options(group, model, models, seed):
+    """`synthesize`'s filter arguments of a GAN group: the run's real-trained classifier scores with
+    `filter`, the ACGAN's class head with `min_confidence`, nothing otherwise."""
+    if group.filter is not None:
+        f = group.filter
+        return {"score": models.real_classifier_scores(seed), "min_confidence": f.min_confidence,
+                "keep_fraction": f.keep_fraction, "max_rounds": f.max_rounds}
+    if group.min_confidence is not None:
+        return {"score": model.class_probabilities, "min_confidence": group.min_confidence}
+    return {}
+
+
+def epoch_seed(seed, epoch):
+    """The synthesis seed of a fresh set's epoch: distinct for every (seed, epoch)."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0] % 2**20)
+
+
+def _gan_plan(group, train, seed, models, augment):
+    k = train.num_classes
+    counts = synthesis_counts(train.counts(), ratio=group.synthesize.ratio, fill=group.synthesize.fill)
+    model = models.gan(group.gan, train, seed)
+    options = {"truncation": group.synthesize.truncation, **_filter_options(group, model, models, seed)}
+
+    def synthetic(draw_seed):
+        images, labels, report = synthesize(model, counts, draw_seed, **options)
+        rows = targets([], labels, k, group.labeling)
+        weights = None if group.synthetic_weight == 1 else np.full(len(images), group.synthetic_weight, np.float32)
+        return images, rows, weights, report
+
+    if group.synthesize.fresh:  # the first epoch's set is drawn now: its filter report is the run's
+        first = synthetic(epoch_seed(seed, 0))
+        draw = lambda epoch: first[:3] if epoch == 0 else synthetic(epoch_seed(seed, epoch))[:3]  # noqa: E731
+        return TrainingPlan(train.images, targets(train.labels, [], k, group.labeling), None, augment,
+                            synthesis=first[3], fresh=draw, fresh_count=len(first[0]))
+    images, rows, weights, report = synthetic(seed)
+    if weights is not None:
+        weights = np.concatenate([np.ones(len(train), np.float32), weights])
+    return TrainingPlan(np.concatenate([train.images, images]),
+                        np.concatenate([targets(train.labels, [], k, group.labeling), rows]), None, augment, weights,
+                        report)
 
 
 def plan_group(group, splits, seed, models=None):
@@ -46,15 +96,7 @@ def plan_group(group, splits, seed, models=None):
     if getattr(group, "augment", None) is not None:
         augment = build_classical_augmentation(train.image_shape, seed=seed, **group.augment.model_dump())
     if group.type == "gan":
-        counts = synthesis_counts(train.counts(), ratio=group.synthesize.ratio, fill=group.synthesize.fill)
-        model = models.gan(group.gan, train, seed)
-        images, labels = synthesize(model, counts, seed, group.min_confidence, truncation=group.synthesize.truncation)
-        weights = None
-        if group.synthetic_weight != 1:
-            weights = np.concatenate([np.ones(len(train), np.float32),
-                                      np.full(len(images), group.synthetic_weight, np.float32)])
-        return TrainingPlan(np.concatenate([train.images, images]),
-                            targets(train.labels, labels, k, group.labeling), None, augment, weights)
+        return _gan_plan(group, train, seed, models, augment)
     if group.type == "translation":
         plan = translation_plan(_translations(group), train.counts(), train.class_names)
         images, labels = translate(lambda name: models.cyclegan(name, train, seed), plan, train, seed)
@@ -71,7 +113,7 @@ def planned_size(group, splits):
     if group.type == "translation":
         plan = translation_plan(_translations(group), train.counts(), train.class_names)
         return len(train) + sum(row[3] for row in plan)
-    return len(plan_group(group, splits, 0).images)
+    return plan_group(group, splits, 0).size
 
 
 def describe_splits(splits):
@@ -93,7 +135,8 @@ def describe_plan(config, splits):
     lines += describe_splits(splits) + ([f"  {layout}"] if layout else [])
     lines.append(f"classifier: {config.classifier.model}, {config.classifier.epochs} epochs, "
                  f"batch {config.classifier.batch_size}, lr {config.classifier.learning_rate}")
+    width = max(20, *(len(g.label) for g in config.groups))
     for group in config.groups:
-        lines.append(f"  group {group.label:20s} type {group.type:12s} {planned_size(group, splits):6d} training images")
+        lines.append(f"  group {group.label:{width}s} type {group.type:12s} {planned_size(group, splits):6d} training images")
     lines.append(f"seeds: {config.seeds}")
     return "\n".join(lines)

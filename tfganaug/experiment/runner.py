@@ -5,15 +5,18 @@ import sys
 import time
 
 import keras
+import numpy as np
 import yaml
 
 from tfganaug.config import to_yaml, validate
 from tfganaug.data.pipeline import one_hot
+from tfganaug.data.sampling import resolve_class
 from tfganaug.distribute import describe_strategy, runtime_scope, worker_folder
 from tfganaug.errors import UserError
-from tfganaug.evaluation.collapse import collapse_warnings
+from tfganaug.evaluation.collapse import collapse_warnings, collapsed_classes
 from tfganaug.evaluation.gan_evaluation import evaluate_gans
-from tfganaug.experiment.builders import build_from_spec, classifier_recipe, make_splits
+from tfganaug.evaluation.metrics import classification_metrics
+from tfganaug.experiment.builders import RunData, build_from_spec, classifier_recipe, make_splits
 from tfganaug.experiment.estimate import check_models
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import describe_plan, plan_group
@@ -25,15 +28,15 @@ from tfganaug.reporting.plots import (
     plot_training_curves,
 )
 from tfganaug.reporting.report import write_report
-from tfganaug.reporting.results import markdown_table, sweep_table, write_results
+from tfganaug.reporting.results import filter_notes, markdown_table, sweep_table, write_results
 from tfganaug.serving.export import export_generator, export_name
-from tfganaug.training.classifier import evaluate_classifier
+from tfganaug.training.classifier import predict_classes
 from tfganaug.training.gan_folder import load_trained_gan, stable_hash, trained_gans
 
 
 def run_key(config, group, seed):
     """A hash of everything that determines one run's result: a rerun with the same key is skipped."""
-    parts = {"data": config.data.model_dump(mode="json"), "classifier": config.classifier.model_dump(mode="json"),
+    parts = {"data": config.data.key_dump(), "classifier": config.classifier.model_dump(mode="json"),
              "group": group.key_dump(), "seed": seed}
     used = {t.model for t in getattr(group, "translations", [])}
     if used:  # only then, so that the keys of earlier runs without translations stay valid
@@ -50,15 +53,19 @@ def run_one(config, group, seed, splits, models=None, verbose=2, log_dir=None):
     started = time.time()
     val, k = (splits.val.images, splits.val.labels), splits.train.num_classes
     history = recipe.fit(model, plan.images, plan.targets, val, seed, verbose=verbose, class_weight=plan.class_weight,
-                         augment=plan.augment, log_dir=log_dir, sample_weight=plan.sample_weight, num_classes=k)
-    extra = {}
+                         augment=plan.augment, log_dir=log_dir, sample_weight=plan.sample_weight, num_classes=k,
+                         fresh=plan.fresh)
+    extra = {"synthesis": plan.synthesis} if plan.synthesis else {}
     if getattr(group, "finetune_epochs", 0):  # then real images only, with a fresh optimizer
         real = splits.train
         extra["finetune_history"] = recipe.fit(model, real.images, one_hot(real.labels, plan.targets.shape[1]), val,
                                                seed, verbose=verbose, epochs=group.finetune_epochs, num_classes=k)
-    metrics = evaluate_classifier(model, splits.test)
-    return {"group": group.label, "type": group.type, "seed": seed, "train_size": int(len(plan.images)),
-            "seconds": round(time.time() - started, 1), **metrics, "history": history, **extra}
+    predictions = predict_classes(model, splits.test.images, k)
+    metrics = classification_metrics(splits.test.labels, predictions, splits.test.class_names)
+    # Per test image, so that groups can be compared image by image (the paired bootstrap).
+    per_image = {"test_labels": splits.test.labels.tolist(), "test_predictions": predictions.tolist()}
+    return {"group": group.label, "type": group.type, "seed": seed, "train_size": int(plan.size),
+            "seconds": round(time.time() - started, 1), **metrics, "history": history, **extra, **per_image}
 
 
 def train(config, run_dir, log=print, verbose=None, overwrite=False):
@@ -87,11 +94,11 @@ def run_experiment(config, run_dir, log=print, verbose=None, overwrite=False):
     the folder is made; then the folder is locked against a second writer, and a
     folder with finished runs of another config is refused unless `overwrite`.
     """
-    splits = make_splits(config.data)  # bad data, and networks too big for it, are refused before the folder exists
-    check_models(config, splits)
+    data = RunData(config)
+    check_models(config, data.splits())  # bad data, and networks too big for it, are refused before the folder exists
     with folder_lock(run_dir):
         refuse_other_config(run_dir, config, overwrite)
-        return _run_groups(config, run_dir, splits, log, verbose)
+        return _run_groups(config, run_dir, data, log, verbose)
 
 
 def _differences(old, new, prefix=""):
@@ -123,14 +130,18 @@ def refuse_other_config(run_dir, config, overwrite=False):
                         "--overwrite to run this config here (finished runs whose settings did not change are kept)")
 
 
-def _run_groups(config, run_dir, splits, log, verbose):
+def _run_groups(config, run_dir, data, log, verbose):
     verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
     write_text(run_dir / CONFIG_FILE, to_yaml(config))
-    log(describe_plan(config, splits))
+    log(describe_plan(config, data.splits()))
+    if config.data.resplit_per_seed:
+        log(f"a new split for every seed (data.resplit_per_seed): split seeds "
+            f"{', '.join(str(config.data.for_seed(s).seed) for s in config.seeds)}")
     records, total = [], len(config.groups) * len(config.seeds)
-    models = RunModels(config, run_dir, splits, log, verbose)
+    models = RunModels(config, run_dir, data, log, verbose)
     for group in config.groups:
         for seed in config.seeds:
+            splits = data.splits(seed)
             key = run_key(config, group, seed)
             path = inside(run_dir, RUNS_DIR, f"{group.label}__seed{seed}.json")
             cached = read_json(path, log, what="running it again")
@@ -142,23 +153,54 @@ def _run_groups(config, run_dir, splits, log, verbose):
                 record = {**run_one(config, group, seed, splits, models, verbose, log_dir), "key": key}
                 write_text(path, json.dumps(record))
                 status = f"{record['seconds']}s"
+                for line in filter_notes([record], splits.train.class_names, short_only=True):
+                    log(line)
             records.append(record)
             log(f"[{len(records)}/{total}] {group.label} seed {seed}: accuracy {100 * record['accuracy']:.2f}%, "
                 f"balanced {100 * record['balanced_accuracy']:.2f}%, macro-F1 {100 * record['macro_f1']:.2f}% ({status})")
-    class_names, notes = splits.train.class_names, []
+    train = data.splits().train
+    class_names, quality = train.class_names, {}
+    notes = filter_notes(records, class_names)
     if config.output.gan_metrics and any(g.type == "gan" for g in config.groups):
-        metrics = evaluate_gans(run_dir, splits=splits, recipe=classifier_recipe(config), build=build_from_spec,
-                                keep_done=True, log=log)
-        notes = collapse_warnings(metrics)
-    rows = write_results(run_dir, records, class_names, config.name, notes)
+        metrics = evaluate_gans(run_dir, data_for=data.for_seed, build=build_from_spec, keep_done=True, log=log)
+        notes += collapse_warnings(metrics)
+        quality = gan_quality_by_group(config, models, metrics)
+    rows, statistics, verdict = write_results(run_dir, records, class_names, config.name, notes,
+                                              config.output.metric, rare_classes(config.data, train), quality)
     plot_per_class_accuracy(rows, class_names, run_dir / "per_class_accuracy.png")
     plot_training_curves(records, run_dir / "training_curves.png")
     if config.output.export_gans:
         export_run_gans(config, run_dir, log)
     write_report(run_dir)
-    log("\n" + markdown_table(rows, class_names))
+    log("\n" + markdown_table(rows, class_names, statistics))
+    log(verdict)
     log(f"results, plots and report.html are in {run_dir}")
     return rows
+
+
+def rare_classes(data, train):
+    """The classes whose recall is the `rare_recall` metric: those of `data.rare`, else the classes with
+    the fewest training images."""
+    names = train.class_names
+    if data.rare:
+        return [names[resolve_class(key, names, "data.rare")] for key in data.rare]
+    counts = train.counts()
+    return [names[c] for c in np.flatnonzero(counts == counts.min())]
+
+
+def gan_quality_by_group(config, models, metrics):
+    """{GAN group: its GANs' mean GAN-train and recall over seeds, and every class flagged as collapsed}."""
+    quality = {}
+    for group in (g for g in config.groups if g.type == "gan"):
+        names = [models.gan_folder_name(group.gan, seed) for seed in config.seeds]
+        entries = [metrics[name] for name in names if name in metrics]
+        if entries:
+            mean = lambda values: float(np.mean(values)) if values else None  # noqa: E731
+            quality[group.label] = {
+                "gan_train": mean([e["gan_train"] for e in entries if e.get("gan_train") is not None]),
+                "recall": mean([e["overall"]["recall"] for e in entries]),
+                "collapsed": sorted({c for e in entries for c in collapsed_classes(e)})}
+    return quality
 
 
 def export_run_gans(config, run_dir, log=print):

@@ -17,14 +17,14 @@ from tfganaug.evaluation.collapse import collapse_warnings
 from tfganaug.files import read_json, write_text
 from tfganaug.layout import CONFIG_FILE, METRICS_FILE, RESULTS_FILE
 from tfganaug.reporting.plots import plot_confusion_matrices, plot_quality
-from tfganaug.reporting.results import markdown_table
+from tfganaug.reporting.results import explanation, markdown_table
 from tfganaug.reporting.tables import pipe_table
 from tfganaug.training.gan_folder import read_quality, trained_gans
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#eef}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}
-.note{color:#555;font-size:13px}"""
+.note{color:#555;font-size:13px}.verdict{font-weight:600;font-size:16px}"""
 
 
 def _gan_metrics_table(metrics):
@@ -59,29 +59,34 @@ def _read_results(run_dir):
                         "again: it writes the results anew from the finished runs") from None
 
 
-def _sections(run_dir, prefix=""):
-    """[(title, markdown text, [image paths])] for one run folder (`prefix`: its path from the report)."""
+def _sections(run_dir, verdict=True):
+    """[(title, markdown text, [image paths])] for one run folder; the Results section opens with the
+    verdict when `verdict` (a single run's report has it at the very top instead)."""
     results = _read_results(run_dir)
     class_names, records = results["class_names"], results["runs"]
+    if "statistics" not in results:
+        raise UserError(f"{run_dir / RESULTS_FILE} was written by an older tfganaug; run the same `tfganaug train` "
+                        "command again: it writes the results anew from the finished runs")
     plot_confusion_matrices(records, class_names, run_dir / "confusion_matrices.png")
-    baseline = results["summary"][0].get("baseline", results["summary"][0]["group"])
+    statistics = results["statistics"]
+    metrics = read_json(run_dir / METRICS_FILE, what="the report leaves the GAN metrics out; `tfganaug evaluate-gan` "
+                        "computes them again")
+    warnings = collapse_warnings(metrics or {})  # shown with the GAN metrics, not twice
+    notes = "".join(f"{note}\n\n" for note in results.get("notes", []) if note not in warnings)
     sections = [
-        ("Results", f"Test accuracy in %, mean ± std over seeds; 95% CI of the mean; vs baseline "
-                    f"(`{baseline}`): paired difference in points, p-value of the paired t-test over seeds, "
-                    f"* = significant at 5%.\n\n" + markdown_table(results["summary"], class_names), []),
+        ("Results", (f"{results['verdict']}\n\n" if verdict else "") + notes + f"{explanation(statistics)}\n\n"
+                    + markdown_table(results["summary"], class_names, statistics), []),
         ("Per-class accuracy", "", [run_dir / "per_class_accuracy.png"]),
         ("Confusion matrices", "", [run_dir / "confusion_matrices.png"]),
         ("Training curves", "", [run_dir / "training_curves.png"]),
     ]
-    metrics = read_json(run_dir / METRICS_FILE, what="the report leaves the GAN metrics out; `tfganaug evaluate-gan` "
-                        "computes them again")
     if metrics:
         sections.append(("GAN metrics", "Against the test split. FID/KID: lower is better; precision (realism) "
                          "and recall (coverage): higher is better; GAN-train: test accuracy of a classifier "
                          "trained only on generated images; GAN-test: accuracy of a real-trained classifier "
                          "on generated images; spread: how much the generated images vary against the "
                          "real ones (near 0: collapse). Per-class values are in gan_metrics.json.\n\n"
-                         + "".join(f"{w}\n\n" for w in collapse_warnings(metrics))
+                         + "".join(f"{w}\n\n" for w in warnings)
                          + _gan_metrics_table(metrics), []))
     curves = []
     for name, folder in trained_gans(run_dir, "gan").items():
@@ -122,7 +127,7 @@ def _text_to_html(text):
             escaped = html.escape(line)
             while escaped.count("`") >= 2:
                 escaped = escaped.replace("`", "<code>", 1).replace("`", "</code>", 1)
-            parts.append(f"<p class='note'>{escaped}</p>")
+            parts.append(f"<p class='{'verdict' if line.startswith('Verdict:') else 'note'}'>{escaped}</p>")
     return "\n".join(parts)
 
 
@@ -158,14 +163,16 @@ def write_report(run_dir):
                      (run_dir / "sweep.md").read_text().split("\n", 2)[2].strip(), [run_dir / "sweep_accuracy.png"])]
         for point in points:
             sections += [(f"{point.name}: {title}", text, images) for title, text, images in _sections(point)]
-        title = f"Sweep report: {run_dir.name}"
+        title, verdict = f"Sweep report: {run_dir.name}", ""
     elif (run_dir / RESULTS_FILE).exists():
-        sections = _sections(run_dir)
-        title = f"Report: {_read_results(run_dir)['experiment']}"
+        sections = _sections(run_dir, verdict=False)
+        results = _read_results(run_dir)
+        title, verdict = f"Report: {results['experiment']}", f"{results['verdict']}\n\n"
     else:
         raise UserError(f"{run_dir}: no results.json or sweep.md here; give the folder of a finished "
                         f"`tfganaug train` run")
-    intro = f"Run folder `{run_dir}`; settings in `config.resolved.yaml`." if config.exists() else f"Run folder `{run_dir}`."
+    where = f"Run folder `{run_dir}`" + ("; settings in `config.resolved.yaml`." if config.exists() else ".")
+    intro = verdict + where
     md, page = _render(title, intro, sections, run_dir)
     write_text(run_dir / "report.md", md)
     write_text(run_dir / "report.html", page)

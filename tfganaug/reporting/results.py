@@ -1,26 +1,31 @@
-"""Summaries of finished runs: mean and std over seeds per group, written as JSON, CSV and Markdown."""
+"""Summaries of finished runs: per group, mean and std over seeds, a bootstrap interval of the headline
+metric, and paired bootstrap comparisons with the baseline and with the best non-GAN control; written
+as JSON, CSV and Markdown under a one-sentence verdict (see `tfganaug.evaluation.statistics`)."""
 
 import csv
 import io
 import json
-import math
 
-from tfganaug.evaluation.statistics import mean_ci, paired_test
+import numpy as np
+
+from tfganaug.evaluation.statistics import ALPHA, MIN_SEEDS, RESAMPLES, Bootstrap, holm
 from tfganaug.files import write_text
 from tfganaug.layout import RESULTS_FILE
 from tfganaug.reporting.tables import pipe_table
+from tfganaug.reporting.verdict import verdict
 
 HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1")
+LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced acc.", "macro_f1": "macro-F1",
+          "rare_recall": "rare-class recall"}
+CONTROL_TYPES = ("baseline", "duplicate", "classical", "class_weight", "oversample")  # more_real is a ceiling
+SYNTHETIC_TYPES = ("gan", "translation")
+PER_IMAGE = ("test_labels", "test_predictions")  # kept in runs/*.json, left out of results.json
 
 
 def _mean_std(values):
     # Sample std (ddof=1): the spread a new seed would show; 0 for a single seed.
-    mean, std, _, _ = mean_ci(values)
-    return mean, std
-
-
-def _finite_or_none(x):
-    return None if x is None or math.isnan(x) else x
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
 def _baseline(records):
@@ -28,36 +33,69 @@ def _baseline(records):
     return next((r["group"] for r in records if r.get("type") == "baseline"), records[0]["group"])
 
 
-def summarize(records, class_names):
-    """One row per group (in first-seen order): mean and std over seeds of every metric.
+def _with_holm(tests):
+    """Each test dict gets "p_holm" (Holm over the tests given) and "significant" (p_holm < ALPHA)."""
+    for test, adjusted in zip(tests, holm([t["p"] for t in tests])):
+        test["p_holm"] = adjusted
+        test["significant"] = adjusted is not None and adjusted < ALPHA and test["low"] * test["high"] > 0
+    return tests
 
-    Each row also has, for the HEADLINE metrics, the 95% t interval of the mean
-    (`ci`) and a paired t-test over the seeds both share against the baseline
-    group (`vs_baseline`: diff, p, significant; None for the baseline itself).
+
+def summarize(records, class_names, metric="accuracy", rare_classes=(), resamples=RESAMPLES):
+    """One row per group (in first-seen order) and the run's statistics.
+
+    Each row: mean and std over seeds of every metric; `seed_values` of the compared metrics; `ci`, the
+    95% bootstrap interval of the mean `metric` (None with fewer than `MIN_SEEDS` seeds: the table
+    shows the seeds' values instead); `vs_baseline` and, for GAN and translation groups, `vs_control`:
+    paired bootstrap differences (diff, low, high, p, p_holm, significant, n, levels) per compared
+    metric, Holm-corrected across the groups of each comparison.
 
     Args:
-        records: dicts with "group", "type", "seed", "train_size", the HEADLINE metrics and
-            "per_class_accuracy" ({class: value}).
+        records: run records ("group", "type", "seed", "train_size", the HEADLINE metrics,
+            "per_class_accuracy", "confusion_matrix"; "test_labels"/"test_predictions" when stored).
         class_names: the classes, in order.
+        metric: the headline metric (`tfganaug.evaluation.statistics.METRICS`).
+        rare_classes: class names whose mean recall is "rare_recall", compared too when given.
+        resamples: bootstrap resamples.
+
+    Returns:
+        (rows, statistics): statistics names the metric, compared metrics, baseline and best control.
     """
-    baseline = _baseline(records) if records else None
-    base_runs = {r["seed"]: r for r in records if r["group"] == baseline}
+    if not records:
+        return [], {"metric": metric}
+    rare = [class_names.index(c) for c in rare_classes]
+    compared = list(dict.fromkeys([metric] + (["rare_recall"] if rare else [])))
+    boot = Bootstrap(records, len(class_names), compared, rare, resamples)
+    baseline = _baseline(records)
+    groups = list(dict.fromkeys(r["group"] for r in records))
+    kinds = {r["group"]: r.get("type") for r in records}
+    means = {g: np.mean(list(boot.observed[metric][g].values())) for g in groups}
+    controls = [g for g in groups if kinds[g] in CONTROL_TYPES] or [baseline]
+    best_control = max(controls, key=lambda g: (means[g], g == baseline))
     rows = []
-    for group in dict.fromkeys(r["group"] for r in records):
+    for group in groups:
         runs = [r for r in records if r["group"] == group]
-        row = {"group": group, "seeds": [r["seed"] for r in runs], "train_size": runs[0]["train_size"],
-               "ci": {}, "vs_baseline": {}, "baseline": baseline}
-        paired = [r for r in runs if r["seed"] in base_runs]
-        for metric in HEADLINE:
-            mean, std, low, high = mean_ci([r[metric] for r in runs])
-            row[metric] = (mean, std)
-            row["ci"][metric] = (_finite_or_none(low), _finite_or_none(high))
+        row = {"group": group, "type": kinds[group], "seeds": [r["seed"] for r in runs],
+               "train_size": runs[0]["train_size"], "baseline": baseline, "seed_values": {}, "ci": {},
+               "vs_baseline": {}, "vs_control": {}}
+        for name in HEADLINE:
+            row[name] = _mean_std([r[name] for r in runs])
+        for name in compared:
+            row["seed_values"][name] = [boot.observed[name][group][s] for s in boot.seeds(group, name)]
+            row[name] = _mean_std(row["seed_values"][name])
+            row["ci"][name] = boot.interval(group, name) if len(runs) >= MIN_SEEDS else (None, None)
             if group != baseline:
-                test = paired_test([r[metric] for r in paired], [base_runs[r["seed"]][metric] for r in paired])
-                row["vs_baseline"][metric] = {**test, "p": _finite_or_none(test["p"])}
+                row["vs_baseline"][name] = boot.difference(group, baseline, name)
+            if kinds[group] in SYNTHETIC_TYPES:
+                row["vs_control"][name] = boot.difference(group, best_control, name)
         row["per_class_accuracy"] = {c: _mean_std([r["per_class_accuracy"][c] for r in runs]) for c in class_names}
         rows.append(row)
-    return rows
+    for name in compared:
+        for side in ("vs_baseline", "vs_control"):
+            _with_holm([row[side][name] for row in rows if name in row[side]])
+    statistics = {"metric": metric, "compared": compared, "rare_classes": list(rare_classes), "baseline": baseline,
+                  "best_control": best_control, "resamples": resamples, "alpha": ALPHA, "min_seeds": MIN_SEEDS}
+    return rows, statistics
 
 
 def _pct(pair):
@@ -65,70 +103,130 @@ def _pct(pair):
     return f"{100 * mean:.2f} ± {100 * std:.2f}"
 
 
-def _ci(pair):
-    low, high = pair
-    return "n/a" if low is None else f"{100 * low:.2f} – {100 * high:.2f}"
+def _interval(row, metric):
+    low, high = row["ci"].get(metric, (None, None))
+    if low is None:
+        return "seeds: " + ", ".join(f"{100 * v:.2f}" for v in row["seed_values"][metric])
+    return f"{100 * low:.2f} – {100 * high:.2f}"
 
 
-def _versus(test):
-    """'+1.23 (p 0.041)*': difference in points, p-value, * when significant."""
-    if test is None:
+def describe_difference(test):
+    """'+1.23 (95% CI -0.40 to 2.90, p 0.041)*': points, bootstrap interval, Holm-adjusted p, * when significant."""
+    if test.get("diff") is None:
+        return "n/a"
+    return (f"{100 * test['diff']:+.2f} (95% CI {100 * test['low']:.2f} to {100 * test['high']:.2f}, "
+            f"p {test['p_holm']:.3f}){'*' if test['significant'] else ''}")
+
+
+def _versus(row, side, metric, statistics):
+    if side == "vs_baseline" and row["group"] == statistics["baseline"]:
         return "(baseline)"
-    p = "n/a" if test["p"] is None else f"{test['p']:.3f}"
-    return f"{100 * test['diff']:+.2f} (p {p}){'*' if test['significant'] else ''}"
+    if side == "vs_control" and row["group"] == statistics["best_control"]:
+        return "(best control)"
+    test = row[side].get(metric)
+    return describe_difference(test) if test else ""
 
 
-def markdown_table(rows, class_names):
-    """The summary as a Markdown table, accuracies in percent as mean ± std over seeds.
-
-    Columns: the accuracy's 95% interval and its paired comparison with the
-    baseline (difference in points, p-value, * = significant at 5%).
-    """
-    header = (["group", "seeds", "train images", "accuracy", "95% CI", "vs baseline", "balanced acc.", "macro-F1"]
-              + list(class_names))
+def markdown_table(rows, class_names, statistics):
+    """The summary as a Markdown table, in percent: the headline metric (mean ± std over seeds), its 95%
+    interval (or the seeds' values), its differences from the baseline and the best control, the other
+    metrics, and per-class accuracy."""
+    metric = statistics["metric"]
+    others = [m for m in HEADLINE if m != metric]
+    header = (["group", "seeds", "train images", LABELS[metric], "95% CI", "vs baseline", "vs best control"]
+              + [LABELS[m] for m in others] + list(class_names))
     lines = []
     for row in rows:
-        cells = [row["group"], str(len(row["seeds"])), str(row["train_size"]), _pct(row["accuracy"]),
-                 _ci(row["ci"]["accuracy"]), _versus(row["vs_baseline"].get("accuracy"))]
-        cells += [_pct(row[m]) for m in HEADLINE[1:]] + [_pct(row["per_class_accuracy"][c]) for c in class_names]
+        cells = [row["group"], str(len(row["seeds"])), str(row["train_size"]), _pct(row[metric]),
+                 _interval(row, metric), _versus(row, "vs_baseline", metric, statistics),
+                 _versus(row, "vs_control", metric, statistics)]
+        cells += [_pct(row[m]) for m in others] + [_pct(row["per_class_accuracy"][c]) for c in class_names]
         lines.append(cells)
     return pipe_table(header, lines)
 
 
-def csv_text(rows, class_names):
+def csv_text(rows, class_names, statistics):
     """The summary as CSV: one row per group, a mean and a std column per metric (fractions, not percent),
-    then the accuracy's 95% interval and its paired comparison with the baseline (empty where undefined)."""
+    then the headline metric's interval and its comparisons (empty where undefined)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    metrics = list(HEADLINE) + [f"acc_{c}" for c in class_names]
-    writer.writerow(["group", "seeds", "train_size"] + [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
-                    + ["accuracy_ci_low", "accuracy_ci_high", "accuracy_vs_baseline_diff", "accuracy_vs_baseline_p",
-                       "accuracy_vs_baseline_significant"])
+    metric = statistics["metric"]
+    metrics = list(dict.fromkeys(list(HEADLINE) + [metric])) + [f"acc_{c}" for c in class_names]
+    tests = [f"{metric}_{side}_{v}" for side in ("vs_baseline", "vs_control")
+             for v in ("diff", "low", "high", "p_holm", "significant")]
+    writer.writerow(["group", "type", "seeds", "train_size"] + [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
+                    + [f"{metric}_ci_low", f"{metric}_ci_high"] + tests)
     number = lambda v: "" if v is None else f"{v:.6f}"  # noqa: E731
     for row in rows:
-        pairs = [row[m] for m in HEADLINE] + [row["per_class_accuracy"][c] for c in class_names]
-        test = row["vs_baseline"].get("accuracy") or {"diff": None, "p": None, "significant": ""}
-        writer.writerow([row["group"], len(row["seeds"]), row["train_size"]] + [f"{v:.6f}" for p in pairs for v in p]
-                        + [number(v) for v in row["ci"]["accuracy"]]
-                        + [number(test["diff"]), number(test["p"]), test["significant"]])
+        pairs = [row[m] for m in metrics[:len(metrics) - len(class_names)]]
+        pairs += [row["per_class_accuracy"][c] for c in class_names]
+        cells = [row["group"], row["type"], len(row["seeds"]), row["train_size"]]
+        cells += [f"{v:.6f}" for p in pairs for v in p] + [number(v) for v in row["ci"][metric]]
+        for side in ("vs_baseline", "vs_control"):
+            test = row[side].get(metric)
+            cells += ([number(test[v]) for v in ("diff", "low", "high", "p_holm")] + [test["significant"]]
+                      if test else [""] * 5)
+        writer.writerow(cells)
     return out.getvalue()
 
 
-def write_results(run_dir, records, class_names, experiment, notes=()):
-    """Write results.json (every run and the summary), results.csv and results.md; return the summary rows.
+def filter_notes(records, class_names, short_only=False):
+    """Sentences on filtered GAN groups: each group's acceptance rate per class (images that passed the
+    filter / generated, over its seeds), and a warning for every class kept short of its count
+    (`short_only`: those alone)."""
+    notes, groups = [], {}
+    for r in records:
+        if r.get("synthesis"):
+            groups.setdefault(r["group"], []).append(r)
+    for group, runs in groups.items():
+        generated = np.sum([r["synthesis"]["generated"] for r in runs], axis=0)
+        accepted = np.sum([r["synthesis"]["accepted"] for r in runs], axis=0)
+        kept = np.sum([r["synthesis"]["kept"] for r in runs], axis=0)
+        asked = np.sum([r["synthesis"]["asked"] for r in runs], axis=0)
+        rates = ", ".join(f"{c} {100 * n / g:.0f}%" for c, n, g in zip(class_names, accepted, generated) if g)
+        if not short_only:
+            notes.append(f"Filter of {group}: generated images that passed, per class: {rates}.")
+        for c, k, a, n, g in zip(class_names, kept, asked, accepted, generated):
+            if k < a:
+                notes.append(f"Warning: the filter of {group} kept {k} of the {a} '{c}' images asked for ({n} of "
+                             f"{g} generated passed): its GAN rarely makes '{c}' images the classifier recognises; "
+                             f"lower filter.min_confidence, raise filter.max_rounds, or use filter.keep_fraction.")
+    return notes
 
-    `notes`: sentences results.md shows above the table (warnings about the GANs behind it).
+
+def explanation(statistics):
+    """What the table's columns mean, for results.md and the report."""
+    seeds = statistics.get("min_seeds", MIN_SEEDS)
+    return (f"Test-set {LABELS[statistics['metric']]} in %, mean ± std over seeds. 95% CI: bootstrap percentile "
+            f"interval over seeds and test images (with fewer than {seeds} seeds, the seeds' values instead). "
+            f"vs baseline (`{statistics['baseline']}`) and vs best control (`{statistics['best_control']}`, the best "
+            f"non-GAN group): paired bootstrap difference in points with its 95% CI and Holm-adjusted p-value "
+            f"(seeds and test images resampled jointly for both groups; test images only with fewer than {seeds} "
+            f"seeds); * = significant at 5%.")
+
+
+def write_results(run_dir, records, class_names, experiment, notes=(), metric="accuracy", rare_classes=(),
+                  gan_quality=None):
+    """Write results.json (the summary, the statistics, the verdict, every run without its per-image
+    arrays), results.csv and results.md (verdict, warnings, explanation, table); return (rows,
+    statistics, verdict).
+
+    Args:
+        notes: sentences results.md shows above the table (warnings about the GANs behind it).
+        metric, rare_classes: as in `summarize`.
+        gan_quality: {group: {"gan_train", "recall", "collapsed"}} of GAN groups, for the verdict.
     """
-    rows = summarize(records, class_names)
-    payload = {"experiment": experiment, "class_names": list(class_names), "summary": rows, "runs": records}
+    rows, statistics = summarize(records, class_names, metric, rare_classes)
+    line = verdict(rows, statistics, gan_quality or {})
+    runs = [{k: v for k, v in r.items() if k not in PER_IMAGE} for r in records]
+    payload = {"experiment": experiment, "class_names": list(class_names), "verdict": line, "notes": list(notes),
+               "statistics": statistics, "summary": rows, "runs": runs}
     write_text(run_dir / RESULTS_FILE, json.dumps(payload, indent=2))
-    write_text(run_dir / "results.csv", csv_text(rows, class_names))
-    title = (f"# Results: {experiment}\n\nTest-set accuracy in %, mean ± std over seeds; 95% CI: Student's t "
-             f"interval of the mean; vs baseline: mean paired difference in points over the shared seeds, "
-             f"p-value of the paired t-test, * = significant at 5%.\n\n")
+    write_text(run_dir / "results.csv", csv_text(rows, class_names, statistics))
     warnings = "".join(f"{note}\n\n" for note in notes)
-    write_text(run_dir / "results.md", title + warnings + markdown_table(rows, class_names))
-    return rows
+    write_text(run_dir / "results.md", f"# Results: {experiment}\n\n{line}\n\n{warnings}{explanation(statistics)}\n\n"
+               + markdown_table(rows, class_names, statistics))
+    return rows, statistics, line
 
 
 def sweep_table(points, key):

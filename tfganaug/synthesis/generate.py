@@ -10,36 +10,72 @@ from PIL import Image
 from tfganaug.data.pixels import to_uint8
 from tfganaug.errors import UserError
 from tfganaug.files import atomic_dir, inside, path_component
-from tfganaug.synthesis.labeling import confident
 
 NPZ_FILE = "generated.npz"
 
 
-def synthesize(model, counts, seed, min_confidence=None, max_rounds=10, truncation=None):
+def synthesize(model, counts, seed, *, score=None, min_confidence=None, keep_fraction=None, max_rounds=10,
+               truncation=None):
     """Generate `counts[k]` uint8 images of each class k (unconditional: sum(counts), class -1).
 
-    With `min_confidence` (ACGAN), keep only images whose auxiliary head agrees
-    with their class at that confidence, generating more rounds as needed.
+    With `score` (images in [-1, 1] -> class probabilities [N, K]: a classifier trained on real images,
+    or an ACGAN's class head) a conditional GAN's images are filtered, keeping an image of class k when:
+      - `min_confidence`: the scorer predicts k with at least that probability. Rounds generate what is
+        still missing, divided by the acceptance rate seen so far, until every count is met or a class
+        has used `max_rounds` times its count;
+      - `keep_fraction`: it is among the best `keep_fraction` of count / keep_fraction images of class k,
+        ranked by the scorer's probability of k (one round, every count met).
     `truncation`: noise from a normal truncated at that many standard deviations.
+
+    Returns:
+        (images, labels, report): report is None without a filter, else per class index {"asked",
+        "generated", "accepted" (passed the rule), "kept"} (lists): a class kept short of asked is the
+        caller's to announce.
     """
     counts = np.asarray(counts, dtype=int)
     if not model.conditional:
         images = model.generate(n=int(counts.sum()), seed=seed, truncation=truncation)
-        return to_uint8(images), np.full(int(counts.sum()), -1)
-    images, labels = [], []
-    missing = counts.copy()
-    for round_ in range(max_rounds if min_confidence is not None else 1):
-        asked = np.repeat(np.arange(len(counts)), missing)
-        if not len(asked):
+        return to_uint8(images), np.full(int(counts.sum()), -1), None
+    if score is None:
+        labels = np.repeat(np.arange(len(counts)), counts)
+        return to_uint8(model.generate(labels=labels, seed=seed * 1000, truncation=truncation)), labels, None
+    k = len(counts)
+    kept = [[] for _ in range(k)]
+    generated, accepted = np.zeros(k, dtype=int), np.zeros(k, dtype=int)
+    budget = counts * max_rounds if keep_fraction is None else np.ceil(counts / keep_fraction).astype(int)
+    def kept_counts():
+        return np.array([sum(len(images) for images in parts) for parts in kept])
+
+    for round_ in range(max_rounds if keep_fraction is None else 1):
+        missing = counts - kept_counts()
+        if keep_fraction is not None:
+            ask = budget.copy()
+        else:  # what is missing, scaled up by the acceptance rate so far (all of it in the first round)
+            rate = np.where(generated > 0, kept_counts() / np.maximum(generated, 1), 1.0)
+            ask = np.ceil(missing / np.maximum(rate, 1 / max_rounds)).astype(int)
+            ask = np.clip(np.where(missing > 0, ask, 0), 0, budget - generated)
+        if not ask.sum():
             break
+        asked = np.repeat(np.arange(k), ask)
         fake = model.generate(labels=asked, seed=seed * 1000 + round_, truncation=truncation)
-        keep = np.ones(len(asked), bool) if min_confidence is None else confident(model.class_probabilities(fake), asked, min_confidence)
-        for k in range(len(counts)):
-            chosen = np.flatnonzero(keep & (asked == k))[: missing[k]]
-            images.append(fake[chosen])
-            labels.append(asked[chosen])
-            missing[k] -= len(chosen)
-    return to_uint8(np.concatenate(images)), np.concatenate(labels)
+        probabilities = np.asarray(score(fake))
+        own = probabilities[np.arange(len(asked)), asked]
+        for c in range(k):
+            members = np.flatnonzero(asked == c)
+            if keep_fraction is not None:
+                chosen = members[np.argsort(-own[members], kind="stable")[: counts[c]]]
+                accepted[c] += len(chosen)
+            else:
+                sure = (probabilities[members].argmax(axis=1) == c) & (own[members] >= min_confidence)
+                chosen = members[sure][: missing[c]]
+                accepted[c] += int(sure.sum())
+            kept[c].append(fake[chosen])
+        generated += ask
+    images = np.concatenate([np.concatenate(parts) for parts in kept if parts])
+    labels = np.concatenate([np.full(sum(len(p) for p in parts), c) for c, parts in enumerate(kept) if parts])
+    report = {"asked": counts.tolist(), "generated": generated.tolist(), "accepted": accepted.tolist(),
+              "kept": kept_counts().tolist()}
+    return to_uint8(images), labels, report
 
 
 def _check_memory(model, count, option):

@@ -56,11 +56,3 @@ def targets(real_labels, synthetic_labels, num_classes, labeling):
     else:
         fake = np.full((n, width), 1.0 / num_classes, dtype=np.float32)
     return np.concatenate([real, fake.reshape(n, width)])
-
-
-def confident(probabilities, labels, min_confidence):
-    """Mask of samples whose classifier head agrees with their label with at least `min_confidence`."""
-    probabilities = np.asarray(probabilities)
-    labels = np.asarray(labels, dtype=int)
-    agree = probabilities.argmax(axis=1) == labels
-    return agree & (probabilities[np.arange(len(labels)), labels] >= min_confidence)

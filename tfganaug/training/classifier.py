@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from tfganaug.data.pipeline import classifier_dataset, one_hot
+from tfganaug.data.pipeline import FreshSynthesis, classifier_dataset, one_hot
 from tfganaug.distribute import call_in_batches, first_local_batch, step_logs
 from tfganaug.evaluation.metrics import classification_metrics
 from tfganaug.training.callbacks import StopOnNonFiniteLoss
@@ -62,7 +62,7 @@ class StrategyFit(keras.Model):
 
 def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, learning_rate, seed,
                    class_weight=None, augment=None, patience=None, verbose=2, log_dir=None, jit_compile="auto",
-                   num_classes=None, callbacks=(), sample_weight=None):
+                   num_classes=None, callbacks=(), sample_weight=None, fresh=None):
     """Compile and train `model`; keep the weights of the best validation epoch.
 
     Args:
@@ -82,6 +82,8 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
             synthetic class): accuracies are then taken over the first K outputs, as `predict_classes` does.
         callbacks: further Keras callbacks (e.g. a timer: `bench/classifier_step.py`), called after tfganaug's.
         sample_weight: per-image loss weights (a GAN group's `synthetic_weight`), or None.
+        fresh: `draw(epoch)` -> (uint8 images, targets, weights or None): a synthetic set added anew to
+            `images` every epoch (`FreshSynthesis`), or None.
 
     Returns:
         The Keras history as {metric: [value per epoch]}.
@@ -94,8 +96,11 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         metrics=[real_class_accuracy(num_classes or num_outputs)],
         jit_compile=jit_compile,
     )
-    train_ds = classifier_dataset(images, targets, batch_size, shuffle_seed=seed, augment=augment,
-                                  sample_weight=sample_weight)
+    if fresh is not None:
+        train_ds = FreshSynthesis(images, targets, fresh, batch_size, seed, epochs, augment)
+    else:
+        train_ds = classifier_dataset(images, targets, batch_size, shuffle_seed=seed, augment=augment,
+                                      sample_weight=sample_weight)
     extra_callbacks = list(callbacks)
     callbacks, val_ds = [StopOnNonFiniteLoss(
         f"Nothing of this run was saved; lower classifier.learning_rate (now {learning_rate}) and run the same "

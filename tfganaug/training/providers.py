@@ -28,6 +28,10 @@ class TrainedModels:
         self.folder, self.data_settings, self.build, self.log = folder, data_settings, build, log
         self.models = {}
 
+    def folder_name(self, prefix, settings, seed):
+        """The folder name (under `folder`) of the model for (`settings`, the data, `seed`)."""
+        return f"{prefix}-{settings_key(self.data_settings, settings, seed)}"
+
     def get(self, prefix, settings, seed, spec, fit, name, details=""):
         """The trained model for (`settings`, the data, `seed`).
 
@@ -43,7 +47,7 @@ class TrainedModels:
         key = settings_key(self.data_settings, settings, seed)
         if key in self.models:
             return self.models[key]
-        folder = inside(self.folder, f"{prefix}-{key}")
+        folder = inside(self.folder, self.folder_name(prefix, settings, seed))
         keras.utils.set_random_seed(seed)
         model = None
         if (folder / WEIGHTS_FILE).exists():
