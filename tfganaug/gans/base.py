@@ -232,6 +232,31 @@ class GANBase(keras.Model):
         for average, weight in zip(self.ema_generator.non_trainable_weights, self.generator.non_trainable_weights):
             average.assign(weight)
 
+    STANDING_BATCHES = 8  # batches of 128 images that re-estimate the average generator's batch norms
+
+    def refresh_ema_statistics(self, seed=0, batches=STANDING_BATCHES, batch_size=128):
+        """The moving average generator's batch-norm statistics re-estimated for its own weights
+        ("standing statistics", Brock et al. 2019): the exact mean over `batches` batches of its
+        outputs in training mode, classes in turn. The live generator's statistics, copied at each
+        step, belong to other weights: a long average sampled with them made worse images than the
+        live generator (GAN-test 18% against 26% on Fashion-MNIST, issue 21). No-op without `ema`."""
+        norms = [] if self.ema_generator is None else [
+            layer for layer in self.ema_generator._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+        if not norms:
+            return
+        momenta = [layer.momentum for layer in norms]
+        labels = (np.arange(batch_size) % self.num_classes).astype(np.int32)
+        try:
+            for i in range(batches):
+                for layer in norms:  # momentum i / (i + 1): the running mean of the i + 1 batches so far
+                    layer.momentum = i / (i + 1)
+                noise = draw_noise(batch_size, self.latent_dim, seed * 1000 + i)
+                inputs = self.generator_inputs(noise, labels)
+                self.distribute_strategy.run(lambda x: self.ema_generator(x, training=True), args=(inputs,))
+        finally:
+            for layer, momentum in zip(norms, momenta):
+                layer.momentum = momentum
+
     def generator_step(self, labels, random):
         """One optimizer step of the generator for a batch of `labels`; returns its loss."""
         noise = random.normal([tf.shape(labels)[0], self.latent_dim])

@@ -60,6 +60,27 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                 + ", ".join(f"{k} = {v}" for k, v in bad.items()) + ". " + self.advice.format(last_good=epoch))
 
 
+class StandingStatistics(keras.callbacks.Callback):
+    """At the end of every epoch whose images are looked at (a sample grid, a `select` evaluation, the
+    last epoch), before anything samples, re-estimates the moving average generator's batch-norm
+    statistics for its own weights (`refresh_ema_statistics`). A model without `ema` is left alone.
+
+    Args:
+        epochs: the epochs of the fit.
+        every: the periods (in epochs) of the callbacks that sample; 0 or None for none.
+    """
+
+    def __init__(self, epochs, *every):
+        super().__init__()
+        self.epochs, self.every = epochs, [e for e in every if e]
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        refresh = getattr(self.model, "refresh_ema_statistics", None)
+        if refresh is not None and (done == self.epochs or any(done % e == 0 for e in self.every)):
+            refresh(seed=done)
+
+
 class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
     """Keras's `BackupAndRestore` (double checkpoint) whose backup is never half-written, and which
     falls back to the previous backup when the latest cannot be loaded.

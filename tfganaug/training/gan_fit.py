@@ -24,7 +24,7 @@ import keras
 
 from tfganaug.files import atomic_path, write_text
 from tfganaug.layout import SPEC_FILE, WEIGHTS_FILE
-from tfganaug.training.callbacks import SafeBackupAndRestore, StopOnNonFiniteLoss
+from tfganaug.training.callbacks import SafeBackupAndRestore, StandingStatistics, StopOnNonFiniteLoss
 from tfganaug.training.gan_folder import BEST_FILE, drop_rows_after
 from tfganaug.training.grids import SampleGrids
 from tfganaug.training.selection import BestCheckpoint
@@ -107,11 +107,14 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
         # Before the backup: a diverged epoch is never saved.
         StopOnNonFiniteLoss(f"The last good epoch ({{last_good}}) is kept in {backup}; lower the learning rates (or "
                             "try loss: hinge or wgan_gp), then run the same command again to resume from it"),
+        StandingStatistics(epochs, sample_every, select["every"] if select else 0),
         *selection,
-        # Written atomically with Ctrl-C held; an unloadable backup falls back to the one before.
-        SafeBackupAndRestore(backup),
+        # Before the backup: a kill between the two leaves a row of an epoch not backed up, which the
+        # resumed run trims and logs again; the other way round it left an epoch without a row.
         keras.callbacks.CSVLogger(str(folder / "losses.csv"), append=True),
         keras.callbacks.TensorBoard(str(folder / "tensorboard"), write_graph=False),
+        # Written atomically with Ctrl-C held; an unloadable backup falls back to the one before.
+        SafeBackupAndRestore(backup),
         grids or SampleGrids(folder / "samples", class_names, sample_every, epochs, seed,
                              folder / "tensorboard" / "samples"),
         *extra_callbacks,
