@@ -71,6 +71,18 @@ def test_user_errors_exit_2_with_a_message_and_no_traceback(config_file, capsys)
     assert str(config_file) in err and "data.samples_per_class: class 'c0' needs 500" in err
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--per-class", "abc"], "argument --per-class: must be an integer of at least 1, got 'abc'"),
+    (["--per-class", "0"], "argument --per-class: must be an integer of at least 1, got '0'"),
+    (["--seed", "-1"], "argument --seed: must be an integer of at least 0, got '-1'"),
+])
+def test_bad_numbers_on_the_command_line_are_named(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", str(tmp_path), "--out", str(tmp_path / "out"), *args])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_quickstart_on_fashion_mnist_dry_run(capsys):
     assert main(["train", "experiments/quickstart.yaml", "--dry-run", "--no-estimate", "--set", "data.source=fashion_mnist"]) == 0
     assert "shirt" in capsys.readouterr().out

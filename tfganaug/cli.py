@@ -169,18 +169,20 @@ def _report(args):
     return 0
 
 
-def _positive(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def _integer_from(minimum):
+    """An argparse type: an integer of at least `minimum`, else a message that says so."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer of at least {minimum}, got '{text}'")
+        return value
+    return parse
 
 
-def _non_negative(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
+_positive, _non_negative = _integer_from(1), _integer_from(0)
 
 
 def _datasets(args):

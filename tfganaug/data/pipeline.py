@@ -98,7 +98,7 @@ class FreshSynthesis(keras.utils.PyDataset):
         self.order = np.resize(order, self.size) if self.epoch else order
 
     def __len__(self):
-        return math.ceil(self.size / self.batch_size) if hasattr(self, "size") else 0
+        return math.ceil(self.size / self.batch_size)
 
     def on_epoch_begin(self):
         self.training = True
