@@ -57,6 +57,11 @@ GANS = {
     "cgan-resnet32": {"model": "cgan", "network": "resnet", "latent_dim": 64, "base_filters": 32,
                       "d_filters": [32, 64], "loss": "hinge", "diffaugment": ["translation", "cutout"],
                       "lecam": 0.3, "ema": {"decay": 0.999, "start": 200}, "beta_1": 0.0},
+    # The issue-23 studies' generator (experiments/gan_recipes_*.yaml): cgan-resnet32 with the average's
+    # decay 0.99, which follows the live generator within ~100 steps (bench/ema_statistics.py).
+    "cgan-resnet32-ema99": {"model": "cgan", "network": "resnet", "latent_dim": 64, "base_filters": 32,
+                            "d_filters": [32, 64], "loss": "hinge", "diffaugment": ["translation", "cutout"],
+                            "lecam": 0.3, "ema": {"decay": 0.99, "start": 200}, "beta_1": 0.0},
     # The same with the two time-scale update rule (D 4x G's learning rate).
     "cgan-resnet32-ttur": {"model": "cgan", "network": "resnet", "latent_dim": 64, "base_filters": 32,
                            "d_filters": [32, 64], "loss": "hinge", "diffaugment": ["translation", "cutout"],
