@@ -99,7 +99,7 @@ CASES = {
     "out-is-a-file": Case(lambda t, r: ["train", r[1], "--out", str((t / "f", (t / "f").write_text("x"))[0])],
                           ["f: a file stands where a folder is needed"]),
     "generate-negative-seed": Case(lambda t, r: ["generate", str(r[0]), "--seed", "-5", "--out", "x"],
-                                   ["argument --seed: must be 0 or more, got -5"]),
+                                   ["argument --seed: must be an integer of at least 0, got '-5'"]),
     "yaml-missing-file": Case(lambda t, r: ["train", str(t / "nothing.yaml")], ["nothing.yaml: no such config file"]),
     "set-without-equals": Case(lambda t, r: ["train", r[1], "--set", "classifier.epochs"],
                                ["--set 'classifier.epochs': expected key.path=value"]),
