@@ -31,7 +31,7 @@ def test_two_seeds_show_their_values_instead_of_an_interval():
     assert row["ci"]["accuracy"] == (None, None) and row["seed_values"]["accuracy"] == pytest.approx([0.5, 0.7])
     assert row["vs_baseline"] == {} and statistics["baseline"] == "g" == statistics["best_control"]
     assert "| g | 2 | 10 | 60.00 ± 14.14 | seeds: 50.00, 70.00 | (baseline) | (best control) |" in markdown_table(
-        rows, CLASSES, statistics)
+        rows, statistics)
 
 
 def test_groups_are_compared_with_the_baseline_and_the_best_control():
@@ -50,7 +50,7 @@ def test_groups_are_compared_with_the_baseline_and_the_best_control():
     # Holm over the three groups compared with the baseline: adjusted p never below the raw one.
     tests = [by[g]["vs_baseline"]["accuracy"] for g in ("over", "dup", "gan")]
     assert all(t["p_holm"] >= t["p"] for t in tests) and max(t["p_holm"] for t in tests) > 0.5  # dup: no change
-    table = markdown_table(rows, CLASSES, statistics)
+    table = markdown_table(rows, statistics)
     assert "| (baseline) |" in table and "| (best control) |" in table
     assert "| -5.00 (95% CI " in table
 
@@ -62,7 +62,7 @@ def test_the_headline_metric_and_the_rare_class_recall_are_selectable():
     gan = rows[1]
     assert gan["rare_recall"][0] == pytest.approx(1 - 35 / 100)  # mean over seeds of c1's recall
     assert gan["vs_baseline"]["rare_recall"]["diff"] == pytest.approx(0.05)
-    assert markdown_table(rows, CLASSES, statistics).startswith("| group | seeds | train images | balanced acc. |")
+    assert markdown_table(rows, statistics).startswith("| group | seeds | train images | balanced acc. |")
 
 
 def test_results_files_open_with_the_verdict_and_keep_per_image_arrays_out_of_results_json(tmp_path):
@@ -76,3 +76,7 @@ def test_results_files_open_with_the_verdict_and_keep_per_image_arrays_out_of_re
     assert saved["verdict"].startswith("Verdict:") and saved["statistics"]["best_control"] == "base"
     assert all("test_predictions" not in r and "confusion_matrix" in r for r in saved["runs"])
     assert "gan,gan,1,10," in (tmp_path / "results.csv").read_text()
+    # Per-class accuracy in a table of its own under the comparison, whose header has no class column.
+    comparison, per_class = text.split("## Per-class test accuracy (%)")
+    assert "| c0 |" not in comparison
+    assert "| group | c0 | c1 |" in per_class and "| gan | 70.00 ± 0.00 | 70.00 ± 0.00 |" in per_class

@@ -172,7 +172,7 @@ def _run_groups(config, run_dir, data, log, verbose):
     if config.output.export_gans:
         export_run_gans(config, run_dir, log)
     write_report(run_dir)
-    log("\n" + markdown_table(rows, class_names, statistics))
+    log("\n" + markdown_table(rows, statistics))
     log(verdict)
     log(f"results, plots and report.html are in {run_dir}")
     return rows

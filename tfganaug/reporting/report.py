@@ -17,7 +17,7 @@ from tfganaug.evaluation.collapse import collapse_warnings
 from tfganaug.files import read_json, write_text
 from tfganaug.layout import CONFIG_FILE, METRICS_FILE, RESULTS_FILE
 from tfganaug.reporting.plots import plot_confusion_matrices, plot_quality
-from tfganaug.reporting.results import explanation, markdown_table
+from tfganaug.reporting.results import explanation, markdown_table, per_class_table
 from tfganaug.reporting.tables import pipe_table
 from tfganaug.training.gan_folder import read_quality, trained_gans
 
@@ -75,8 +75,9 @@ def _sections(run_dir, verdict=True):
     notes = "".join(f"{note}\n\n" for note in results.get("notes", []) if note not in warnings)
     sections = [
         ("Results", (f"{results['verdict']}\n\n" if verdict else "") + notes + f"{explanation(statistics)}\n\n"
-                    + markdown_table(results["summary"], class_names, statistics), []),
-        ("Per-class accuracy", "", [run_dir / "per_class_accuracy.png"]),
+                    + markdown_table(results["summary"], statistics), []),
+        ("Per-class accuracy", "Test accuracy of each class in %, mean ± std over seeds.\n\n"
+                               + per_class_table(results["summary"], class_names), [run_dir / "per_class_accuracy.png"]),
         ("Confusion matrices", "", [run_dir / "confusion_matrices.png"]),
         ("Training curves", "", [run_dir / "training_curves.png"]),
     ]

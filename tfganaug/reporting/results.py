@@ -127,22 +127,27 @@ def _versus(row, side, metric, statistics):
     return describe_difference(test) if test else ""
 
 
-def markdown_table(rows, class_names, statistics):
+def markdown_table(rows, statistics):
     """The summary as a Markdown table, in percent: the headline metric (mean ± std over seeds), its 95%
-    interval (or the seeds' values), its differences from the baseline and the best control, the other
-    metrics, and per-class accuracy."""
+    interval (or the seeds' values), its differences from the baseline and the best control, and the
+    other metrics. Per-class accuracy has its own table (`per_class_table`): one table with both does
+    not fit a screen."""
     metric = statistics["metric"]
     others = [m for m in HEADLINE if m != metric]
-    header = (["group", "seeds", "train images", LABELS[metric], "95% CI", "vs baseline", "vs best control"]
-              + [LABELS[m] for m in others] + list(class_names))
+    header = ["group", "seeds", "train images", LABELS[metric], "95% CI", "vs baseline", "vs best control"]
     lines = []
     for row in rows:
         cells = [row["group"], str(len(row["seeds"])), str(row["train_size"]), _pct(row[metric]),
                  _interval(row, metric), _versus(row, "vs_baseline", metric, statistics),
                  _versus(row, "vs_control", metric, statistics)]
-        cells += [_pct(row[m]) for m in others] + [_pct(row["per_class_accuracy"][c]) for c in class_names]
-        lines.append(cells)
-    return pipe_table(header, lines)
+        lines.append(cells + [_pct(row[m]) for m in others])
+    return pipe_table(header + [LABELS[m] for m in others], lines)
+
+
+def per_class_table(rows, class_names):
+    """Per-class test accuracy (recall) in percent, mean ± std over seeds: one row per group."""
+    return pipe_table(["group"] + list(class_names),
+                      [[row["group"]] + [_pct(row["per_class_accuracy"][c]) for c in class_names] for row in rows])
 
 
 def csv_text(rows, class_names, statistics):
@@ -208,7 +213,7 @@ def explanation(statistics):
 def write_results(run_dir, records, class_names, experiment, notes=(), metric="accuracy", rare_classes=(),
                   gan_quality=None):
     """Write results.json (the summary, the statistics, the verdict, every run without its per-image
-    arrays), results.csv and results.md (verdict, warnings, explanation, table); return (rows,
+    arrays), results.csv and results.md (verdict, warnings, explanation, tables); return (rows,
     statistics, verdict).
 
     Args:
@@ -225,7 +230,8 @@ def write_results(run_dir, records, class_names, experiment, notes=(), metric="a
     write_text(run_dir / "results.csv", csv_text(rows, class_names, statistics))
     warnings = "".join(f"{note}\n\n" for note in notes)
     write_text(run_dir / "results.md", f"# Results: {experiment}\n\n{line}\n\n{warnings}{explanation(statistics)}\n\n"
-               + markdown_table(rows, class_names, statistics))
+               f"{markdown_table(rows, statistics)}\n## Per-class test accuracy (%)\n\n"
+               f"{per_class_table(rows, class_names)}")
     return rows, statistics, line
 
 
