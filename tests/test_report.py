@@ -76,6 +76,23 @@ def test_report_command_rewrites_and_rejects_a_folder_without_results(tiny_run, 
     assert "no results.json or sweep.md here" in capsys.readouterr().err
 
 
+def test_per_class_accuracy_is_a_table_of_its_own(tiny_run):
+    text = (tiny_run / "report.md").read_text()
+    results, per_class = text.split("## Per-class accuracy")[0], text.split("## Per-class accuracy")[1]
+    assert "| group | seeds |" in results and "| c0 |" not in results.split("## Results")[1]
+    assert "| group | c0 | c1 | c2 |" in per_class.split("## Confusion matrices")[0]
+
+
+def test_report_refuses_results_of_an_older_tfganaug_and_writes_nothing(tiny_run, tmp_path, capsys):
+    old = json.loads((tiny_run / "results.json").read_text())
+    del old["statistics"]
+    (tmp_path / "results.json").write_text(json.dumps(old))
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "results.json was written by an older tfganaug" in err and "run the same `tfganaug train`" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+
+
 def test_dense_activations_are_folded_into_the_squarest_grid():
     from tfganaug.reporting.feature_maps import as_grid
 
