@@ -6,9 +6,9 @@ from tests.conftest import make_imageset
 from tfganaug.data.pixels import to_signed
 from tfganaug.data.sampling import split_pool
 from tfganaug.evaluation.collapse import collapse_warnings
-from tfganaug.evaluation.gan_evaluation import ClassifierRecipe, evaluate_generators
+from tfganaug.evaluation.gan_evaluation import ClassifierRecipe, evaluate_generators, real_classifier
 from tfganaug.networks.classifiers import build_small_cnn
-from tfganaug.training.classifier import fit_classifier
+from tfganaug.training.classifier import evaluate_classifier, fit_classifier
 
 
 class _Generator:
@@ -41,6 +41,9 @@ def test_a_generator_that_ignores_its_noise_is_flagged_and_one_that_copies_varie
     assert all(m["spread"] < 0.01 for m in metrics["collapsed"]["per_class"].values())
     assert metrics["copier"]["collapsed"] == []
     assert all(m["spread"] > 0.6 for m in metrics["copier"]["per_class"].values())
+    # The mark GAN-train and GAN-test are read against: the real-trained classifier (cached) on the test split.
+    real = evaluate_classifier(real_classifier(recipe, splits, tmp_path, log=lambda line: None), splits.test)
+    assert metrics["copier"]["real_accuracy"] == metrics["collapsed"]["real_accuracy"] == real["accuracy"]
     warnings = collapse_warnings(metrics)
     assert len(warnings) == 3 and "GAN collapsed makes near-identical 'c1' images" in warnings[1]
     assert "duplicates, not variety" in warnings[1]

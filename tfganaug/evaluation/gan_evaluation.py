@@ -173,6 +173,7 @@ def evaluate_generators(generators, *, splits, recipe, cache_dir, inception_weig
     real_acts = _cached_activations(Path(cache_dir) / f"real-test-{recipe.data_key}-{extractor}.npz", test.images,
                                     feature_fn, log)
     counts = np.full(k, per_class) if per_class else test.counts()
+    real_accuracy = None  # the real-trained classifier's test accuracy: what GAN-train and GAN-test are read against
     results = {}
     for name, model, info in generators:
         if model.conditional:
@@ -186,16 +187,17 @@ def evaluate_generators(generators, *, splits, recipe, cache_dir, inception_weig
                             fake_labels=labels, class_names=list(test.class_names))
         entry.update(info, features=extractor)
         if labels is not None:
+            real_accuracy = real_accuracy or evaluate_classifier(classifier, test)["accuracy"]
             entry.update(_gan_test_and_train(model, fake, labels, classifier, recipe, splits, scored_on=test,
-                                             val=_val(splits), seed=seed))
+                                             val=_val(splits), seed=seed), real_accuracy=real_accuracy)
         entry["collapsed"] = sorted(collapsed_classes(entry))
         results[name] = entry
         for warning in collapse_warnings({name: entry}):
             log(warning)
         log(f"GAN {name}: FID {entry['overall']['fid']:.2f}, KID {entry['overall']['kid']:.4f}, "
             f"precision {entry['overall']['precision']:.2f}, recall {entry['overall']['recall']:.2f}"
-            + (f", GAN-train {100 * entry['gan_train']:.1f}%, GAN-test {100 * entry['gan_test']:.1f}%"
-               if "gan_train" in entry else ""))
+            + (f", GAN-train {100 * entry['gan_train']:.1f}%, GAN-test {100 * entry['gan_test']:.1f}% (a classifier "
+               f"trained on the real images: {100 * real_accuracy:.1f}%)" if "gan_train" in entry else ""))
     return results
 
 

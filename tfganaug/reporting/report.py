@@ -29,7 +29,7 @@ th{background:#eef}td:first-child,th:first-child{text-align:left}img{max-width:1
 
 def _gan_metrics_table(metrics):
     header = ["GAN", "seed", "features", "real / fake", "FID", "KID ± std", "precision", "recall", "spread",
-              "GAN-train", "GAN-test"]
+              "GAN-train", "GAN-test", "real-trained"]
     pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}"  # noqa: E731
     rows = []
     for name, m in metrics.items():
@@ -37,7 +37,8 @@ def _gan_metrics_table(metrics):
         rows.append([
             name, str(m["seed"]), m["features"].split("-")[0], f"{o['n_real']} / {o['n_fake']}", f"{o['fid']:.2f}",
             f"{o['kid']:.4f} ± {o['kid_std']:.4f}", f"{o['precision']:.2f}", f"{o['recall']:.2f}",
-            "n/a" if o.get("spread") is None else f"{o['spread']:.2f}", pct(m.get("gan_train")), pct(m.get("gan_test"))])
+            "n/a" if o.get("spread") is None else f"{o['spread']:.2f}", pct(m.get("gan_train")), pct(m.get("gan_test")),
+            pct(m.get("real_accuracy"))])
     return pipe_table(header, rows)
 
 
@@ -85,8 +86,10 @@ def _sections(run_dir, verdict=True):
         sections.append(("GAN metrics", "Against the test split. FID/KID: lower is better; precision (realism) "
                          "and recall (coverage): higher is better; GAN-train: test accuracy of a classifier "
                          "trained only on generated images; GAN-test: accuracy of a real-trained classifier "
-                         "on generated images; spread: how much the generated images vary against the "
-                         "real ones (near 0: collapse). Per-class values are in gan_metrics.json.\n\n"
+                         "on generated images; real-trained: that classifier's accuracy on the test images, "
+                         "the mark GAN-train and GAN-test are read against; spread: how much the generated "
+                         "images vary against the real ones (near 0: collapse). Per-class values are in "
+                         "gan_metrics.json.\n\n"
                          + "".join(f"{w}\n\n" for w in warnings)
                          + _gan_metrics_table(metrics), []))
     curves = []
