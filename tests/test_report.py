@@ -76,6 +76,15 @@ def test_report_command_rewrites_and_rejects_a_folder_without_results(tiny_run, 
     assert "no results.json or sweep.md here" in capsys.readouterr().err
 
 
+def test_the_verdict_reads_gan_train_against_the_real_trained_classifier(tiny_run):
+    metrics = json.loads((tiny_run / "gan_metrics.json").read_text()).values()
+    gan_train = np.mean([m["gan_train"] for m in metrics])  # the group's two GANs (seeds 0 and 1)
+    real = np.mean([m["real_accuracy"] for m in metrics])
+    verdict = json.loads((tiny_run / "results.json").read_text())["verdict"]
+    assert (f"its GAN: GAN-train {100 * gan_train:.1f}% ({gan_train / real:.2f}x a real-trained classifier's "
+            f"{100 * real:.1f}%)") in verdict
+
+
 def test_per_class_accuracy_is_a_table_of_its_own(tiny_run):
     text = (tiny_run / "report.md").read_text()
     results, per_class = text.split("## Per-class accuracy")[0], text.split("## Per-class accuracy")[1]

@@ -189,7 +189,8 @@ def rare_classes(data, train):
 
 
 def gan_quality_by_group(config, models, metrics):
-    """{GAN group: its GANs' mean GAN-train and recall over seeds, and every class flagged as collapsed}."""
+    """{GAN group: its GANs' mean GAN-train, real-trained classifier accuracy and recall over seeds, and
+    every class flagged as collapsed}."""
     quality = {}
     for group in (g for g in config.groups if g.type == "gan"):
         names = [models.gan_folder_name(group.gan, seed) for seed in config.seeds]
@@ -198,6 +199,7 @@ def gan_quality_by_group(config, models, metrics):
             mean = lambda values: float(np.mean(values)) if values else None  # noqa: E731
             quality[group.label] = {
                 "gan_train": mean([e["gan_train"] for e in entries if e.get("gan_train") is not None]),
+                "real_accuracy": mean([e["real_accuracy"] for e in entries if e.get("real_accuracy") is not None]),
                 "recall": mean([e["overall"]["recall"] for e in entries]),
                 "collapsed": sorted({c for e in entries for c in collapsed_classes(e)})}
     return quality

@@ -32,7 +32,10 @@ def _quality(quality):
     collapsed = quality.get("collapsed") or []
     parts = []
     if quality.get("gan_train") is not None:
-        parts.append(f"GAN-train {100 * quality['gan_train']:.1f}%")
+        real = quality.get("real_accuracy")  # absent in gan_metrics.json of earlier versions
+        parts.append(f"GAN-train {100 * quality['gan_train']:.1f}%"
+                     + (f" ({quality['gan_train'] / real:.2f}x a real-trained classifier's {100 * real:.1f}%)"
+                        if real else ""))
     if quality.get("recall") is not None:
         parts.append(f"recall {quality['recall']:.2f}")
     parts.append(f"near-identical images in {', '.join(collapsed)}" if collapsed else "no class collapsed")
@@ -43,7 +46,8 @@ def verdict(rows, statistics, gan_quality):
     """'Verdict: ...' from the summary rows and statistics of `tfganaug.reporting.results.summarize`.
 
     Args:
-        gan_quality: {group: {"gan_train", "recall", "collapsed"}} of the GAN groups that have metrics.
+        gan_quality: {group: {"gan_train", "real_accuracy", "recall", "collapsed"}} of the GAN groups that
+            have metrics (`real_accuracy`: the real-trained classifier's, which GAN-train is read against).
     """
     if not rows:
         return "Verdict: no finished runs."
