@@ -1,6 +1,10 @@
 """The verdict sentence from constructed results."""
 
+from types import SimpleNamespace
+
+from tests.conftest import make_imageset
 from tests.test_results import CLASSES, runs
+from tfganaug.experiment.runner import rare_classes
 from tfganaug.reporting.results import summarize
 from tfganaug.reporting.verdict import verdict
 
@@ -33,3 +37,15 @@ def test_no_significant_difference_is_not_a_gain_and_one_seed_says_what_its_inte
 def test_a_run_without_gan_groups_names_its_best_group():
     rows, statistics = summarize(runs("base", "baseline", [40]) + runs("over", "oversample", [30]), CLASSES)
     assert verdict(rows, statistics, {}) == "Verdict: no GAN or translation group ran; the best group is over (70.00% accuracy)."
+
+
+def test_balanced_data_has_no_rare_class_and_its_verdict_no_rare_class_sentence():
+    no_rare = SimpleNamespace(rare=None)
+    assert rare_classes(no_rare, make_imageset(3, per_class=5)) == []
+    assert rare_classes(no_rare, make_imageset(3, counts=[5, 2, 2])) == ["c1", "c2"]
+    assert rare_classes(SimpleNamespace(rare={"c0": 0.5}), make_imageset(3, per_class=5)) == ["c0"]
+    records = runs("base", "baseline", [40, 40, 40]) + runs("gan", "gan", [35, 36, 34])
+    rows, statistics = summarize(records, CLASSES, rare_classes=rare_classes(no_rare, make_imageset(3, per_class=5)))
+    line = verdict(rows, statistics, QUALITY)
+    assert line.startswith("Verdict: GAN augmentation beat the baseline (base) here") and "rare" not in line
+    assert statistics["compared"] == ["accuracy"]

@@ -109,7 +109,8 @@ class OutputConfig(Strict):
     export_root: Path = Field(Path("exported_models"), description="where export_gans writes <name>/<version>/")
     metric: Literal["accuracy", "balanced_accuracy", "macro_f1", "rare_recall"] = Field(
         "accuracy", description="the headline metric of the table, its intervals and tests and the verdict; "
-                                "rare_recall: the mean recall of the data.rare classes (else the smallest ones)")
+                                "rare_recall: the mean recall of the data.rare classes (else of the classes with the "
+                                "fewest training images; refused on balanced data)")
 
 
 class RuntimeConfig(Strict):

@@ -96,6 +96,7 @@ def run_experiment(config, run_dir, log=print, verbose=None, overwrite=False):
     """
     data = RunData(config)
     check_models(config, data.splits())  # bad data, and networks too big for it, are refused before the folder exists
+    check_metric(config, data.splits().train)
     with folder_lock(run_dir):
         refuse_other_config(run_dir, config, overwrite)
         return _run_groups(config, run_dir, data, log, verbose)
@@ -180,12 +181,22 @@ def _run_groups(config, run_dir, data, log, verbose):
 
 def rare_classes(data, train):
     """The classes whose recall is the `rare_recall` metric: those of `data.rare`, else the classes with
-    the fewest training images."""
+    the fewest training images; none when every class has as many (balanced data has no rare class)."""
     names = train.class_names
     if data.rare:
         return [names[resolve_class(key, names, "data.rare")] for key in data.rare]
     counts = train.counts()
+    if counts.min() == counts.max():
+        return []
     return [names[c] for c in np.flatnonzero(counts == counts.min())]
+
+
+def check_metric(config, train):
+    """A `UserError` before any training when `output.metric: rare_recall` finds no rare class."""
+    if config.output.metric == "rare_recall" and not rare_classes(config.data, train):
+        raise UserError(f"output.metric: rare_recall needs a rare class, but every class of the training split has "
+                        f"{int(train.counts()[0])} images; name one with data.rare (e.g. {{2: 0.2}}) or choose "
+                        "output.metric: balanced_accuracy")
 
 
 def gan_quality_by_group(config, models, metrics):
