@@ -187,7 +187,8 @@ def evaluate_generators(generators, *, splits, recipe, cache_dir, inception_weig
                             fake_labels=labels, class_names=list(test.class_names))
         entry.update(info, features=extractor)
         if labels is not None:
-            real_accuracy = real_accuracy or evaluate_classifier(classifier, test)["accuracy"]
+            if real_accuracy is None:
+                real_accuracy = evaluate_classifier(classifier, test)["accuracy"]
             entry.update(_gan_test_and_train(model, fake, labels, classifier, recipe, splits, scored_on=test,
                                              val=_val(splits), seed=seed), real_accuracy=real_accuracy)
         entry["collapsed"] = sorted(collapsed_classes(entry))

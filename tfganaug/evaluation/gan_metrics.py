@@ -44,7 +44,10 @@ def frechet_distance_from_activations(real, fake):
 
 
 def _polynomial_kernel(x, y):
-    return (x @ y.T / x.shape[1] + 1.0) ** 3
+    base = x @ y.T
+    base /= x.shape[1]
+    base += 1.0
+    return base * base * base  # `** 3` goes through pow(), several times slower here (KID was 10 s per GAN)
 
 
 def mmd2_unbiased(real, fake):
