@@ -100,6 +100,9 @@ CASES = {
         lambda t, r: ["train", r[1], "--out", str(t / "new"), "--set", "output.metric=rare_recall"],
         ["output.metric: rare_recall needs a rare class", "every class of the training split has 6 images",
          "data.rare"]),
+    "rare-recall-dry-run": Case(
+        lambda t, r: ["train", r[1], "--dry-run", "--no-estimate", "--set", "output.metric=rare_recall"],
+        ["output.metric: rare_recall needs a rare class", "data.rare"]),
     "out-is-a-file": Case(lambda t, r: ["train", r[1], "--out", str((t / "f", (t / "f").write_text("x"))[0])],
                           ["f: a file stands where a folder is needed"]),
     "generate-negative-seed": Case(lambda t, r: ["generate", str(r[0]), "--seed", "-5", "--out", "x"],

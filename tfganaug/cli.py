@@ -21,8 +21,8 @@ from tfganaug.errors import ConfigError, UserError  # noqa: E402
 
 def _train(args):
     from tfganaug.config import load_config
-    from tfganaug.experiment import (check_models, describe_plan, describe_times, estimate_times, make_splits,
-                                     sweep_points, train)
+    from tfganaug.experiment import (check_metric, check_models, describe_plan, describe_times, estimate_times,
+                                     make_splits, sweep_points, train)
 
     config = load_config(args.config, args.set)
     try:
@@ -33,6 +33,7 @@ def _train(args):
                 if value is not None:
                     print(f"\n=== sweep: {config.sweep.key} = {value} ===")
                 splits = make_splits(point.data, download=False)
+                check_metric(point, splits.train)
                 print(describe_plan(point, splits))
                 if args.no_estimate:
                     check_models(point, splits)

@@ -15,6 +15,7 @@ from tfganaug.experiment.builders import (
 from tfganaug.experiment.estimate import check_models, describe_times, estimate_times
 from tfganaug.experiment.planning import describe_plan, plan_group
 from tfganaug.experiment.runner import (
+                                          check_metric,
                                           run_experiment,
                                           run_key,
                                           run_sweep,
@@ -22,6 +23,7 @@ from tfganaug.experiment.runner import (
                                           train,
 )
 
-__all__ = ["build_classifier", "build_cyclegan", "build_from_spec", "build_gan", "check_models", "classifier_recipe",
+__all__ = ["build_classifier", "build_cyclegan", "build_from_spec", "build_gan", "check_metric", "check_models",
+           "classifier_recipe",
            "describe_plan", "describe_times", "estimate_times", "load_source", "make_splits", "plan_group", "RunData",
            "run_experiment", "run_key", "run_sweep", "sweep_points", "train"]
