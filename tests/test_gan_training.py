@@ -63,8 +63,12 @@ def test_train_gan_writes_losses_grids_tensorboard_and_weights(tmp_path):
 
 
 class _Crash(keras.callbacks.Callback):
+    def __init__(self, at=2):
+        super().__init__()
+        self.at = at
+
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch == 2:
+        if epoch == self.at:
             raise KeyboardInterrupt("simulated kill")
 
 
@@ -81,6 +85,47 @@ def test_cut_short_training_resumes_to_the_same_weights(tmp_path, options):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     with (tmp_path / "resumed" / "losses.csv").open() as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2]  # no epoch logged twice
+
+
+class _Clock(keras.callbacks.Callback):
+    """A clock for the backup policy that moves one second at the start of every epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.now = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.now += 1.0
+
+
+@pytest.mark.parametrize("seconds, select_every, backed_up", [(2.5, 0, 3), (100, 2, 4), (100, 0, 0)],
+                         ids=["every-2.5-seconds", "evaluated-epochs", "none-yet"])
+def test_backups_are_every_few_seconds_and_a_resume_from_one_ends_the_same(tmp_path, monkeypatch, seconds,
+                                                                           select_every, backed_up):
+    """Epochs last one (fake) second and the run is killed at the start of epoch 5 (0-based 4): the
+    backup holds the last epoch due by time (or evaluated), and resuming from it ends as a straight run."""
+    from types import SimpleNamespace
+
+    from tfganaug.training import callbacks
+
+    clock = _Clock()
+    monkeypatch.setattr(callbacks, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    select = {"measure": lambda model: {"kid": 1.0}, "metric": "kid", "every": select_every} if select_every else None
+    spec = _spec()
+    straight = _train(tmp_path / "straight", spec, epochs=6, select=select)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path / "resumed", spec, epochs=6, select=select, backup_seconds=seconds,
+               extra_callbacks=[clock, _Crash(at=4)])
+    metadata = tmp_path / "resumed" / "backup" / "training_metadata.json"
+    assert (json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0) == backed_up
+    clock.now = 0.0
+    resumed = _train(tmp_path / "resumed", spec, epochs=6, select=select, backup_seconds=seconds,
+                     extra_callbacks=[clock])
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    with (tmp_path / "resumed" / "losses.csv").open() as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(6))
+    assert not (tmp_path / "resumed" / "backup").exists()
 
 
 def test_a_ctrl_c_during_the_backup_write_is_held_until_the_backup_is_complete(tmp_path, monkeypatch):
@@ -171,7 +216,7 @@ def test_nan_losses_stop_training_and_keep_the_last_good_epoch(tmp_path):
     from tfganaug.errors import TrainingDiverged
 
     folder = tmp_path / "gan"
-    with pytest.raises(TrainingDiverged, match=r"diverged in epoch 2: .*nan.*The last good epoch \(1\) is kept"):
+    with pytest.raises(TrainingDiverged, match=r"diverged in epoch 2: .*nan.*The last backup \(after epoch 1\) is kept"):
         _train(folder, _spec(), extra_callbacks=[_Poison()])
     assert json.loads((folder / "backup" / "training_metadata.json").read_text())["epoch"] == 1
     assert not (folder / WEIGHTS_FILE).exists()
@@ -197,6 +242,7 @@ def test_a_run_killed_during_gan_training_resumes_with_the_same_command(tmp_path
            "batch_size": 4, "sample_every": 0}
     raw = tiny_config(write_npz(tmp_path / "d.npz", per_class=40), groups=[{"type": "gan", "gan": gan}])
     raw["data"]["samples_per_class"] = 30
+    raw["runtime"] = {"backup_seconds": 0.5}  # backups every few epochs, not every epoch
     (tmp_path / "k.yaml").write_text(yaml.safe_dump(raw))
     command = [sys.executable, "-m", "tfganaug.cli", "train", str(tmp_path / "k.yaml"), "--out", str(tmp_path / "run")]
     # SIGINT reset to its default in the child: started from a background process (CI), it would inherit it ignored.
@@ -220,7 +266,7 @@ def test_a_run_killed_during_gan_training_resumes_with_the_same_command(tmp_path
     second = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-2000:]
     resumed = re.search(r"resuming GAN acgan from its backup after epoch (\d+)", second.stdout)
-    assert resumed and int(resumed.group(1)) >= killed_at  # at most the epoch in progress was lost
+    assert resumed and int(resumed.group(1)) >= killed_at  # nothing older than the last backup was lost
     folder = backups[0].parent.parent
     with (folder / "losses.csv").open() as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(epochs))
@@ -240,3 +286,14 @@ def test_an_unreadable_backup_falls_back_to_the_previous_one(tmp_path):
     (backup / "training_metadata.json").write_text("")
     (backup / "latest.weights.h5.bkp").unlink()
     assert backed_up_epochs(tmp_path) == 0 and not backup.exists()  # nothing to fall back to: start over
+
+
+def test_runtime_backup_seconds_reaches_gan_training_except_under_multi_worker(tmp_path, npz_file):
+    """Workers would each decide by their own clocks and resume from different epochs: they back up every epoch."""
+    from tests.conftest import tiny_config
+    from tfganaug.config import validate
+    from tfganaug.experiment.models import RunModels
+
+    for distribute, expected in (("auto", 7.5), ("multi_worker", 0)):
+        config = validate(tiny_config(npz_file, runtime={"distribute": distribute, "backup_seconds": 7.5}))
+        assert RunModels(config, tmp_path / distribute).backup_seconds == expected

@@ -123,6 +123,10 @@ class RuntimeConfig(Strict):
         "auto", description="XLA for every training step; auto: Keras's choice (on for GPUs, off on CPU)")
     mixed_precision: Literal["off", "mixed_float16", "mixed_bfloat16"] = Field(
         "off", description="mixed_float16 on GPUs (with loss scaling), mixed_bfloat16 on TPUs; slower on CPU")
+    backup_seconds: float = Field(
+        30, ge=0, description="GAN and CycleGAN training back up at the end of the first epoch that ends this long "
+                              "after the last backup, so a kill loses at most this much training plus the epoch in "
+                              "progress (0: every epoch; multi_worker always backs up every epoch)")
 
     @field_validator("mixed_precision", mode="before")
     @classmethod

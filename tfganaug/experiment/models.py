@@ -35,6 +35,9 @@ class RunModels:
         self.store = TrainedModels(run_dir / MODELS_DIR, config.data.key_dump(), build_from_spec, log)
         self.cyclegans = {c.name: c for c in config.cyclegans}
         self.verbose, self.jit_compile = verbose, config.runtime.jit_compile
+        # Each worker would decide by its own clock and resume from its own epoch: workers back up every epoch.
+        multi_worker = config.runtime.distribute == "multi_worker"
+        self.backup_seconds = 0 if multi_worker else config.runtime.backup_seconds
         self.data, self.features = data, run_dir / FEATURES_DIR
         self.log = log
 
@@ -74,7 +77,7 @@ class RunModels:
             data = gan_dataset(train.images, train.labels, step_batch * gan.d_steps, seed)
             train_gan(model, data, epochs=epochs, folder=folder, spec=spec, class_names=train.class_names, seed=seed,
                       sample_every=gan.sample_every, verbose=self.verbose, jit_compile=self.jit_compile,
-                      select=self._selection(gan, seed))
+                      select=self._selection(gan, seed), backup_seconds=self.backup_seconds)
 
         return self.store.get(gan.model, self._gan_settings(gan), seed, spec, fit, f"GAN {gan.model}",
                               f" ({gan.network}, {epochs} epochs) on {len(train)} images")
@@ -114,7 +117,8 @@ class RunModels:
             grids = TranslationGrids(folder / "samples", to_signed(images_a[:shown]), to_signed(images_b[:shown]),
                                      cfg.sample_every, cfg.epochs)
             train_gan(model, prefetched(data), epochs=cfg.epochs, folder=folder, spec=spec, seed=seed,
-                      verbose=self.verbose, steps_per_epoch=steps, grids=grids, jit_compile=self.jit_compile)
+                      verbose=self.verbose, steps_per_epoch=steps, grids=grids, jit_compile=self.jit_compile,
+                      backup_seconds=self.backup_seconds)
 
         settings = cfg.model_dump(mode="json", exclude={"sample_every"})
         model = self.store.get(f"cyclegan-{name}", settings, seed, spec, fit, f"CycleGAN {name}",

@@ -8,8 +8,8 @@ A GAN folder holds:
     quality.csv         with `select`: the quality measures every few epochs; best.weights.h5 the best
     samples/            fixed-noise sample grids (one row per class) every `sample_every` epochs
     tensorboard/        the same losses and grids for TensorBoard
-    backup/             the last finished epoch while training runs (Keras `BackupAndRestore`);
-                        a rerun after a crash or kill resumes there, losing at most one epoch
+    backup/             a recent finished epoch while training runs (Keras `BackupAndRestore`, every
+                        `backup_seconds`); a rerun after a crash or kill resumes there
 
 The noise of a step is drawn from (seed, step) and the backup restores the step
 counter, so a resumed run draws the same noise as one that was never interrupted.
@@ -67,7 +67,8 @@ def backed_up_epochs(folder):
 
 
 def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, sample_every=5, verbose=2,
-              steps_per_epoch=None, grids=None, extra_callbacks=(), jit_compile="auto", select=None):
+              steps_per_epoch=None, grids=None, extra_callbacks=(), jit_compile="auto", select=None,
+              backup_seconds=0):
     """Fit `model` on `dataset` for `epochs`, resuming from `folder/backup` if a previous run was cut short.
 
     Args:
@@ -87,6 +88,8 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
         select: None, or {"measure": model -> {measure: value}, "metric": the one to maximise or
             minimise, "every": epochs}: the model is measured that often (`quality.csv`) and the
             final weights are those of its best evaluation (see `tfganaug.training.selection`).
+        backup_seconds: the least time between two backups (0: every epoch). Evaluated epochs of
+            `select` are always backed up: the best weights are never of an epoch a resumed run redoes.
 
     Returns:
         The per-epoch losses of this call as a dict of lists.
@@ -103,10 +106,13 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
         # Before the backup: an epoch that is backed up has been evaluated.
         selection.append(BestCheckpoint(folder, select["measure"], select["metric"], select["every"], epochs,
                                         folder / "tensorboard" / "quality"))
+    backup_callback = SafeBackupAndRestore(backup, every_seconds=backup_seconds,
+                                           also_every=select["every"] if select else 0)
     callbacks = [
         # Before the backup: a diverged epoch is never saved.
-        StopOnNonFiniteLoss(f"The last good epoch ({{last_good}}) is kept in {backup}; lower the learning rates (or "
-                            "try loss: hinge or wgan_gp), then run the same command again to resume from it"),
+        StopOnNonFiniteLoss(f"The last backup (after epoch {{backed_up}}) is kept in {backup}; lower the learning "
+                            "rates (or try loss: hinge or wgan_gp), then run the same command again to resume from it",
+                            backed_up=lambda: backup_callback.saved_epoch),
         StandingStatistics(epochs, sample_every, select["every"] if select else 0),
         *selection,
         # Before the backup: a kill between the two leaves a row of an epoch not backed up, which the
@@ -114,7 +120,7 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
         keras.callbacks.CSVLogger(str(folder / "losses.csv"), append=True),
         keras.callbacks.TensorBoard(str(folder / "tensorboard"), write_graph=False),
         # Written atomically with Ctrl-C held; an unloadable backup falls back to the one before.
-        SafeBackupAndRestore(backup),
+        backup_callback,
         grids or SampleGrids(folder / "samples", class_names, sample_every, epochs, seed,
                              folder / "tensorboard" / "samples"),
         *extra_callbacks,
@@ -127,4 +133,5 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
         model.load_weights(folder / BEST_FILE)
     with atomic_path(folder / WEIGHTS_FILE, suffix=".weights.h5") as tmp:
         model.save_weights(tmp)
+    shutil.rmtree(backup, ignore_errors=True)  # only now: a kill before the final weights resumes from it
     return history.history
