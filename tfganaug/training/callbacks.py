@@ -40,14 +40,13 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     """Stops training with `TrainingDiverged` when an epoch's logged loss is NaN or infinite.
 
     For GANs it must come before `BackupAndRestore` in the callback list: it raises
-    at the end of the bad epoch before the backup is written, so the backup keeps
-    the last good epoch. (An epoch's logged value is a mean over its batches, so
+    at the end of the bad epoch before the backup is written, so a bad epoch is
+    never backed up. (An epoch's logged value is a mean over its batches, so
     one bad batch is enough to show.)
 
     Args:
         advice: what was kept and what to change, appended to the message;
-            `{last_good}` in it is replaced by the last good epoch's number,
-            `{backed_up}` by what `backed_up()` returns.
+            `{backed_up}` in it is replaced by what `backed_up()` returns.
         backed_up: the epoch of the last backup (a GAN's backups need not be every epoch).
     """
 
@@ -61,7 +60,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             raise TrainingDiverged(
                 f"{type(self.model).__name__} diverged in epoch {epoch + 1}: "
                 + ", ".join(f"{k} = {v}" for k, v in bad.items()) + ". "
-                + self.advice.format(last_good=epoch, backed_up=self.backed_up() if self.backed_up else epoch))
+                + self.advice.format(backed_up=self.backed_up() if self.backed_up else None))
 
 
 class StandingStatistics(keras.callbacks.Callback):
