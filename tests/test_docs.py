@@ -364,7 +364,8 @@ def test_the_saved_model_example_runs(tmp_path, monkeypatch):
 def test_relative_links_point_to_committed_files():
     broken = []
     for page in PAGES:
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+        text = page.read_text()
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text) + re.findall(r'src="([^"]+)"', text):
             if not target.startswith(("http://", "https://", "mailto:")) and not (page.parent / target).exists():
                 broken.append(f"{_rel(page)}: {target}")
     assert not broken, broken
