@@ -2,8 +2,8 @@
 
 Every refused case must exit with status 2, print one `error: ...` message that
 names what is wrong, show no traceback and leave the folders it was given exactly
-as they were (nothing half-written). The README's "Bad input" table lists these
-cases by id (`test_the_readme_lists_every_case`).
+as they were (nothing half-written). The table of docs/errors.md lists these
+cases by id (`test_the_docs_list_every_case`).
 """
 
 import json
@@ -22,7 +22,7 @@ from PIL import Image
 from tests.conftest import tiny_config, write_npz
 from tfganaug.cli import main
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ERRORS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
 
 
 def _yaml(folder, raw, name="exp.yaml"):
@@ -231,7 +231,7 @@ def test_bad_input_is_refused_with_a_clear_message(case_id, tmp_path, finished_r
 
 
 def _listed(table, case_id):
-    """Whether the README table has a row for `case_id`, by name or as `<command>-<what>` naming its command."""
+    """Whether the docs/errors.md table has a row for `case_id`, by name or as `<command>-<what>` naming its command."""
     if f"| `{case_id}`" in table or f", `{case_id}` |" in table:
         return True
     for what, commands in re.findall(r"^\| `<command>-([a-z-]+)` \(([^)]*)\)", table, re.M):
@@ -241,13 +241,13 @@ def _listed(table, case_id):
     return False
 
 
-def test_the_readme_lists_every_case():
-    table = README.read_text().split("### Bad input", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_list_every_case():
+    table = ERRORS_PAGE.read_text()
     missing = [case_id for case_id in [*CASES, *OTHER_CASES] if not _listed(table, case_id)]
-    assert not missing, f"add these to the README's bad-input table: {missing}"
+    assert not missing, f"add these to the table of docs/errors.md: {missing}"
     rows = re.findall(r"^\| `([a-z0-9-]+)`(?:, `([a-z0-9-]+)`)? \|", table, re.M)
     stale = [c for row in rows for c in row if c and c not in CASES and c not in OTHER_CASES]
-    assert not stale, f"the README's bad-input table names cases no test has: {stale}"
+    assert not stale, f"the table of docs/errors.md names cases no test has: {stale}"
 
 
 # The cases with a test of their own below: inputs that are accepted (with what happens), and a read-only folder.

@@ -113,20 +113,20 @@ def test_saved_model_cli_shows_and_runs_the_signatures(exported, tmp_path):
 
 
 def _readme_json(marker):
-    """The JSON code block that follows `marker` in the README."""
-    text = (ROOT / "README.md").read_text()
+    """The JSON code block that follows `marker` in docs/serving.md."""
+    text = (ROOT / "docs" / "serving.md").read_text()
     block = re.search(re.escape(marker) + r".*?```json\n(.*?)```", text, re.S)
     return json.loads(block.group(1))
 
 
-def test_the_readme_rest_payloads_give_the_documented_outputs(exported):
+def test_the_documented_rest_payloads_give_the_documented_outputs(exported):
     _, paths, _ = exported
     loaded = tf.saved_model.load(str(paths["acgan"]))
     for name in ("serving_default", "generate_from_noise"):
         request = _readme_json(f"<!-- rest: {name} request -->")
         response = _readme_json(f"<!-- rest: {name} response -->")
         signature = loaded.signatures[request.get("signature_name", "serving_default")]
-        noise_size = 4  # the tiny test generator; the README's example is for latent_dim 64
+        noise_size = 4  # the tiny test generator; the documented example is for latent_dim 64
         inputs = dict(request["inputs"])
         if "noise" in inputs:
             inputs["noise"] = [row[:noise_size] + [0.0] * (noise_size - len(row[:noise_size])) for row in inputs["noise"]]
