@@ -45,7 +45,7 @@ GAN_CASES = {
 
 
 def tiny_trunk(shape, size=16):
-    """A frozen random trunk (a stand-in for the pretrained ones): two maps, at strides 2 and 4 of `size`."""
+    """A random trunk (a stand-in for the pretrained ones): two maps, at strides 2 and 4 of `size`."""
     image = keras.Input(shape)
     x = TrunkInput(size, (127.0,) * 3, (128.0,) * 3, name="trunk_input")(image)
     maps = []
@@ -53,9 +53,7 @@ def tiny_trunk(shape, size=16):
         x = keras.layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False)(x)
         x = keras.layers.ReLU(6.0)(keras.layers.BatchNormalization()(x))
         maps.append(x)
-    trunk = keras.Model(image, maps, name="trunk")
-    trunk.trainable = False
-    return trunk
+    return keras.Model(image, maps, name="trunk")  # trainable: the feature branch must freeze it
 
 
 def tiny_feature_discriminator(cls, seed=0):

@@ -71,6 +71,7 @@ def build_feature_discriminator(trunk, num_outputs=1, num_classes=0, *, channels
     Returns:
         A model `image` (and `label`) -> logits [N, depths, num_outputs].
     """
+    trunk.trainable = False  # frozen, however the caller built it
     image = keras.Input(trunk.input_shape[1:], name="image")
     inputs, label = [image], None
     if num_classes:
