@@ -122,6 +122,9 @@ def test_trunk_input_scales_resizes_and_repeats_grey():
     vgg = np.asarray(TrunkInput(2, (123.68, 116.779, 103.939), (1, 1, 1), bgr=True)(black_white))
     np.testing.assert_allclose(vgg[0, 0, 0], [-103.939, -116.779, -123.68], atol=1e-3)  # BGR minus the mean
     np.testing.assert_allclose(vgg[0, 0, 1], [255 - 103.939, 255 - 116.779, 255 - 123.68], atol=1e-3)
+    red = np.array([1.0, -1.0, -1.0], "float32").reshape(1, 1, 1, 3)
+    np.testing.assert_allclose(np.asarray(TrunkInput(1, (123.68, 116.779, 103.939), (1, 1, 1), bgr=True)(red))[0, 0, 0],
+                               [-103.939, -116.779, 255 - 123.68], atol=1e-3)  # red is the last channel in BGR
     lite = np.asarray(TrunkInput(4, (127,) * 3, (128,) * 3)(black_white))
     assert lite.shape == (1, 4, 4, 3)
     np.testing.assert_allclose(lite[0, 0, 0], [-127 / 128] * 3, atol=1e-6)  # a corner keeps its pixel
@@ -153,8 +156,8 @@ def test_a_gan_with_the_feature_branch_trains(name):
     model.fit(gan_data().repeat(3), epochs=1, verbose=0, shuffle=False)
     assert _branch_gap(model, images, fake, labels) > before + 1e-3  # small logits: spectral norm, tiny heads
 
-    with_branch, without = _feature_gan(name), _feature_gan(name)
-    without.feature_discriminator = None
+    # Weight 0: the branch runs (the same random draws) but adds nothing to the generator's loss.
+    with_branch, without = _feature_gan(name), _feature_gan(name, feature_weight=0.0)
     for m in (with_branch, without):
         m.fit(gan_data().take(1), epochs=1, verbose=0, shuffle=False)
     moved = [np.abs(np.array(a) - np.array(b)).max() for a, b in zip(with_branch.generator.trainable_weights,
