@@ -75,7 +75,9 @@ def test_projections_are_fixed_seeded_and_saved_with_the_model(tmp_path):
         GAN_MODELS["cgan"], seed=1)
     np.testing.assert_array_equal(mix(same), first)
     assert not np.allclose(mix(other), first)
-    # ... and a saved model brings its own back, whatever a fresh build drew.
+    # ... and a saved model brings its own back, whatever a fresh build drew; its config names the branch.
+    clone = type(model).from_config(model.get_config())
+    assert (clone.feature_weight, len(clone.feature_discriminator.weights)) == (1.0, len(model.feature_discriminator.weights))
     path = tmp_path / "gan.weights.h5"
     model.save_weights(path)
     loaded = _feature_gan(seed=5)
