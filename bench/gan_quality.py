@@ -66,6 +66,19 @@ GANS = {
                            "d_filters": [32, 64], "loss": "hinge", "diffaugment": ["translation", "cutout"],
                            "lecam": 0.3, "ema": {"decay": 0.999, "start": 200}, "beta_1": 0.0,
                            "g_learning_rate": 1e-4, "d_learning_rate": 4e-4},
+    # Issue 31's recipe: cgan-resnet32-ema99 plus a second discriminator on frozen pretrained features
+    # (gan.features: fixed random projections, a projection head per depth; weights from the `features`
+    # extra, never downloaded), with DiffAugment's three transforms before the trunk as in Projected GAN.
+    "cgan-resnet-features-lite0": {"model": "cgan", "network": "resnet", "latent_dim": 64, "base_filters": 32,
+                                   "d_filters": [32, 64], "loss": "hinge",
+                                   "diffaugment": ["color", "translation", "cutout"], "lecam": 0.3,
+                                   "ema": {"decay": 0.99, "start": 200}, "beta_1": 0.0,
+                                   "features": {"trunk": "efficientnet_lite0", "input_size": 64}},
+    "cgan-resnet-features-vgg": {"model": "cgan", "network": "resnet", "latent_dim": 64, "base_filters": 32,
+                                 "d_filters": [32, 64], "loss": "hinge",
+                                 "diffaugment": ["color", "translation", "cutout"], "lecam": 0.3,
+                                 "ema": {"decay": 0.99, "start": 200}, "beta_1": 0.0,
+                                 "features": {"trunk": "vgg16", "input_size": 32, "depths": [0, 1, 2]}},
 }
 DEFAULT_GANS = ["acgan-dcgan-diffaugment", "cgan-resnet-lecam-ema"]
 

@@ -23,6 +23,8 @@ from tfganaug.networks.classifiers import build_small_cnn  # noqa: E402
 from tfganaug.networks.cyclegan_networks import build_patchgan_discriminator, build_resnet_generator  # noqa: E402
 from tfganaug.networks.gan_networks import (build_dcgan_discriminator, build_dcgan_generator,  # noqa: E402
                                             build_mlp_discriminator, build_mlp_generator)
+from tfganaug.networks.feature_trunks import TrunkInput  # noqa: E402
+from tfganaug.networks.projected import build_feature_discriminator  # noqa: E402
 from tfganaug.networks.residual_gan import build_residual_discriminator, build_residual_generator  # noqa: E402
 
 K, SHAPE, LATENT, BATCH, EPOCHS = 3, (8, 8, 1), 4, 8, 2
@@ -36,7 +38,28 @@ GAN_CASES = {
     "sgan": ("sgan", "mlp", "bce", (), 0.0),
     "dagan": ("dagan", "dcgan", "bce", ("translation",), 0.05),
     "cgan-resnet": ("cgan", "resnet", "hinge", ("translation",), 0.0, {"ema_decay": 0.9, "lecam": 0.3}),
+    # The feature branch: a frozen trunk, fixed projections and projection heads, warm-up after one step.
+    "cgan-features": ("cgan", "resnet", "hinge", ("translation", "cutout"), 0.0,
+                      {"features": True, "feature_start_kimg": 0.008, "lecam": 0.3}),
 }
+
+
+def tiny_trunk(shape, size=16):
+    """A random trunk (a stand-in for the pretrained ones): two maps, at strides 2 and 4 of `size`."""
+    image = keras.Input(shape)
+    x = TrunkInput(size, (127.0,) * 3, (128.0,) * 3, name="trunk_input")(image)
+    maps = []
+    for width in (4, 8):
+        x = keras.layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False)(x)
+        x = keras.layers.ReLU(6.0)(keras.layers.BatchNormalization()(x))
+        maps.append(x)
+    return keras.Model(image, maps, name="trunk")  # trainable: the feature branch must freeze it
+
+
+def tiny_feature_discriminator(cls, seed=0):
+    """A feature branch for GAN class `cls` on `tiny_trunk`."""
+    return build_feature_discriminator(tiny_trunk(SHAPE), cls.discriminator_outputs(K),
+                                       K if cls.discriminator_sees_label else 0, channels=4, head_filters=4, seed=seed)
 
 
 def _images(n, shape, seed=0):
@@ -56,8 +79,11 @@ def tiny_gan(name, network="mlp", loss="bce", diffaugment=(), instance_noise=0.0
     else:
         g = build_dcgan_generator(LATENT, SHAPE, K if cls.conditional else 0, base_filters=4)
         d = build_dcgan_discriminator(SHAPE, outputs, label_classes, filters=(4, 4))
+    options = dict(options or {})
+    if options.pop("features", False):
+        options["feature_discriminator"] = tiny_feature_discriminator(cls)
     model = cls(g, d, latent_dim=LATENT, num_classes=K, loss=loss, diffaugment=diffaugment,
-                instance_noise=instance_noise, seed=1, **(options or {}))
+                instance_noise=instance_noise, seed=1, **options)
     model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
     return model
 

@@ -27,7 +27,7 @@ from tests.conftest import tiny_config
 from replicas import build_gan, gan_data  # see conftest.py
 
 HERE = Path(__file__).parent
-CASES = ["gan", "cgan", "acgan", "sgan", "dagan", "cgan-resnet", "cyclegan", "classifier"]
+CASES = ["gan", "cgan", "acgan", "sgan", "dagan", "cgan-resnet", "cgan-features", "cyclegan", "classifier"]
 
 
 def _run(args, env=None, timeout=600):

@@ -21,6 +21,10 @@ CLASSES = ["a", "b", "c"]
 
 RESNET_EMA_ADA = {"model": "cgan", "network": "resnet", "base_filters": 4, "d_filters": [4, 4], "loss": "hinge",
                   "ema": {"decay": 0.9}, "diffaugment": ["translation"], "ada_target": 0.6}
+# The discriminator's feature branch on VGG-16's package weights, joining after the first 16 images.
+MLP_FEATURES = {"model": "cgan", "loss": "hinge", "diffaugment": ["translation"],
+                "features": {"trunk": "vgg16", "depths": [0, 1], "input_size": 16, "channels": 4, "head_filters": 4,
+                             "start_kimg": 0.016}}
 
 
 def _spec(model="acgan", **options):
@@ -72,10 +76,12 @@ class _Crash(keras.callbacks.Callback):
             raise KeyboardInterrupt("simulated kill")
 
 
-@pytest.mark.parametrize("options", [{}, RESNET_EMA_ADA], ids=["acgan-mlp", "cgan-resnet-ema-ada"])
+@pytest.mark.parametrize("options", [{}, RESNET_EMA_ADA, MLP_FEATURES],
+                         ids=["acgan-mlp", "cgan-resnet-ema-ada", "cgan-mlp-features"])
 def test_cut_short_training_resumes_to_the_same_weights(tmp_path, options):
-    # With the second: the moving average, spectral norm's vectors and ada_p come back too.
-    spec = _spec(**({**options, "hidden_units": None} if options else {}))
+    # With the second: the moving average, spectral norm's vectors and ada_p come back too; with the
+    # third, the feature branch's heads, their optimizer slots and its warm-up.
+    spec = _spec(**({**options, "hidden_units": None} if options.get("network") == "resnet" else options))
     straight = _train(tmp_path / "straight", spec)
     with pytest.raises(KeyboardInterrupt):
         _train(tmp_path / "resumed", spec, extra_callbacks=[_Crash()])

@@ -148,7 +148,7 @@ def test_new_gan_keys_left_at_their_defaults_keep_existing_run_keys():
     config = validate(raw)
     group = config.groups[0]
     dump = group.model_dump(mode="json")
-    for key in GANTraining.late_keys:  # ema, d_steps, lecam, kimg, ada_target, select
+    for key in GANTraining.late_keys:  # ema, d_steps, lecam, kimg, ada_target, select, features
         del dump["gan"][key]
     for key in type(group.synthesize).late_keys:  # truncation, fresh
         del dump["synthesize"][key]

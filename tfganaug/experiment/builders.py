@@ -23,6 +23,8 @@ from tfganaug.gans import GAN_MODELS
 from tfganaug.gans.cyclegan import CycleGAN, HoldThenLinearDecay
 from tfganaug.networks import GAN_NETWORKS
 from tfganaug.networks.classifiers import CLASSIFIER_BUILDERS
+from tfganaug.networks.feature_trunks import build_trunk
+from tfganaug.networks.projected import build_feature_discriminator
 from tfganaug.networks.cyclegan_networks import (
     build_patchgan_discriminator,
     build_resnet_generator,
@@ -132,6 +134,16 @@ def classifier_recipe(config, seed=None):
 DEFAULT_INSTANCE_NOISE = {"dcgan": 0.05}
 
 
+def build_feature_branch(features, image_shape, num_outputs, num_classes, seed):
+    """The discriminator's feature branch as the `FeaturesConfig` describes: the frozen trunk with its
+    weights loaded, projections drawn from `seed`, heads with `num_outputs` logits (seeing the label
+    when `num_classes` > 0)."""
+    trunk = build_trunk(features.trunk, image_shape, depths=features.depths, input_size=features.input_size,
+                        weights=str(features.weights))
+    return build_feature_discriminator(trunk, num_outputs, num_classes, channels=features.channels,
+                                       head_filters=features.head_filters, seed=seed)
+
+
 def build_gan(gan, image_shape, num_classes, seed):
     """A compiled, untrained GAN model as the `GANTraining` config describes."""
     cls = GAN_MODELS[gan.model]
@@ -140,10 +152,16 @@ def build_gan(gan, image_shape, num_classes, seed):
     discriminator = build_d(image_shape, cls.discriminator_outputs(num_classes),
                             num_classes if cls.discriminator_sees_label else 0, **gan.discriminator_options())
     instance_noise = DEFAULT_INSTANCE_NOISE.get(gan.network, 0.0) if gan.instance_noise is None else gan.instance_noise
+    features = {}
+    if gan.features is not None:
+        branch = build_feature_branch(gan.features, image_shape, cls.discriminator_outputs(num_classes),
+                                      num_classes if cls.discriminator_sees_label else 0, seed)
+        features = {"feature_discriminator": branch, "feature_weight": gan.features.weight,
+                    "feature_start_kimg": gan.features.start_kimg}
     model = cls(generator, discriminator, latent_dim=gan.latent_dim, num_classes=num_classes, loss=gan.loss,
                 diffaugment=tuple(gan.diffaugment), seed=seed, instance_noise=instance_noise, d_steps=gan.d_steps,
                 lecam=gan.lecam, ema_decay=gan.ema.decay if gan.ema else None,
-                ema_start=gan.ema.start if gan.ema else 0, ada_target=gan.ada_target)
+                ema_start=gan.ema.start if gan.ema else 0, ada_target=gan.ada_target, **features)
     model.compile(g_optimizer=keras.optimizers.Adam(gan.g_learning_rate, gan.beta_1, gan.beta_2),
                   d_optimizer=keras.optimizers.Adam(gan.d_learning_rate, gan.beta_1, gan.beta_2))
     return model

@@ -15,6 +15,7 @@ from tfganaug.distribute import (
     with_loss_scaling,
 )
 from tfganaug.gans.diffaugment import POLICIES, diff_augment
+from tfganaug.gans.feature_branch import feature_discriminator_loss, feature_generator_loss, weighted_feature_loss
 from tfganaug.gans.losses import ADVERSARIAL_LOSSES, gradient_penalty, lecam_regularizer
 from tfganaug.gans.noise import draw_noise
 
@@ -60,6 +61,12 @@ class GANBase(keras.Model):
             discriminator's sign on real images, E[sign(D(x))], is above this target (it is
             overfitting) and falls while below; it moves by at most 1 per `ADA_KIMG` thousand
             real images. Needs `diffaugment` transforms and a real/fake logit.
+        feature_discriminator: when set, a second discriminator on frozen pretrained features
+            (`tfganaug.networks.projected`), trained with the first by `d_optimizer`; its losses
+            (`tfganaug.gans.feature_branch`) join both networks' losses. Needs a real/fake logit
+            and a loss other than "wgan_gp" (its gradient penalty covers the first one only).
+        feature_weight: the weight of the feature branch's losses.
+        feature_start_kimg: thousands of real images shown before the feature branch joins (warm-up).
 
     Under a `tf.distribute` strategy, build and compile the model in its scope;
     the losses are then per-replica shares of the global batch's mean (gradients
@@ -80,7 +87,7 @@ class GANBase(keras.Model):
 
     def __init__(self, generator, discriminator, latent_dim, num_classes, loss="bce", gp_weight=10.0,
                  diffaugment=(), instance_noise=0.0, seed=None, d_steps=1, lecam=0.0, ema_decay=None, ema_start=0,
-                 ada_target=None, **kwargs):
+                 ada_target=None, feature_discriminator=None, feature_weight=1.0, feature_start_kimg=0.0, **kwargs):
         super().__init__(**kwargs)
         if loss not in self.supported_losses:
             raise ValueError(f"{type(self).__name__} supports loss {self.supported_losses}, got {loss!r}")
@@ -95,6 +102,10 @@ class GANBase(keras.Model):
             raise ValueError(f"{type(self).__name__} has no real/fake logit for LeCam or adaptive augmentation")
         if ada_target is not None and not diffaugment:
             raise ValueError("adaptive augmentation (ada_target) needs diffaugment transforms to apply")
+        if feature_discriminator is not None and (loss == "wgan_gp" or not self.has_real_fake_logit):
+            raise ValueError(f"{type(self).__name__} with loss {loss!r} cannot take a feature discriminator")
+        self.feature_discriminator = feature_discriminator
+        self.feature_weight, self.feature_start_kimg = float(feature_weight), float(feature_start_kimg)
         # State variables exist only when their option is on: a GAN without them has exactly the
         # weights of one saved before these options existed, so its folder still loads.
         self.ada_target = None if ada_target is None else float(ada_target)
@@ -127,7 +138,7 @@ class GANBase(keras.Model):
         # Built now, so that a checkpoint (G, D and both optimizers' slots) can be
         # restored before the first step: a rerun resumes instead of restarting.
         g_optimizer.build(self.generator.trainable_variables)
-        d_optimizer.build(self.discriminator.trainable_variables)
+        d_optimizer.build(self.discriminator_weights)
 
     @property
     def metrics(self):
@@ -137,6 +148,23 @@ class GANBase(keras.Model):
         skip_symbolic_build()
 
     # ------------------------------------------------------------ pieces
+
+    @property
+    def discriminator_weights(self):
+        """What the discriminator optimizer trains: the discriminator's weights and the feature branch's heads."""
+        branch = [] if self.feature_discriminator is None else self.feature_discriminator.trainable_weights
+        return self.discriminator.trainable_weights + branch
+
+    def feature_loss(self, real, fake, labels, random):
+        """The feature branch's weighted loss for the discriminator (`real` given) or the generator
+        (`real` None); 0 without a branch (see `tfganaug.gans.feature_branch`)."""
+        if self.feature_discriminator is None:
+            return 0.0
+        if real is None:
+            return weighted_feature_loss(self, lambda: feature_generator_loss(self, fake, labels, random),
+                                         tf.shape(fake)[0])
+        return weighted_feature_loss(self, lambda: feature_discriminator_loss(self, real, fake, labels, random),
+                                     tf.shape(real)[0])
 
     def generator_inputs(self, noise, labels):
         return [noise, labels] if self.conditional else [noise]
@@ -206,9 +234,11 @@ class GANBase(keras.Model):
             loss, real_logits, fake_logits = self.discriminator_loss(real, fake, labels, random)
             if self.lecam:
                 loss += self.lecam * lecam_regularizer(real_logits, fake_logits, self.lecam_real, self.lecam_fake)
+            loss += self.feature_loss(real, fake, labels, random)
             loss += sum(self.discriminator.losses)  # weight regularizers, if the network has any
             scaled = self._scaled(self.d_optimizer, loss)
-        self._apply(self.d_optimizer, self.discriminator, tape.gradient(scaled, self.discriminator.trainable_weights))
+        weights = self.discriminator_weights
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
         if self.lecam:
             for average, logits in ((self.lecam_real, real_logits), (self.lecam_fake, fake_logits)):
                 average.assign(0.99 * average + 0.01 * global_mean(tf.reduce_mean(tf.cast(logits, tf.float32))))
@@ -262,7 +292,8 @@ class GANBase(keras.Model):
         noise = random.normal([tf.shape(labels)[0], self.latent_dim])
         with tf.GradientTape() as tape:
             fake = self.generator(self.generator_inputs(noise, labels), training=True)
-            loss = self.generator_loss(fake, labels, random) + sum(self.generator.losses)
+            loss = self.generator_loss(fake, labels, random) + self.feature_loss(None, fake, labels, random)
+            loss += sum(self.generator.losses)
             scaled = self._scaled(self.g_optimizer, loss)
         self._apply(self.g_optimizer, self.generator, tape.gradient(scaled, self.generator.trainable_weights))
         return loss
@@ -311,11 +342,15 @@ class GANBase(keras.Model):
             "seed": self.seed, "d_steps": self.d_steps, "lecam": self.lecam, "ema_decay": self.ema_decay,
             "ema_start": self.ema_start, "ada_target": self.ada_target,
         })
+        if self.feature_discriminator is not None:
+            config.update({"feature_discriminator": keras.saving.serialize_keras_object(self.feature_discriminator),
+                           "feature_weight": self.feature_weight, "feature_start_kimg": self.feature_start_kimg})
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("generator", "discriminator"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
+        for key in ("generator", "discriminator", "feature_discriminator"):
+            if key in config:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
