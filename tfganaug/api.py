@@ -301,16 +301,17 @@ class Generator:
             if labels is None:
                 raise UserError(f"{self.source} is conditional: give labels=[...] (class indices or names of "
                                 f"{self.class_names})")
-            labels = np.array([self._index(label) for label in np.atleast_1d(labels)], np.int32)
+            labels = [labels] if isinstance(labels, (str, int, np.integer)) else list(labels)
+            labels = np.array([self._index(label) for label in labels], np.int32)
             return to_uint8(self.model.generate(labels=labels, seed=seed, truncation=truncation))
         if labels is not None or not count:
             raise UserError(f"{self.source} is unconditional (its images have no class): give count=N")
         return to_uint8(self.model.generate(n=int(count), seed=seed, truncation=truncation))
 
     def _index(self, label):
-        if isinstance(label, str) or not str(label).lstrip("-").isdigit():
+        if isinstance(label, str):
             if label not in self.class_names:
-                raise UserError(f"{self.source}: no class {label!r}; classes: {', '.join(self.class_names)}")
+                raise UserError(f"{self.source}: no class '{label}'; classes: {', '.join(self.class_names)}")
             return self.class_names.index(label)
         if not 0 <= int(label) < len(self.class_names):
             raise UserError(f"{self.source}: label {label} is not a class index (0 to {len(self.class_names) - 1})")
