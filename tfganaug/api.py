@@ -12,11 +12,12 @@
     images = generator(labels=["cat", "cat", "dog"])   # uint8 [3, 28, 28, 1]
 
 The `tfganaug train` command calls `Experiment.run` and `Experiment.dry_run`: one implementation.
-Importing this module does not import TensorFlow; running does.
+Importing this module does not import TensorFlow; running does, without its start-up lines.
 """
 
 import contextlib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -24,6 +25,7 @@ from typing import Optional
 import yaml
 
 from tfganaug.config import load_config
+from tfganaug.console import import_tensorflow_quietly
 from tfganaug.errors import ConfigError, UserError
 from tfganaug.layout import CONFIG_FILE, RESULTS_FILE
 
@@ -87,6 +89,7 @@ class Experiment:
         Returns:
             `DryRun`: the printed text and the estimated seconds (None without `estimate`).
         """
+        import_tensorflow_quietly()
         from tfganaug.experiment import check_metric, check_models, describe_plan, make_splits, sweep_points
         from tfganaug.experiment.estimate import TimingCache, describe_times, estimate_times
 
@@ -136,13 +139,28 @@ class Experiment:
         Returns:
             `Results` of the run folder.
         """
+        import_tensorflow_quietly()
         from tfganaug.experiment import train
         from tfganaug.experiment.progress import tracking
 
         run_dir = Path(out) if out else self.config.output.root / self.config.name
-        with self._named(), tracking(self.config):
+        with self._named(), tracking(self.config), _tensorflow_warnings(shown=bool(verbose)):
             train(self.config, run_dir, log=log, verbose=verbose, overwrite=overwrite)
         return Results(run_dir)
+
+
+@contextlib.contextmanager
+def _tensorflow_warnings(shown):
+    """TensorFlow's Python warnings (e.g. "triggered tf.function retracing", expected when every run
+    builds a new model) hidden within the block unless `shown`."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    if not shown:
+        logger.setLevel(max(level, logging.ERROR))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 @dataclass
@@ -334,6 +352,7 @@ def load_generator(path, gan=None):
     Returns:
         `Generator`: call it with labels (or count) for uint8 images.
     """
+    import_tensorflow_quietly()
     path = Path(path)
     versions = sorted((p for p in path.glob("*") if p.name.isdigit() and (p / "saved_model.pb").exists()),
                       key=lambda p: int(p.name)) if path.is_dir() else []

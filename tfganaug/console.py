@@ -25,9 +25,14 @@ STARTUP_NOISE = re.compile(
 
 
 def quiet_tensorflow():
-    """Import TensorFlow and find its devices with the start-up lines above hidden, and silence its
-    Python warnings. Other lines written to stderr meanwhile (warnings, errors) are printed after."""
+    """TensorFlow's Python warnings silenced, and `import_tensorflow_quietly` (the `tfganaug` command)."""
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    import_tensorflow_quietly()
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow and find its devices with the start-up lines above hidden; a no-op when it is
+    already imported. Other lines written to stderr meanwhile (warnings, errors) are printed after."""
     if "tensorflow" in sys.modules:
         return
     sys.stderr.flush()
