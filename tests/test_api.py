@@ -133,15 +133,15 @@ def test_a_dry_run_plans_first_times_each_setting_once_and_writes_nothing(tmp_pa
 
 def test_the_time_left_comes_from_each_groups_own_runs():
     now = [0.0]
-    progress = Progress(["a", "a", "b", "b"], clock=lambda: now[0])
+    progress = Progress(["a", "b", "a", "a"], clock=lambda: now[0])
     now[0] = 10
-    assert progress.finished("a") == 10 + 10 + 10  # one more a, and b (not seen) at the mean of all
-    now[0] = 30
-    assert progress.finished("a") == 15 + 15  # b at the mean of a's 10 and 20
-    now[0] = 31
-    assert progress.finished("b", trained=False) == 15  # loaded, not trained: teaches nothing
-    now[0] = 71
-    assert progress.describe("b") == ""  # nothing left
+    assert progress.finished("a") == 10 + 10 + 10  # b (not seen yet) at the mean of all finished runs
+    now[0] = 40
+    assert progress.finished("b") == 10 + 10  # each a at a's own 10 s, not at the mean of all (20)
+    now[0] = 41
+    assert progress.finished("a", trained=False) == 10  # loaded, not trained: teaches nothing
+    now[0] = 61
+    assert progress.describe("a") == ""  # nothing left
     assert Progress(["a", "b"], clock=lambda: 0).describe("a", trained=False) == ""  # nothing measured yet
 
 
