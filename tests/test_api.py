@@ -110,18 +110,24 @@ def test_overrides_follow_the_rules_of_set(tmp_path, npz_file):
 
 
 def test_a_dry_run_plans_first_times_each_setting_once_and_writes_nothing(tmp_path, npz_file, monkeypatch):
-    raw = tiny_config(npz_file, groups=["baseline", {"type": "gan", "gan": GAN}], sweep={"samples_per_class": [4, 6]})
+    acgan = {"type": "gan", "gan": {**GAN, "model": "acgan"}}
+    raw = tiny_config(npz_file, groups=["baseline", {"type": "gan", "gan": GAN}, acgan],
+                      sweep={"samples_per_class": [4, 6]})
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(raw))
-    timed = []
-    real = estimate._time_classifier
+    timed, fits = [], []
+    real, real_fit = estimate._time_classifier, estimate._time_fit
     monkeypatch.setattr(estimate, "_time_classifier", lambda *a: timed.append(a[1:]) or real(*a))
+    monkeypatch.setattr(estimate, "_time_fit", lambda *a: fits.append(a) or real_fit(*a))
     shown = []
     dry = tfganaug.Experiment.from_yaml(path).dry_run(log=shown.append)
-    # Both points' plans before any time; one classifier timing serves both points (same settings).
-    assert [i for i, text in enumerate(shown) if "= 2 classifier runs" in text] == [1, 3]
+    # Both points' plans before any time; one classifier timing serves both points (same settings), and
+    # one GAN timing both points and both GAN models (same network and sizes), which the line says.
+    assert [i for i, text in enumerate(shown) if "= 3 classifier runs" in text] == [1, 3]
     assert "time of samples_per_class = 4" in shown[4] and "the whole sweep" in shown[-1]
-    assert timed == [((8, 8, 1), 3)] and dry.text == "\n".join(shown) and dry.seconds > 0
+    assert timed == [((8, 8, 1), 3)] and len(fits) == 1
+    assert "GAN acgan (mlp)" in shown[5] and "(steps timed on GAN cgan (mlp): same network)" in shown[5]
+    assert dry.text == "\n".join(shown) and dry.seconds > 0
     assert str(dry) == dry.text and repr(dry).startswith("DryRun(about ")
     unestimated = tfganaug.Experiment.from_yaml(path).dry_run(estimate=False, log=lambda *_: None)
     assert unestimated.seconds is None and "time on this machine" not in unestimated.text

@@ -75,7 +75,7 @@ class Experiment:
         except ConfigError as exc:
             raise ConfigError(f"{self.source}: {exc}") from None
 
-    def dry_run(self, estimate=True, log=print):
+    def dry_run(self, estimate=True, log=print, verbose=False):
         """Validate, check the data, print the plan and (with `estimate`) the time the run will take on
         this machine; train nothing and write nothing. What `tfganaug train --dry-run` prints.
 
@@ -85,11 +85,13 @@ class Experiment:
         Args:
             estimate: time the models (else they are only built, to check they fit the images).
             log: where each printed block goes (`print`; a no-op function to stay silent).
+            verbose: let TensorFlow print its start-up lines (`tfganaug train --dry-run -v`).
 
         Returns:
             `DryRun`: the printed text and the estimated seconds (None without `estimate`).
         """
-        import_tensorflow_quietly()
+        if not verbose:
+            import_tensorflow_quietly()
         from tfganaug.experiment import check_metric, check_models, describe_plan, make_splits, sweep_points
         from tfganaug.experiment.estimate import TimingCache, describe_times, estimate_times
 
@@ -133,13 +135,15 @@ class Experiment:
             out: the run folder (default: `<output.root>/<name>`, e.g. runs/quickstart).
             overwrite: run into a folder holding finished runs of another config (unchanged runs are kept).
             verbose: Keras `fit` verbosity of every classifier and GAN: 0 silent (one line per finished
-                run still), 1 a progress bar, 2 one line per epoch (`tfganaug train -v`).
+                run still), 1 a progress bar, 2 one line per epoch (`tfganaug train -v`). When not 0,
+                TensorFlow's start-up lines and Python warnings are shown too.
             log: where the run's lines go (`print`; a no-op function to stay silent).
 
         Returns:
             `Results` of the run folder.
         """
-        import_tensorflow_quietly()
+        if not verbose:
+            import_tensorflow_quietly()
         from tfganaug.experiment import train
         from tfganaug.experiment.progress import tracking
 

@@ -20,7 +20,7 @@ def _train(args):
 
     experiment = Experiment.from_yaml(args.config, args.set)
     if args.dry_run:
-        experiment.dry_run(estimate=not args.no_estimate)
+        experiment.dry_run(estimate=not args.no_estimate, verbose=args.verbose)
     else:
         # Keras prints one line per epoch with -v; else each finished run's line is all.
         experiment.run(out=args.out, overwrite=args.overwrite, verbose=2 if args.verbose else 0)

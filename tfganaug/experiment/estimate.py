@@ -6,7 +6,8 @@ step, which traces) and the step time are measured on random images of the run's
 the same `fit` the run uses. Not counted: GAN metrics, `gan.select` evaluations, image synthesis;
 and classifier runs may stop early (`classifier.patience`), so their part is an upper bound.
 A model timed once is not timed again for the same settings (`TimingCache`): the points of a sweep
-over `samples_per_class`, and groups with the same GAN, reuse one timing.
+over `samples_per_class` reuse one timing, and so do GAN models (GAN, SGAN, DAGAN, ...) on the same
+network and sizes, whose steps differ in losses and heads only (the line says which model was timed).
 """
 
 import math
@@ -46,6 +47,7 @@ class ModelTime:
     setup_seconds: float  # per run
     step_seconds: float
     advice: str  # what to lower when one run takes too long
+    timed_as: str = ""  # the model whose timing this one shares (same network, another GAN model), if any
 
     @property
     def seconds(self):
@@ -88,12 +90,18 @@ class TimingCache(dict):
     """(set-up seconds, seconds per step) of the models timed so far, by everything that sets them:
     the model's settings, the image shape, the classes, the batch and the runtime."""
 
-    def timed(self, time_it, *settings):
-        """`time_it()` the first time these settings are seen; the same timing after."""
+    def __init__(self):
+        super().__init__()
+        self.names = {}  # settings -> the name of the model timed for them
+        self.built = set()  # models built (not timed) to check that they fit the images
+
+    def timed(self, time_it, *settings, name=""):
+        """`time_it()` the first time these settings are seen; the same timing after. Returns
+        (set-up seconds, seconds per step, the `name` given when it was timed)."""
         key = repr(settings)
         if key not in self:
-            self[key] = time_it()
-        return self[key]
+            self[key], self.names[key] = time_it(), name
+        return (*self[key], self.names[key])
 
 
 def _time_classifier(config, image_shape, num_classes):
@@ -159,9 +167,9 @@ def estimate_times(config, splits, cache=None):
     c, runtime = config.classifier, config.runtime.model_dump(mode="json")
     keras.utils.set_random_seed(0)
     steps = sum(math.ceil(planned_size(g, splits) / c.batch_size) for g in config.groups) * c.epochs * seeds
-    timing = cache.timed(lambda: _time_classifier(config, shape, k), "classifier", c.model_dump(mode="json"), shape, k,
-                         runtime)
-    times = [ModelTime(f"classifier {c.model}", len(config.groups) * seeds, steps, *timing,
+    setup, step, _ = cache.timed(lambda: _time_classifier(config, shape, k), "classifier", c.model_dump(mode="json"),
+                                 shape, k, runtime)
+    times = [ModelTime(f"classifier {c.model}", len(config.groups) * seeds, steps, setup, step,
                        advice="classifier.epochs or the classifier's width")]
     for gan in _distinct_gans(config):
         step_batch, epochs = gan_schedule(gan, len(train))
@@ -172,10 +180,17 @@ def estimate_times(config, splits, cache=None):
             data = gan_dataset(_random_images(batch, shape), np.arange(batch) % k, batch, 0).repeat()
             return _time_fit(lambda: _built(what, "gan", shape, lambda: build_gan(gan, shape, k, 0)), data)
 
-        per_step = {key: value for key, value in gan.key_dump().items() if key not in NOT_PER_STEP}
-        timing = cache.timed(time_gan, "gan", per_step, shape, k, batch, runtime)
-        times.append(ModelTime(what, seeds, epochs * (len(train) // batch) * seeds, *timing,
-                               advice="gan.epochs/gan.kimg or the network's widths (gan.base_filters, gan.d_filters)"))
+        # GAN models on one network differ in their losses and discriminator heads only: one timing serves
+        # them all (dagan_lowdata's GAN, SGAN and DAGAN on one DCGAN pair: steps within 1.5x of each other).
+        per_step = {key: value for key, value in gan.key_dump().items() if key not in NOT_PER_STEP + ("model",)}
+        setup, step, timed_as = cache.timed(time_gan, "gan", per_step, shape, k, batch, runtime, name=what)
+        built = repr((what, per_step, shape, k))
+        if timed_as != what and built not in cache.built:  # the model timed fits the images; does this one?
+            _built(what, "gan", shape, lambda: build_gan(gan, shape, k, 0))
+            cache.built.add(built)
+        times.append(ModelTime(what, seeds, epochs * (len(train) // batch) * seeds, setup, step,
+                               advice="gan.epochs/gan.kimg or the network's widths (gan.base_filters, gan.d_filters)",
+                               timed_as=timed_as if timed_as != what else ""))
     for cfg in _used_cyclegans(config):
         a, b = domain_classes(cfg.name, cfg.domain_a, cfg.domain_b, train.class_names)
         counts = train.counts()
@@ -188,9 +203,9 @@ def estimate_times(config, splits, cache=None):
             return _time_fit(lambda: _built(f"CycleGAN {cfg.name}", f"cyclegans.{cfg.name}", shape,
                                             lambda: build_cyclegan(cfg, shape, 0)), data)
 
-        timing = cache.timed(time_cyclegan, "cyclegan", cfg.model_dump(mode="json"), shape, batch, runtime)
+        setup, step, _ = cache.timed(time_cyclegan, "cyclegan", cfg.model_dump(mode="json"), shape, batch, runtime)
         times.append(ModelTime(f"CycleGAN {cfg.name}", seeds, cfg.epochs * math.ceil(max(n_a, n_b) / batch) * seeds,
-                               *timing, advice=f"cyclegans.{cfg.name}.epochs or its filters"))
+                               setup, step, advice=f"cyclegans.{cfg.name}.epochs or its filters"))
     return times
 
 
@@ -200,7 +215,8 @@ def describe_times(times):
              "synthesis; classifier runs may stop early):"]
     for t in times:
         lines.append(f"  {t.what:32s} {t.runs:3d} runs x ({t.setup_seconds:.1f} s set-up + "
-                     f"{t.steps // t.runs} steps x {1000 * t.step_seconds:.0f} ms) = {duration(t.seconds)}")
+                     f"{t.steps // t.runs} steps x {1000 * t.step_seconds:.0f} ms) = {duration(t.seconds)}"
+                     + (f"  (steps timed on {t.timed_as}: same network)" if t.timed_as else ""))
         if t.seconds_per_run > LONG_RUN_SECONDS:
             lines.append(f"  WARNING: one run of {t.what} takes about {duration(t.seconds_per_run)} here; "
                          f"lower {t.advice}, or run on a GPU")
