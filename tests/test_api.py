@@ -15,7 +15,7 @@ from tests.conftest import tiny_config, write_npz
 from tfganaug.cli import main
 from tfganaug.config import load_config
 from tfganaug.errors import ConfigError, UserError
-from tfganaug.experiment import estimate
+from tfganaug.experiment import estimate, make_splits
 from tfganaug.experiment.progress import Progress
 
 GAN = {"model": "cgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 2, "batch_size": 6,
@@ -135,6 +135,25 @@ def test_a_dry_run_plans_first_times_each_setting_once_and_writes_nothing(tmp_pa
     # An error found once the data is read names the file, as the CLI's.
     with pytest.raises(ConfigError, match=f"^{re.escape(str(path))}: .*samples_per_class"):
         tfganaug.Experiment.from_yaml(path, {"sweep": None, "data.samples_per_class": 40}).dry_run(log=print)
+
+
+def test_cyclegans_of_the_same_networks_share_one_timing(tmp_path, npz_file, monkeypatch):
+    first = {"name": "m", "domain_a": ["c0"], "domain_b": ["c1"], "filters": 4, "downsamplings": 1,
+             "residual_blocks": 1, "d_filters": 4, "d_layers": 1, "epochs": 2, "decay_epochs": 1, "batch_size": 4,
+             "pool_size": 4}
+    second = {**first, "name": "n", "domain_a": ["c2"], "epochs": 3}  # other classes, longer: same steps
+    groups = [{"type": "translation", "name": f"cyc-{m}", "translations": [{"model": m, "from": a, "to": "c1",
+                                                                           "count": 2}]}
+              for m, a in (("m", "c0"), ("n", "c2"))]
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(tiny_config(npz_file, cyclegans=[first, second], groups=groups)))
+    config = load_config(path)
+    fits, real_fit = [], estimate._time_fit
+    monkeypatch.setattr(estimate, "_time_fit", lambda *a: fits.append(a) or real_fit(*a))
+    _, m, n = estimate.estimate_times(config, make_splits(config.data))
+    assert len(fits) == 1 and (m.setup_seconds, m.step_seconds) == (n.setup_seconds, n.step_seconds)
+    assert (m.timed_as, n.timed_as) == ("", "CycleGAN m") and n.steps == 3 * 2  # 6 images a domain, batch 4
+    assert "(steps timed on CycleGAN m: same network)" in "\n".join(estimate.describe_times([m, n]))
 
 
 def test_the_time_left_comes_from_each_groups_own_runs():

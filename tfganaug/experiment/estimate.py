@@ -7,7 +7,8 @@ the same `fit` the run uses. Not counted: GAN metrics, `gan.select` evaluations,
 and classifier runs may stop early (`classifier.patience`), so their part is an upper bound.
 A model timed once is not timed again for the same settings (`TimingCache`): the points of a sweep
 over `samples_per_class` reuse one timing, and so do GAN models (GAN, SGAN, DAGAN, ...) on the same
-network and sizes, whose steps differ in losses and heads only (the line says which model was timed).
+network and sizes, whose steps differ in losses and heads only, and CycleGANs of the same networks
+between other classes (the line says which model was timed).
 """
 
 import math
@@ -35,6 +36,7 @@ TIMED_STEPS = 3  # at most, after the first step, which traces
 STEP_BUDGET_SECONDS = 1.0  # fewer timed steps once they add up to this: a slow step's time is clear from one
 LONG_RUN_SECONDS = 3600  # one model's training above this is flagged
 NOT_PER_STEP = ("epochs", "kimg", "sample_every", "select")  # GAN settings a training step does not feel
+CYCLEGAN_NOT_PER_STEP = ("name", "domain_a", "domain_b", "epochs", "decay_epochs", "sample_every")
 
 
 @dataclass
@@ -203,9 +205,13 @@ def estimate_times(config, splits, cache=None):
             return _time_fit(lambda: _built(f"CycleGAN {cfg.name}", f"cyclegans.{cfg.name}", shape,
                                             lambda: build_cyclegan(cfg, shape, 0)), data)
 
-        setup, step, _ = cache.timed(time_cyclegan, "cyclegan", cfg.model_dump(mode="json"), shape, batch, runtime)
-        times.append(ModelTime(f"CycleGAN {cfg.name}", seeds, cfg.epochs * math.ceil(max(n_a, n_b) / batch) * seeds,
-                               setup, step, advice=f"cyclegans.{cfg.name}.epochs or its filters"))
+        # CycleGANs of the same networks between other classes take steps of the same time.
+        per_step = {key: value for key, value in cfg.model_dump(mode="json").items() if key not in CYCLEGAN_NOT_PER_STEP}
+        what = f"CycleGAN {cfg.name}"
+        setup, step, timed_as = cache.timed(time_cyclegan, "cyclegan", per_step, shape, batch, runtime, name=what)
+        times.append(ModelTime(what, seeds, cfg.epochs * math.ceil(max(n_a, n_b) / batch) * seeds,
+                               setup, step, advice=f"cyclegans.{cfg.name}.epochs or its filters",
+                               timed_as=timed_as if timed_as != what else ""))
     return times
 
 
