@@ -1,7 +1,5 @@
-"""`tfganaug` command line: parses argv and calls the runner. User errors print a message, not a traceback.
-
-Besides `tfganaug.experiment`, the one module that reads the config: to choose
-a run's folder, and the points of a sweep for `--dry-run`.
+"""`tfganaug` command line: parses argv and calls the runner (`train`: the Python API, `tfganaug.api`).
+User errors print a message, not a traceback. TensorFlow's start-up lines are hidden unless `-v`.
 """
 
 import argparse
@@ -13,41 +11,19 @@ import sys
 import threading
 from pathlib import Path
 
-# Quieten TensorFlow's C++ start-up logging before it is imported anywhere.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfganaug.errors import ConfigError, UserError  # noqa: E402
+from tfganaug.console import quiet_tensorflow
+from tfganaug.errors import UserError
 
 
 def _train(args):
-    from tfganaug.config import load_config
-    from tfganaug.experiment import (check_metric, check_models, describe_plan, describe_times, estimate_times,
-                                     make_splits, sweep_points, train)
+    from tfganaug.api import Experiment
 
-    config = load_config(args.config, args.set)
-    try:
-        if args.dry_run:
-            points = sweep_points(config) if config.sweep else [(None, config)]
-            total = 0.0
-            for value, point in points:
-                if value is not None:
-                    print(f"\n=== sweep: {config.sweep.key} = {value} ===")
-                splits = make_splits(point.data, download=False)
-                check_metric(point, splits.train)
-                print(describe_plan(point, splits))
-                if args.no_estimate:
-                    check_models(point, splits)
-                else:
-                    times = estimate_times(point, splits)
-                    total += sum(t.seconds for t in times)
-                    print("\n".join(describe_times(times)))
-            if len(points) > 1 and not args.no_estimate:
-                print(f"\nthe whole sweep: about {total / 3600:.1f} h")
-            return 0
-        run_dir = Path(args.out) if args.out else config.output.root / config.name
-        train(config, run_dir, overwrite=args.overwrite)
-    except ConfigError as exc:  # raised once the data is known (e.g. too few images): name the file too
-        raise ConfigError(f"{args.config}: {exc}") from None
+    experiment = Experiment.from_yaml(args.config, args.set)
+    if args.dry_run:
+        experiment.dry_run(estimate=not args.no_estimate, verbose=args.verbose)
+    else:
+        # Keras prints one line per epoch with -v; else each finished run's line is all.
+        experiment.run(out=args.out, overwrite=args.overwrite, verbose=2 if args.verbose else 0)
     return 0
 
 
@@ -251,6 +227,11 @@ def build_parser():
 
     datasets = commands.add_parser("datasets", help="list data sources and whether they are available offline here")
     datasets.set_defaults(func=_datasets)
+
+    verbosity = dict(action="store_true", help="show TensorFlow's start-up lines and Keras's line per epoch")
+    parser.add_argument("-v", "--verbose", **verbosity)
+    for command in commands.choices.values():  # also after the command; SUPPRESS keeps a -v given before it
+        command.add_argument("-v", "--verbose", default=argparse.SUPPRESS, **verbosity)
     return parser
 
 
@@ -261,6 +242,11 @@ def _stop(signum, frame):
 def main(argv=None):
     """Entry point of the `tfganaug` console script. SIGTERM stops a command as Ctrl-C does."""
     args = build_parser().parse_args(argv)
+    # TensorFlow's C++ logging, read when it is imported: errors only with -v (warnings are many and
+    # harmless), else none; its start-up lines ignore the setting (see `tfganaug.console`).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if args.verbose else "3")
+    if not args.verbose:
+        quiet_tensorflow()
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _stop) if in_main_thread else None
     try:

@@ -3,6 +3,7 @@ that name the file, the key path and what is allowed (`ConfigError`)."""
 
 import difflib
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Union
 
@@ -47,7 +48,7 @@ def read_yaml(path):
 
 
 def apply_override(raw, assignment):
-    """Apply one `key.path=value` override (value parsed as YAML) to the raw mapping, in place."""
+    """Apply one `key.path=value` override (the CLI's `--set`; value parsed as YAML) to the raw mapping, in place."""
     if "=" not in assignment:
         raise ConfigError(f"--set {assignment!r}: expected key.path=value, e.g. classifier.epochs=2")
     key_path, text = assignment.split("=", 1)
@@ -56,6 +57,13 @@ def apply_override(raw, assignment):
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {assignment}: the value is not valid YAML ({getattr(exc, 'problem', exc)}); "
                           "quote strings, close brackets: e.g. --set seeds=[0,1]") from None
+    return set_key(raw, key_path, value)
+
+
+def set_key(raw, key_path, value, shown="--set {}"):
+    """Set the dotted `key_path` of the raw mapping to `value`, in place: list indices for lists, a
+    section left out of the file made as needed. `shown` names the override in errors (the API
+    passes "overrides[{!r}]")."""
     parts = key_path.strip().split(".")
     node = raw
     for i, part in enumerate(parts):
@@ -63,7 +71,7 @@ def apply_override(raw, assignment):
         here = ".".join(parts[: i + 1])
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(f"--set {key_path}: '{here}' needs a list index below {len(node)}")
+                raise ConfigError(f"{shown.format(key_path)}: '{here}' needs a list index below {len(node)}")
             part = int(part)
             if isinstance(node[part], str) and not last:  # a `- baseline` shorthand entry
                 node[part] = {"type": node[part]}
@@ -73,8 +81,8 @@ def apply_override(raw, assignment):
             if isinstance(node, dict) and node.get(part) is None:
                 node[part] = {}  # a section left out of the file, or written as `key:` with nothing
             if not isinstance(node[part], (dict, list)):
-                raise ConfigError(f"--set {key_path}: '{here}' is a value ({node[part]!r}), not a mapping; "
-                                  f"set it with --set {here}=...")
+                raise ConfigError(f"{shown.format(key_path)}: '{here}' is a value ({node[part]!r}), not a mapping; "
+                                  f"set it with {shown.format(here)}" + ("=..." if shown.startswith("--set") else ""))
             node = node[part]
     return raw
 
@@ -161,10 +169,20 @@ def validate(raw, source="<config>"):
 
 
 def load_config(path, overrides=()):
-    """Read, override (`key.path=value` strings) and validate an experiment YAML file."""
+    """Read, override and validate an experiment YAML file.
+
+    Args:
+        path: the experiment YAML.
+        overrides: `key.path=value` strings (the CLI's `--set`; values parsed as YAML), or a mapping
+            {"key.path": value} of Python values (the Python API's).
+    """
     raw = read_yaml(path)
-    for assignment in overrides:
-        apply_override(raw, assignment)
+    if isinstance(overrides, Mapping):
+        for key_path, value in overrides.items():
+            set_key(raw, str(key_path), value, shown="overrides[{!r}]")
+    else:
+        for assignment in overrides:
+            apply_override(raw, assignment)
     return validate(raw, source=str(path))
 
 

@@ -5,6 +5,10 @@ Per model: runs x (set-up + steps x seconds per step). The set-up (build, compil
 step, which traces) and the step time are measured on random images of the run's shape, through
 the same `fit` the run uses. Not counted: GAN metrics, `gan.select` evaluations, image synthesis;
 and classifier runs may stop early (`classifier.patience`), so their part is an upper bound.
+A model timed once is not timed again for the same settings (`TimingCache`): the points of a sweep
+over `samples_per_class` reuse one timing, and so do GAN models (GAN, SGAN, DAGAN, ...) on the same
+network and sizes, whose steps differ in losses and heads only, and CycleGANs of the same networks
+between other classes (the line says which model was timed).
 """
 
 import math
@@ -25,10 +29,14 @@ from tfganaug.experiment.builders import (
     gan_schedule,
 )
 from tfganaug.experiment.planning import planned_size
+from tfganaug.experiment.progress import duration
 from tfganaug.synthesis.translation import domain_classes
 
-TIMED_STEPS = 3  # after the first step, which traces
+TIMED_STEPS = 3  # at most, after the first step, which traces
+STEP_BUDGET_SECONDS = 1.0  # fewer timed steps once they add up to this: a slow step's time is clear from one
 LONG_RUN_SECONDS = 3600  # one model's training above this is flagged
+NOT_PER_STEP = ("epochs", "kimg", "sample_every", "select")  # GAN settings a training step does not feel
+CYCLEGAN_NOT_PER_STEP = ("name", "domain_a", "domain_b", "epochs", "decay_epochs", "sample_every")
 
 
 @dataclass
@@ -41,6 +49,7 @@ class ModelTime:
     setup_seconds: float  # per run
     step_seconds: float
     advice: str  # what to lower when one run takes too long
+    timed_as: str = ""  # the model whose timing this one shares (same network, another GAN model), if any
 
     @property
     def seconds(self):
@@ -52,7 +61,8 @@ class ModelTime:
 
 
 class StepTimer(keras.callbacks.Callback):
-    """Seconds from `fit`'s start to the end of its first step, and of every later step."""
+    """Seconds from `fit`'s start to the end of its first step, and of every later step; training stops
+    after `TIMED_STEPS` later steps, or fewer once they took `STEP_BUDGET_SECONDS`."""
 
     def __init__(self, started):
         super().__init__()
@@ -63,6 +73,8 @@ class StepTimer(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps.append(time.perf_counter() - (self.started if not self.steps else self.begun))
+        if len(self.steps) > 1 and sum(self.steps[1:]) >= STEP_BUDGET_SECONDS:
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         self.model.stop_training = True  # one epoch of 1 + TIMED_STEPS steps is all it needs
@@ -76,13 +88,31 @@ def _random_images(count, shape, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (count,) + tuple(shape), dtype=np.uint8)
 
 
+class TimingCache(dict):
+    """(set-up seconds, seconds per step) of the models timed so far, by everything that sets them:
+    the model's settings, the image shape, the classes, the batch and the runtime."""
+
+    def __init__(self):
+        super().__init__()
+        self.names = {}  # settings -> the name of the model timed for them
+        self.built = set()  # models built (not timed) to check that they fit the images
+
+    def timed(self, time_it, *settings, name=""):
+        """`time_it()` the first time these settings are seen; the same timing after. Returns
+        (set-up seconds, seconds per step, the `name` given when it was timed)."""
+        key = repr(settings)
+        if key not in self:
+            self[key], self.names[key] = time_it(), name
+        return (*self[key], self.names[key])
+
+
 def _time_classifier(config, image_shape, num_classes):
     c = config.classifier
     recipe = classifier_recipe(config)
     images = _random_images(c.batch_size * (1 + TIMED_STEPS), image_shape)
     targets = one_hot(np.arange(len(images)) % num_classes, num_classes)
     timer = StepTimer(time.perf_counter())
-    model = recipe.build(image_shape, num_classes)
+    model = _built("classifier", "classifier", image_shape, lambda: recipe.build(image_shape, num_classes))
     recipe.fit(model, images, targets, None, 0, verbose=0, callbacks=[timer])
     return timer.result()
 
@@ -127,42 +157,62 @@ def check_models(config, splits):
         _built(f"CycleGAN {cfg.name}", f"cyclegans.{cfg.name}", shape, lambda: build_cyclegan(cfg, shape, 0))
 
 
-def estimate_times(config, splits):
-    """[`ModelTime`] of the classifier, each distinct GAN and each CycleGAN of `config` on `splits`."""
-    check_models(config, splits)
+def estimate_times(config, splits, cache=None):
+    """[`ModelTime`] of the classifier, each distinct GAN and each CycleGAN of `config` on `splits`.
+
+    Every model is built (a network that does not fit the images is a `ConfigError`, as in
+    `check_models`) and timed, unless `cache` (a `TimingCache`) holds a timing of the same settings.
+    """
+    cache = TimingCache() if cache is None else cache
     train, seeds = splits.train, len(config.seeds)
     shape, k = train.image_shape, train.num_classes
-    c = config.classifier
+    c, runtime = config.classifier, config.runtime.model_dump(mode="json")
     keras.utils.set_random_seed(0)
     steps = sum(math.ceil(planned_size(g, splits) / c.batch_size) for g in config.groups) * c.epochs * seeds
-    times = [ModelTime(f"classifier {c.model}", len(config.groups) * seeds, steps, *_time_classifier(config, shape, k),
+    setup, step, _ = cache.timed(lambda: _time_classifier(config, shape, k), "classifier", c.model_dump(mode="json"),
+                                 shape, k, runtime)
+    times = [ModelTime(f"classifier {c.model}", len(config.groups) * seeds, steps, setup, step,
                        advice="classifier.epochs or the classifier's width")]
     for gan in _distinct_gans(config):
         step_batch, epochs = gan_schedule(gan, len(train))
         batch = step_batch * gan.d_steps
-        data = gan_dataset(_random_images(batch, shape), np.arange(batch) % k, batch, 0).repeat()
-        times.append(ModelTime(f"GAN {gan.model} ({gan.network})", seeds, epochs * (len(train) // batch) * seeds,
-                               *_time_fit(lambda: build_gan(gan, shape, k, 0), data),
-                               advice="gan.epochs/gan.kimg or the network's widths (gan.base_filters, gan.d_filters)"))
+        what = f"GAN {gan.model} ({gan.network})"
+
+        def time_gan():
+            data = gan_dataset(_random_images(batch, shape), np.arange(batch) % k, batch, 0).repeat()
+            return _time_fit(lambda: _built(what, "gan", shape, lambda: build_gan(gan, shape, k, 0)), data)
+
+        # GAN models on one network differ in their losses and discriminator heads only: one timing serves
+        # them all (dagan_lowdata's GAN, SGAN and DAGAN on one DCGAN pair: steps within 1.5x of each other).
+        per_step = {key: value for key, value in gan.key_dump().items() if key not in NOT_PER_STEP + ("model",)}
+        setup, step, timed_as = cache.timed(time_gan, "gan", per_step, shape, k, batch, runtime, name=what)
+        built = repr((what, per_step, shape, k))
+        if timed_as != what and built not in cache.built:  # the model timed fits the images; does this one?
+            _built(what, "gan", shape, lambda: build_gan(gan, shape, k, 0))
+            cache.built.add(built)
+        times.append(ModelTime(what, seeds, epochs * (len(train) // batch) * seeds, setup, step,
+                               advice="gan.epochs/gan.kimg or the network's widths (gan.base_filters, gan.d_filters)",
+                               timed_as=timed_as if timed_as != what else ""))
     for cfg in _used_cyclegans(config):
         a, b = domain_classes(cfg.name, cfg.domain_a, cfg.domain_b, train.class_names)
         counts = train.counts()
         n_a, n_b = int(counts[a].sum()), int(counts[b].sum())
         batch = max(1, min(cfg.batch_size, n_a, n_b))
-        images = _random_images(batch, shape)
-        data = prefetched(tf.data.Dataset.zip((domain_dataset(images, batch, 0), domain_dataset(images, batch, 1))))
-        times.append(ModelTime(f"CycleGAN {cfg.name}", seeds, cfg.epochs * math.ceil(max(n_a, n_b) / batch) * seeds,
-                               *_time_fit(lambda: build_cyclegan(cfg, shape, 0), data),
-                               advice=f"cyclegans.{cfg.name}.epochs or its filters"))
+
+        def time_cyclegan():
+            images = _random_images(batch, shape)
+            data = prefetched(tf.data.Dataset.zip((domain_dataset(images, batch, 0), domain_dataset(images, batch, 1))))
+            return _time_fit(lambda: _built(f"CycleGAN {cfg.name}", f"cyclegans.{cfg.name}", shape,
+                                            lambda: build_cyclegan(cfg, shape, 0)), data)
+
+        # CycleGANs of the same networks between other classes take steps of the same time.
+        per_step = {key: value for key, value in cfg.model_dump(mode="json").items() if key not in CYCLEGAN_NOT_PER_STEP}
+        what = f"CycleGAN {cfg.name}"
+        setup, step, timed_as = cache.timed(time_cyclegan, "cyclegan", per_step, shape, batch, runtime, name=what)
+        times.append(ModelTime(what, seeds, cfg.epochs * math.ceil(max(n_a, n_b) / batch) * seeds,
+                               setup, step, advice=f"cyclegans.{cfg.name}.epochs or its filters",
+                               timed_as=timed_as if timed_as != what else ""))
     return times
-
-
-def _duration(seconds):
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def describe_times(times):
@@ -171,9 +221,10 @@ def describe_times(times):
              "synthesis; classifier runs may stop early):"]
     for t in times:
         lines.append(f"  {t.what:32s} {t.runs:3d} runs x ({t.setup_seconds:.1f} s set-up + "
-                     f"{t.steps // t.runs} steps x {1000 * t.step_seconds:.0f} ms) = {_duration(t.seconds)}")
+                     f"{t.steps // t.runs} steps x {1000 * t.step_seconds:.0f} ms) = {duration(t.seconds)}"
+                     + (f"  (steps timed on {t.timed_as}: same network)" if t.timed_as else ""))
         if t.seconds_per_run > LONG_RUN_SECONDS:
-            lines.append(f"  WARNING: one run of {t.what} takes about {_duration(t.seconds_per_run)} here; "
+            lines.append(f"  WARNING: one run of {t.what} takes about {duration(t.seconds_per_run)} here; "
                          f"lower {t.advice}, or run on a GPU")
-    lines.append(f"  total about {_duration(sum(t.seconds for t in times))}")
+    lines.append(f"  total about {duration(sum(t.seconds for t in times))}")
     return lines

@@ -20,6 +20,7 @@ from tfganaug.experiment.builders import RunData, build_from_spec, classifier_re
 from tfganaug.experiment.estimate import check_models
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import describe_plan, plan_group
+from tfganaug.experiment.progress import tracker
 from tfganaug.files import folder_lock, inside, path_component, read_json, write_text
 from tfganaug.layout import CONFIG_FILE, RUNS_DIR
 from tfganaug.reporting.plots import (
@@ -140,6 +141,7 @@ def _run_groups(config, run_dir, data, log, verbose):
             f"{', '.join(str(config.data.for_seed(s).seed) for s in config.seeds)}")
     records, total = [], len(config.groups) * len(config.seeds)
     models = RunModels(config, run_dir, data, log, verbose)
+    progress = tracker(config)
     for group in config.groups:
         for seed in config.seeds:
             splits = data.splits(seed)
@@ -158,7 +160,8 @@ def _run_groups(config, run_dir, data, log, verbose):
                     log(line)
             records.append(record)
             log(f"[{len(records)}/{total}] {group.label} seed {seed}: accuracy {100 * record['accuracy']:.2f}%, "
-                f"balanced {100 * record['balanced_accuracy']:.2f}%, macro-F1 {100 * record['macro_f1']:.2f}% ({status})")
+                f"balanced {100 * record['balanced_accuracy']:.2f}%, macro-F1 {100 * record['macro_f1']:.2f}% ({status})"
+                + progress.describe(group.label, trained=status != "already done"))
     train = data.splits().train
     class_names, quality = train.class_names, {}
     notes = filter_notes(records, class_names)

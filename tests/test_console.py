@@ -1,0 +1,54 @@
+"""What `tfganaug train` prints: no TensorFlow start-up lines unless -v, a line per run with the time left."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import tfganaug
+from tests.conftest import tiny_config
+from tfganaug.console import STARTUP_NOISE
+
+REPO = Path(tfganaug.__file__).resolve().parent.parent
+# TensorFlow 2.21's start-up lines (each printed twice) and its first device query's.
+STARTUP = ("absl::InitializeLog", "oneDNN custom operations", "Could not find cuda drivers", "cuInit")
+KERAS_EPOCH = re.compile(r"\d+/\d+ - \d+s - .*accuracy: ")  # "3/3 - 7s - 2s/step - accuracy: 0.1667 - loss: ..."
+
+
+def _train(*args):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user's shell has it
+    done = subprocess.run([sys.executable, "-m", "tfganaug.cli", "train", *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.mark.slow
+def test_train_is_quiet_and_prints_each_run_with_the_time_left(tmp_path, npz_file):
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(tiny_config(npz_file, seeds=[0, 1])))
+    quiet = _train(path, "--out", tmp_path / "quiet")
+    printed = quiet.stdout + quiet.stderr
+    assert not [marker for marker in STARTUP if marker in printed], quiet.stderr
+    assert "WARNING" not in printed and not KERAS_EPOCH.search(printed)  # nor Keras's lines per epoch
+    assert re.search(r"\n\[1/2\] baseline seed 0: accuracy .*% \(\d+\.\ds\), about \d+ s left\n", quiet.stdout)
+    assert re.search(r"\n\[2/2\] baseline seed 1: accuracy .*% \(\d+\.\ds\)\n", quiet.stdout)  # nothing left
+    # -v shows what was hidden: TensorFlow's start-up lines, and Keras's line per epoch.
+    loud = _train(path, "--out", tmp_path / "loud", "--set", "seeds=[0]", "-v")
+    assert any(marker in loud.stderr for marker in STARTUP) and KERAS_EPOCH.search(loud.stdout)
+
+
+def test_only_start_up_lines_count_as_noise():
+    noise = ["WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+             "I0000 00:00:1796173275.883577    7299 port.cc:153] oneDNN custom operations are on.",
+             "I0000 00:00:1796173275.889311    7299 cudart_stub.cc:31] Could not find cuda drivers on your machine",
+             "E0000 00:00:1796173285.121677    7299 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error"]
+    kept = ["E0000 00:00:1796173285.121677    7299 op_kernel.cc:1830] OP_REQUIRES failed at conv_ops.cc",
+            "UserWarning: something a user should see", "Traceback (most recent call last):"]
+    assert all(STARTUP_NOISE.search(line) for line in noise)
+    assert not any(STARTUP_NOISE.search(line) for line in kept)

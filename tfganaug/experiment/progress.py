@@ -1,0 +1,76 @@
+"""How far a `train` command is: the time left, printed after every finished classifier run.
+
+The estimate comes from the command's own wall clock: a run still to come is expected to take as
+long as the finished runs of its group took (their GAN or CycleGAN training included, which the
+first seed of a GAN group waits for), or the mean of all finished runs for a group not seen yet.
+Runs loaded from an earlier command (already done) take no time and teach nothing.
+"""
+
+import contextlib
+import contextvars
+import time
+
+_current = contextvars.ContextVar("tfganaug_progress", default=None)
+
+
+def run_labels(config):
+    """The group label of every classifier run of `config` (every point of its sweep), in run order."""
+    points = [config.sweep_point(value) for value in config.sweep.values] if config.sweep else [config]
+    return [group.label for point in points for group in point.groups for _ in point.seeds]
+
+
+class Progress:
+    """The runs of a command still to come, and how long the finished ones took.
+
+    Args:
+        labels: the group label of every run, in run order (`run_labels`).
+        clock: seconds of a monotonic clock (for tests).
+    """
+
+    def __init__(self, labels, clock=time.monotonic):
+        self.remaining, self.clock = list(labels), clock
+        self.seconds = {}  # group label -> wall seconds of each of its trained runs
+        self.mark = clock()
+
+    def finished(self, label, trained=True):
+        """Count one run of group `label` as finished; return the seconds left (None: nothing measured yet)."""
+        now = self.clock()
+        if trained:
+            self.seconds.setdefault(label, []).append(now - self.mark)
+        self.mark = now
+        if label in self.remaining:
+            self.remaining.remove(label)
+        every = [s for runs in self.seconds.values() for s in runs]
+        if not every:
+            return None
+        mean = lambda runs: sum(runs) / len(runs)  # noqa: E731
+        return sum(mean(self.seconds.get(other, every)) for other in self.remaining)
+
+    def describe(self, label, trained=True):
+        """`finished`, as the tail of the run's line: ", about 4 min left" (empty when unknown or done)."""
+        left = self.finished(label, trained)
+        return f", about {duration(left)} left" if left else ""
+
+
+def duration(seconds):
+    """Seconds as a rounded "40 s", "12 min" or "1.5 h"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+@contextlib.contextmanager
+def tracking(config):
+    """Within the block, the runs of every point of `config` share one `Progress` (`tracker`)."""
+    token = _current.set(Progress(run_labels(config)))
+    try:
+        yield _current.get()
+    finally:
+        _current.reset(token)
+
+
+def tracker(config):
+    """The command's `Progress` when one is `tracking`, else a new one for the runs of `config` alone."""
+    return _current.get() or Progress(run_labels(config))
