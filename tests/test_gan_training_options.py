@@ -106,6 +106,23 @@ def test_d_steps_makes_that_many_discriminator_updates_per_generator_update():
     assert int(model.d_optimizer.iterations) == 6 and int(model.g_optimizer.iterations) == 2
 
 
+def test_each_discriminator_step_takes_its_own_share_of_the_batch_and_the_generator_the_last_labels():
+    model = _gan(d_steps=3)
+    model.compile(model.g_optimizer, model.d_optimizer, run_eagerly=True)
+    seen = {"d": [], "g": []}
+    d_step, g_step = model.discriminator_step, model.generator_step
+    model.discriminator_step = lambda real, labels, random: seen["d"].append((real.numpy(), labels.numpy())) \
+        or d_step(real, labels, random)
+    model.generator_step = lambda labels, random: seen["g"].append(labels.numpy()) or g_step(labels, random)
+    images, labels = next(iter(_data(n=12, batch=12)))
+    model.fit(_data(n=12, batch=12), epochs=1, verbose=0)
+    assert len(seen["d"]) == 3
+    for i, (real, part_labels) in enumerate(seen["d"]):
+        np.testing.assert_array_equal(real, images.numpy()[4 * i:4 * (i + 1)])
+        np.testing.assert_array_equal(part_labels, labels.numpy()[4 * i:4 * (i + 1)])
+    np.testing.assert_array_equal(seen["g"][0], labels.numpy()[8:])
+
+
 def test_the_schedule_counts_images_shown_for_kimg_and_shrinks_the_batch_for_tiny_data():
     assert gan_schedule(GANTraining(batch_size=64, epochs=7), 1000) == (64, 7)
     # 1000 images, batches of 64: 15 full batches = 960 images shown per epoch; 10 kimg -> 11 epochs
@@ -121,14 +138,32 @@ def test_lecam_regularizer_by_hand():
     assert float(losses.lecam_regularizer(real, fake, 0.4, 0.2)) == pytest.approx(3.88 / 4 + 2.13 / 4)
 
 
-def test_lecam_moving_averages_follow_the_logits_and_are_refused_without_a_real_fake_logit():
-    model = _gan(lecam=0.3)
+def _lecam_step(model):
+    """One discriminator step on fixed images; returns (its loss, D's real logits, D's fake logits before it)."""
     real = tf.constant(np.random.default_rng(0).uniform(-1, 1, (4,) + SHAPE).astype("float32"))
     labels = tf.constant([0, 1, 2, 0])
-    before = float(tf.reduce_mean(model.discriminator([real, labels])))  # the logits the step sees (no augmentation)
-    model.discriminator_step(real, labels, StepRandom(0, 0))
-    assert float(model.lecam_real) == pytest.approx(0.01 * before, rel=1e-5)  # 0.99 x 0 + 0.01 x mean
-    assert float(model.lecam_fake) != 0.0
+    noise = StepRandom(0, 0).normal([4, model.latent_dim])  # the step's first draw: its fake images' noise
+    fake = model.generator([noise, labels], training=True)
+    real_logits = model.discriminator([real, labels], training=True)
+    fake_logits = model.discriminator([fake, labels], training=True)
+    loss = model.discriminator_step(real, labels, StepRandom(0, 0))
+    return float(loss), np.ravel(real_logits), np.ravel(fake_logits)
+
+
+def test_lecam_adds_its_term_to_the_discriminator_loss_anchored_to_the_debiased_first_means():
+    loss, real, fake = _lecam_step(_gan(lecam=0.3))
+    bce = np.mean(np.logaddexp(0, -real)) + np.mean(np.logaddexp(0, fake))  # the cgan's default loss
+    # After one update the zero-debiased averages are exactly the batch's means (not 0.01 x them).
+    term = np.mean(np.maximum(real - fake.mean(), 0) ** 2) + np.mean(np.maximum(real.mean() - fake, 0) ** 2)
+    assert term > 1e-3
+    assert loss == pytest.approx(bce + 0.3 * term, rel=1e-5)
+
+
+def test_lecam_moving_averages_follow_the_logits_and_are_refused_without_a_real_fake_logit():
+    model = _gan(lecam=0.3)
+    _, real, fake = _lecam_step(model)
+    assert float(model.lecam_real) == pytest.approx(0.01 * real.mean(), rel=1e-5)  # stored biased: 0.99 x 0 + 0.01 x mean
+    assert float(model.lecam_fake) == pytest.approx(0.01 * fake.mean(), rel=1e-5)
     with pytest.raises(ValueError, match="lecam"):
         GANTraining(model="dagan", lecam=0.3)
 
@@ -163,16 +198,33 @@ def test_new_gan_keys_left_at_their_defaults_keep_existing_run_keys():
 
 
 @pytest.mark.parametrize("bias,moves", [(5.0, "up"), (-5.0, "down")])
-def test_ada_p_rises_while_the_discriminator_is_sure_of_real_images_and_falls_otherwise(bias, moves):
+def test_ada_p_moves_every_four_discriminator_steps_by_their_images(bias, moves):
     model = _gan(diffaugment=["translation"], ada_target=0.6)
     logits = model.discriminator.get_layer("logits")
     kernel, _ = logits.get_weights()
     logits.set_weights([kernel * 0, np.array([bias], np.float32)])  # every image scored `bias`
+    model.d_optimizer.learning_rate.assign(0.0)  # keep the scores
     model.ada_p.assign(0.5)
     real = tf.zeros((4,) + SHAPE)
-    model.discriminator_step(real, tf.constant([0, 1, 2, 0]), StepRandom(0, 0))
-    step = 4 / (model.ADA_KIMG * 1000)  # one batch of 4 real images
-    assert float(model.ada_p) == pytest.approx(0.5 + step if moves == "up" else 0.5 - step)
+    for step in range(model.ADA_INTERVAL):
+        assert float(model.ada_p) == 0.5  # the signs of the first three batches are pooled, not acted on
+        model.discriminator_step(real, tf.constant([0, 1, 2, 0]), StepRandom(0, step))
+    moved = 4 * 4 / (model.ADA_KIMG * 1000)  # four batches of 4 real images
+    assert float(model.ada_p) == pytest.approx(0.5 + moved if moves == "up" else 0.5 - moved)
+    np.testing.assert_array_equal(model.ada_stats.numpy(), [0.0, 0.0])
+
+
+def test_ada_pools_the_signs_of_its_interval_not_the_last_batchs():
+    model = _gan(diffaugment=["translation"], ada_target=0.6)
+    logits = model.discriminator.get_layer("logits")
+    kernel, _ = logits.get_weights()
+    model.d_optimizer.learning_rate.assign(0.0)
+    model.ada_p.assign(0.5)
+    real = tf.zeros((4,) + SHAPE)
+    for step, bias in enumerate([5.0, 5.0, 5.0, -5.0]):  # pooled E[sign] = 0.5, below the target 0.6
+        logits.set_weights([kernel * 0, np.array([bias], np.float32)])
+        model.discriminator_step(real, tf.constant([0, 1, 2, 0]), StepRandom(0, step))
+    assert float(model.ada_p) == pytest.approx(0.5 - 16 / (model.ADA_KIMG * 1000))
 
 
 def test_ada_p_is_logged_per_epoch_and_applies_transforms_per_image():
