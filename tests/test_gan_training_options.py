@@ -132,6 +132,24 @@ def test_the_schedule_counts_images_shown_for_kimg_and_shrinks_the_batch_for_tin
         gan_schedule(GANTraining(d_steps=5), 4)
 
 
+def test_d_steps_on_several_replicas_needs_a_batch_they_can_split():
+    from tfganaug.config import validate
+    from tfganaug.experiment.builders import check_replica_batches
+
+    def config(batch_size, d_steps):
+        gan = {"model": "cgan", "batch_size": batch_size, "d_steps": d_steps}
+        return validate({"name": "x", "groups": ["baseline", {"type": "gan", "gan": gan}]})
+
+    with pytest.raises(ConfigError, match=r"groups.1.gan \(group 'cgan-pseudo_label'\): gan.d_steps: 2 with gan.batch_size: 5 on 2 "
+                                          r"replicas .*set groups.1.gan.batch_size: 4 or 6, or gan.d_steps: 1"):
+        check_replica_batches(config(5, 2), 2)
+    for batch_size, d_steps, replicas in ((6, 2, 2), (5, 1, 2), (5, 2, 1), (9, 3, 3)):
+        check_replica_batches(config(batch_size, d_steps), replicas)  # splits evenly, or nothing to split
+    # A batch made smaller for tiny data stays a multiple of the replicas: 50 // 2 = 25 -> 24.
+    assert gan_schedule(GANTraining(batch_size=64, d_steps=2), 50, replicas=2)[0] == 24
+    assert gan_schedule(GANTraining(batch_size=64, d_steps=1), 25, replicas=2)[0] == 25
+
+
 def test_lecam_regularizer_by_hand():
     real, fake = tf.constant([1.0, -0.5, 2.0, 0.0]), tf.constant([-1.0, 0.5, 0.0, 0.3])
     # relu(real - 0.2)^2 = 0.64, 0, 3.24, 0 ; relu(0.4 - fake)^2 = 1.96, 0, 0.16, 0.01
