@@ -280,6 +280,53 @@ def test_select_keeps_the_best_checkpoint_not_the_last_and_logs_the_curve(tmp_pa
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3] and [float(r["gan_train"]) for r in rows] == [0.2, 0.9, 0.5]
 
 
+def test_a_nan_score_is_never_the_best(tmp_path):
+    from tfganaug.training.gan_fit import train_gan
+    from tfganaug.training.selection import weights_epoch
+
+    model = _gan()
+    scores, snapshots = iter([float("nan"), 0.4, 0.3]), []
+
+    def measure(gan):  # the first evaluation is NaN (a diverged or empty measure)
+        snapshots.append([w.numpy().copy() for w in gan.generator.weights])
+        return {"gan_train": next(scores)}
+
+    spec = {"gan": {"model": "cgan"}, "image_shape": list(SHAPE), "class_names": ["a", "b", "c"], "seed": 0}
+    train_gan(model, _data(), epochs=3, folder=tmp_path, spec=spec, seed=0, class_names=["a", "b", "c"],
+              verbose=0, select={"measure": measure, "metric": "gan_train", "every": 1})
+    assert weights_epoch(tmp_path / "best.weights.h5") == 2
+    for best, now in zip(snapshots[1], model.generator.weights):
+        np.testing.assert_array_equal(best, now)
+    assert not (tmp_path / "best.previous.weights.h5").exists()
+
+
+@pytest.mark.parametrize("previous", [True, False])
+def test_a_resumed_run_never_keeps_the_best_weights_of_an_epoch_whose_row_was_dropped(tmp_path, previous):
+    from tfganaug.training.gan_folder import drop_rows_after, write_quality
+    from tfganaug.training.selection import BestCheckpoint, weights_epoch
+
+    model = _gan()
+    epoch_weights = {}
+    for epoch in (1, 2):  # what BestCheckpoint wrote at epochs 1 and 2, both better than before
+        model.generator.trainable_weights[0].assign(model.generator.trainable_weights[0] + 1.0)
+        epoch_weights[epoch] = model.generator.get_weights()
+        checkpoint = BestCheckpoint(tmp_path, lambda gan, e=epoch: {"gan_train": 0.4 * e}, "gan_train", 1, 5)
+        checkpoint.set_model(model)
+        checkpoint.on_epoch_end(epoch - 1)
+    assert weights_epoch(tmp_path / "best.weights.h5") == 2
+    if not previous:  # a folder whose previous best is gone
+        (tmp_path / "best.previous.weights.h5").unlink()
+    drop_rows_after(tmp_path, 1)  # the backup was of epoch 1: a kill came before epoch 2's
+    resumed = BestCheckpoint(tmp_path, lambda gan: {}, "gan_train", 1, 5)
+    if previous:
+        assert weights_epoch(tmp_path / "best.weights.h5") == 1 and resumed.best == pytest.approx(0.4)
+        model.load_weights(tmp_path / "best.weights.h5")
+        for kept, now in zip(epoch_weights[1], model.generator.get_weights()):
+            np.testing.assert_array_equal(kept, now)
+    else:
+        assert not (tmp_path / "best.weights.h5").exists() and resumed.best is None  # the next evaluation writes one
+
+
 def test_select_is_validated_against_the_data_and_the_model():
     from tfganaug.config import validate
 
