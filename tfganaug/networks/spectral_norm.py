@@ -14,6 +14,10 @@ steps' discriminator is not Lipschitz-1), so the layer's build first runs
 `WARMUP_ITERATIONS` steps on its initial kernel. Every
 replica computes the same step from the same mirrored weights, so `sn_u` stays
 identical across replicas. Inference uses the stored vector without updating it.
+
+Under a mixed-precision policy the power iteration and the division run in float32 on the
+float32 weights (the layers do not autocast their variables): a bfloat16 iteration keeps
+3 significant digits of sigma. Only the convolution or matmul itself runs in the compute dtype.
 """
 
 import keras
@@ -32,6 +36,10 @@ class SpectralNorm:
     # Steps at build: within 2% of the largest singular value for glorot-initialised kernels up to
     # 3x3x128x128 (one step: 18-33% below it).
     WARMUP_ITERATIONS = 50
+
+    def __init__(self, *args, **kwargs):
+        # float32 weights inside a mixed-precision model (Keras autocasts a layer called alone regardless).
+        super().__init__(*args, **{**kwargs, "autocast": False})
 
     def build(self, input_shape=None):
         super().build(input_shape)
@@ -68,8 +76,12 @@ class SpectralNorm:
 
     def _bias_and_activation(self, outputs):
         if self.use_bias:
-            outputs = outputs + self.bias
+            outputs = outputs + ops.cast(self.bias, outputs.dtype)
         return self.activation(outputs) if self.activation is not None else outputs
+
+    def _compute(self, x):
+        """`x` in the layer's compute dtype (bfloat16 or float16 under a mixed policy)."""
+        return ops.cast(x, self.compute_dtype)
 
     def normalized_kernel(self, training=False):
         """The kernel divided by its estimated largest singular value; in training, `sn_u` takes one more
@@ -88,7 +100,7 @@ class SNConv2D(SpectralNorm, keras.layers.Conv2D):
     """`keras.layers.Conv2D` with a spectrally normalized kernel (channels-last)."""
 
     def call(self, inputs, training=False):
-        outputs = ops.conv(inputs, self.normalized_kernel(training), strides=self.strides, padding=self.padding,
+        outputs = ops.conv(self._compute(inputs), self._compute(self.normalized_kernel(training)), strides=self.strides, padding=self.padding,
                            dilation_rate=self.dilation_rate, data_format=self.data_format)
         return self._bias_and_activation(outputs)
 
@@ -98,7 +110,7 @@ class SNDense(SpectralNorm, keras.layers.Dense):
     """`keras.layers.Dense` with a spectrally normalized kernel."""
 
     def call(self, inputs, training=False):
-        return self._bias_and_activation(ops.matmul(inputs, self.normalized_kernel(training)))
+        return self._bias_and_activation(ops.matmul(self._compute(inputs), self._compute(self.normalized_kernel(training))))
 
 
 @keras.saving.register_keras_serializable(package="tfganaug")
@@ -111,7 +123,7 @@ class SNEmbedding(SpectralNorm, keras.layers.Embedding):
         return self.embeddings
 
     def call(self, inputs, training=False):
-        return ops.take(self.normalized_kernel(training), ops.cast(inputs, "int32"), axis=0)
+        return ops.take(self._compute(self.normalized_kernel(training)), ops.cast(inputs, "int32"), axis=0)
 
     def compute_output_spec(self, inputs, training=False):
         return super().compute_output_spec(inputs)
