@@ -100,7 +100,8 @@ class SNConv2D(SpectralNorm, keras.layers.Conv2D):
     """`keras.layers.Conv2D` with a spectrally normalized kernel (channels-last)."""
 
     def call(self, inputs, training=False):
-        outputs = ops.conv(self._compute(inputs), self._compute(self.normalized_kernel(training)), strides=self.strides, padding=self.padding,
+        kernel = self._compute(self.normalized_kernel(training))
+        outputs = ops.conv(self._compute(inputs), kernel, strides=self.strides, padding=self.padding,
                            dilation_rate=self.dilation_rate, data_format=self.data_format)
         return self._bias_and_activation(outputs)
 
@@ -110,7 +111,8 @@ class SNDense(SpectralNorm, keras.layers.Dense):
     """`keras.layers.Dense` with a spectrally normalized kernel."""
 
     def call(self, inputs, training=False):
-        return self._bias_and_activation(ops.matmul(self._compute(inputs), self._compute(self.normalized_kernel(training))))
+        kernel = self._compute(self.normalized_kernel(training))
+        return self._bias_and_activation(ops.matmul(self._compute(inputs), kernel))
 
 
 @keras.saving.register_keras_serializable(package="tfganaug")
