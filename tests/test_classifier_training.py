@@ -37,3 +37,40 @@ def test_sample_weights_reach_the_loss():
                        sample_weight=np.array([1.0, weight], np.float32))
         moved[weight] = model.layers[-1].get_weights()[1][0]
     np.testing.assert_allclose([moved[3.0], moved[1 / 3], moved[1.0]], [-0.1, 0.1, 0.0], atol=1e-4)
+
+
+def _adam_steps(optimizer):
+    """A tiny network's weights after 8 steps of `optimizer` on fixed data."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(3)])
+    model.compile(optimizer=optimizer, loss="mse")
+    rng = np.random.default_rng(0)
+    model.fit(rng.normal(size=(32, 5)).astype("float32"), rng.normal(size=(32, 3)).astype("float32"), batch_size=8,
+              epochs=2, verbose=0, shuffle=False)
+    return model.get_weights()
+
+
+def test_fused_adam_makes_kerass_adam_updates_with_one_fused_op_per_variable():
+    import tensorflow as tf
+
+    from tfganaug.training.optimizers import FusedAdam
+
+    for fused, plain in zip(_adam_steps(FusedAdam(1e-2, beta_1=0.5)), _adam_steps(keras.optimizers.Adam(1e-2, beta_1=0.5))):
+        np.testing.assert_allclose(fused, plain, atol=2e-6)
+    variable, optimizer = keras.Variable(np.ones(3, np.float32)), FusedAdam(1e-2)
+    optimizer.build([variable])
+    graph = tf.function(lambda g: optimizer.apply_gradients([(g, variable)])).get_concrete_function(
+        tf.TensorSpec([3], tf.float32)).graph
+    assert [op.type for op in graph.get_operations()].count("ResourceApplyAdam") == 1
+
+
+def test_classifiers_train_with_the_fused_adam():
+    from tfganaug.training.optimizers import FusedAdam
+
+    seen = []
+    record = keras.callbacks.LambdaCallback(on_train_begin=lambda logs: seen.append(type(record.model.optimizer)))
+    images, targets = np.zeros((4, 2, 2, 1), np.uint8), one_hot([0, 1, 0, 1], 2)
+    model = keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    fit_classifier(model, images, targets, epochs=1, batch_size=2, learning_rate=0.1, seed=0, verbose=0,
+                   callbacks=[record])
+    assert seen == [FusedAdam]

@@ -23,7 +23,19 @@ class _Generator:
         return to_signed(np.stack([self.pick(c, i) for i, c in enumerate(labels)]))
 
 
-def test_a_generator_that_ignores_its_noise_is_flagged_and_one_that_copies_varied_real_images_is_not(tmp_path):
+class _UnconditionalGenerator:
+    """A stand-in unconditional generator: `pick(index)` -> a uint8 image."""
+
+    conditional = False
+
+    def __init__(self, pick):
+        self.pick = pick
+
+    def generate(self, n=None, seed=None, **_):
+        return to_signed(np.stack([self.pick(i) for i in range(n)]))
+
+
+def _splits_and_recipe():
     pool = make_imageset(num_classes=3, per_class=40, shape=(8, 8, 1), seed=0)
     test = make_imageset(num_classes=3, per_class=20, shape=(8, 8, 1), seed=1)
     splits = split_pool(pool, test, samples_per_class=30, val_per_class=5)
@@ -32,6 +44,11 @@ def test_a_generator_that_ignores_its_noise_is_flagged_and_one_that_copies_varie
         fit=lambda model, images, targets, val, seed: fit_classifier(
             model, images, targets, val=val, epochs=2, batch_size=16, learning_rate=1e-2, seed=seed, verbose=0),
         key="k", data_key="d")
+    return splits, recipe
+
+
+def test_a_generator_that_ignores_its_noise_is_flagged_and_one_that_copies_varied_real_images_is_not(tmp_path):
+    splits, recipe = _splits_and_recipe()
     by_class = [splits.train.images[splits.train.labels == c] for c in range(3)]
     collapsed = _Generator(lambda c, i: by_class[c][0])  # one image per class, whatever the noise
     copier = _Generator(lambda c, i: by_class[c][i % len(by_class[c])])  # varied real images
@@ -47,3 +64,16 @@ def test_a_generator_that_ignores_its_noise_is_flagged_and_one_that_copies_varie
     warnings = collapse_warnings(metrics)
     assert len(warnings) == 3 and "GAN collapsed makes near-identical 'c1' images" in warnings[1]
     assert "duplicates, not variety" in warnings[1]
+
+
+def test_an_unconditional_generator_that_ignores_its_noise_is_flagged_as_a_whole(tmp_path):
+    splits, recipe = _splits_and_recipe()
+    images = splits.train.images
+    metrics = evaluate_generators([("same", _UnconditionalGenerator(lambda i: images[0]), {}),
+                                   ("copier", _UnconditionalGenerator(lambda i: images[i % len(images)]), {})],
+                                  splits=splits, recipe=recipe, cache_dir=tmp_path, log=lambda line: None)
+    assert metrics["same"]["collapsed"] == ["all images"] and metrics["same"]["overall"]["spread"] < 0.01
+    assert metrics["copier"]["collapsed"] == [] and metrics["copier"]["overall"]["spread"] > 0.4
+    assert collapse_warnings(metrics) == [
+        "Warning: GAN same makes near-identical images (their spread is 0.00 of the real images'): its images add "
+        "duplicates, not variety."]

@@ -106,6 +106,23 @@ def test_d_steps_makes_that_many_discriminator_updates_per_generator_update():
     assert int(model.d_optimizer.iterations) == 6 and int(model.g_optimizer.iterations) == 2
 
 
+def test_each_discriminator_step_takes_its_own_share_of_the_batch_and_the_generator_the_last_labels():
+    model = _gan(d_steps=3)
+    model.compile(model.g_optimizer, model.d_optimizer, run_eagerly=True)
+    seen = {"d": [], "g": []}
+    d_step, g_step = model.discriminator_step, model.generator_step
+    model.discriminator_step = lambda real, labels, random: seen["d"].append((real.numpy(), labels.numpy())) \
+        or d_step(real, labels, random)
+    model.generator_step = lambda labels, random: seen["g"].append(labels.numpy()) or g_step(labels, random)
+    images, labels = next(iter(_data(n=12, batch=12)))
+    model.fit(_data(n=12, batch=12), epochs=1, verbose=0)
+    assert len(seen["d"]) == 3
+    for i, (real, part_labels) in enumerate(seen["d"]):
+        np.testing.assert_array_equal(real, images.numpy()[4 * i:4 * (i + 1)])
+        np.testing.assert_array_equal(part_labels, labels.numpy()[4 * i:4 * (i + 1)])
+    np.testing.assert_array_equal(seen["g"][0], labels.numpy()[8:])
+
+
 def test_the_schedule_counts_images_shown_for_kimg_and_shrinks_the_batch_for_tiny_data():
     assert gan_schedule(GANTraining(batch_size=64, epochs=7), 1000) == (64, 7)
     # 1000 images, batches of 64: 15 full batches = 960 images shown per epoch; 10 kimg -> 11 epochs
@@ -115,20 +132,56 @@ def test_the_schedule_counts_images_shown_for_kimg_and_shrinks_the_batch_for_tin
         gan_schedule(GANTraining(d_steps=5), 4)
 
 
+def test_d_steps_on_several_replicas_needs_a_batch_they_can_split():
+    from tfganaug.config import validate
+    from tfganaug.experiment.builders import check_replica_batches
+
+    def config(batch_size, d_steps):
+        gan = {"model": "cgan", "batch_size": batch_size, "d_steps": d_steps}
+        return validate({"name": "x", "groups": ["baseline", {"type": "gan", "gan": gan}]})
+
+    with pytest.raises(ConfigError, match=r"groups.1.gan \(group 'cgan-pseudo_label'\): gan.d_steps: 2 with gan.batch_size: 5 on 2 "
+                                          r"replicas .*set groups.1.gan.batch_size: 4 or 6, or gan.d_steps: 1"):
+        check_replica_batches(config(5, 2), 2)
+    for batch_size, d_steps, replicas in ((6, 2, 2), (5, 1, 2), (5, 2, 1), (9, 3, 3)):
+        check_replica_batches(config(batch_size, d_steps), replicas)  # splits evenly, or nothing to split
+    # A batch made smaller for tiny data stays a multiple of the replicas: 50 // 2 = 25 -> 24.
+    assert gan_schedule(GANTraining(batch_size=64, d_steps=2), 50, replicas=2)[0] == 24
+    assert gan_schedule(GANTraining(batch_size=64, d_steps=1), 25, replicas=2)[0] == 25
+
+
 def test_lecam_regularizer_by_hand():
     real, fake = tf.constant([1.0, -0.5, 2.0, 0.0]), tf.constant([-1.0, 0.5, 0.0, 0.3])
     # relu(real - 0.2)^2 = 0.64, 0, 3.24, 0 ; relu(0.4 - fake)^2 = 1.96, 0, 0.16, 0.01
     assert float(losses.lecam_regularizer(real, fake, 0.4, 0.2)) == pytest.approx(3.88 / 4 + 2.13 / 4)
 
 
-def test_lecam_moving_averages_follow_the_logits_and_are_refused_without_a_real_fake_logit():
-    model = _gan(lecam=0.3)
+def _lecam_step(model):
+    """One discriminator step on fixed images; returns (its loss, D's real logits, D's fake logits before it)."""
     real = tf.constant(np.random.default_rng(0).uniform(-1, 1, (4,) + SHAPE).astype("float32"))
     labels = tf.constant([0, 1, 2, 0])
-    before = float(tf.reduce_mean(model.discriminator([real, labels])))  # the logits the step sees (no augmentation)
-    model.discriminator_step(real, labels, StepRandom(0, 0))
-    assert float(model.lecam_real) == pytest.approx(0.01 * before, rel=1e-5)  # 0.99 x 0 + 0.01 x mean
-    assert float(model.lecam_fake) != 0.0
+    noise = StepRandom(0, 0).normal([4, model.latent_dim])  # the step's first draw: its fake images' noise
+    fake = model.generator([noise, labels], training=True)
+    real_logits = model.discriminator([real, labels], training=True)
+    fake_logits = model.discriminator([fake, labels], training=True)
+    loss = model.discriminator_step(real, labels, StepRandom(0, 0))
+    return float(loss), np.ravel(real_logits), np.ravel(fake_logits)
+
+
+def test_lecam_adds_its_term_to_the_discriminator_loss_anchored_to_the_debiased_first_means():
+    loss, real, fake = _lecam_step(_gan(lecam=0.3))
+    bce = np.mean(np.logaddexp(0, -real)) + np.mean(np.logaddexp(0, fake))  # the cgan's default loss
+    # After one update the zero-debiased averages are exactly the batch's means (not 0.01 x them).
+    term = np.mean(np.maximum(real - fake.mean(), 0) ** 2) + np.mean(np.maximum(real.mean() - fake, 0) ** 2)
+    assert term > 1e-3
+    assert loss == pytest.approx(bce + 0.3 * term, rel=1e-5)
+
+
+def test_lecam_moving_averages_follow_the_logits_and_are_refused_without_a_real_fake_logit():
+    model = _gan(lecam=0.3)
+    _, real, fake = _lecam_step(model)
+    assert float(model.lecam_real) == pytest.approx(0.01 * real.mean(), rel=1e-5)  # stored biased: 0.99 x 0 + 0.01 x mean
+    assert float(model.lecam_fake) == pytest.approx(0.01 * fake.mean(), rel=1e-5)
     with pytest.raises(ValueError, match="lecam"):
         GANTraining(model="dagan", lecam=0.3)
 
@@ -163,16 +216,33 @@ def test_new_gan_keys_left_at_their_defaults_keep_existing_run_keys():
 
 
 @pytest.mark.parametrize("bias,moves", [(5.0, "up"), (-5.0, "down")])
-def test_ada_p_rises_while_the_discriminator_is_sure_of_real_images_and_falls_otherwise(bias, moves):
+def test_ada_p_moves_every_four_discriminator_steps_by_their_images(bias, moves):
     model = _gan(diffaugment=["translation"], ada_target=0.6)
     logits = model.discriminator.get_layer("logits")
     kernel, _ = logits.get_weights()
     logits.set_weights([kernel * 0, np.array([bias], np.float32)])  # every image scored `bias`
+    model.d_optimizer.learning_rate.assign(0.0)  # keep the scores
     model.ada_p.assign(0.5)
     real = tf.zeros((4,) + SHAPE)
-    model.discriminator_step(real, tf.constant([0, 1, 2, 0]), StepRandom(0, 0))
-    step = 4 / (model.ADA_KIMG * 1000)  # one batch of 4 real images
-    assert float(model.ada_p) == pytest.approx(0.5 + step if moves == "up" else 0.5 - step)
+    for step in range(model.ADA_INTERVAL):
+        assert float(model.ada_p) == 0.5  # the signs of the first three batches are pooled, not acted on
+        model.discriminator_step(real, tf.constant([0, 1, 2, 0]), StepRandom(0, step))
+    moved = 4 * 4 / (model.ADA_KIMG * 1000)  # four batches of 4 real images
+    assert float(model.ada_p) == pytest.approx(0.5 + moved if moves == "up" else 0.5 - moved)
+    np.testing.assert_array_equal(model.ada_stats.numpy(), [0.0, 0.0])
+
+
+def test_ada_pools_the_signs_of_its_interval_not_the_last_batchs():
+    model = _gan(diffaugment=["translation"], ada_target=0.6)
+    logits = model.discriminator.get_layer("logits")
+    kernel, _ = logits.get_weights()
+    model.d_optimizer.learning_rate.assign(0.0)
+    model.ada_p.assign(0.5)
+    real = tf.zeros((4,) + SHAPE)
+    for step, bias in enumerate([5.0, 5.0, 5.0, -5.0]):  # pooled E[sign] = 0.5, below the target 0.6
+        logits.set_weights([kernel * 0, np.array([bias], np.float32)])
+        model.discriminator_step(real, tf.constant([0, 1, 2, 0]), StepRandom(0, step))
+    assert float(model.ada_p) == pytest.approx(0.5 - 16 / (model.ADA_KIMG * 1000))
 
 
 def test_ada_p_is_logged_per_epoch_and_applies_transforms_per_image():
@@ -208,6 +278,53 @@ def test_select_keeps_the_best_checkpoint_not_the_last_and_logs_the_curve(tmp_pa
     assert not np.allclose(snapshots[2][0], snapshots[1][0])
     rows = read_quality(tmp_path)
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3] and [float(r["gan_train"]) for r in rows] == [0.2, 0.9, 0.5]
+
+
+def test_a_nan_score_is_never_the_best(tmp_path):
+    from tfganaug.training.gan_fit import train_gan
+    from tfganaug.training.selection import weights_epoch
+
+    model = _gan()
+    scores, snapshots = iter([float("nan"), 0.4, 0.3]), []
+
+    def measure(gan):  # the first evaluation is NaN (a diverged or empty measure)
+        snapshots.append([w.numpy().copy() for w in gan.generator.weights])
+        return {"gan_train": next(scores)}
+
+    spec = {"gan": {"model": "cgan"}, "image_shape": list(SHAPE), "class_names": ["a", "b", "c"], "seed": 0}
+    train_gan(model, _data(), epochs=3, folder=tmp_path, spec=spec, seed=0, class_names=["a", "b", "c"],
+              verbose=0, select={"measure": measure, "metric": "gan_train", "every": 1})
+    assert weights_epoch(tmp_path / "best.weights.h5") == 2
+    for best, now in zip(snapshots[1], model.generator.weights):
+        np.testing.assert_array_equal(best, now)
+    assert not (tmp_path / "best.previous.weights.h5").exists()
+
+
+@pytest.mark.parametrize("previous", [True, False])
+def test_a_resumed_run_never_keeps_the_best_weights_of_an_epoch_whose_row_was_dropped(tmp_path, previous):
+    from tfganaug.training.gan_folder import drop_rows_after, write_quality
+    from tfganaug.training.selection import BestCheckpoint, weights_epoch
+
+    model = _gan()
+    epoch_weights = {}
+    for epoch in (1, 2):  # what BestCheckpoint wrote at epochs 1 and 2, both better than before
+        model.generator.trainable_weights[0].assign(model.generator.trainable_weights[0] + 1.0)
+        epoch_weights[epoch] = model.generator.get_weights()
+        checkpoint = BestCheckpoint(tmp_path, lambda gan, e=epoch: {"gan_train": 0.4 * e}, "gan_train", 1, 5)
+        checkpoint.set_model(model)
+        checkpoint.on_epoch_end(epoch - 1)
+    assert weights_epoch(tmp_path / "best.weights.h5") == 2
+    if not previous:  # a folder whose previous best is gone
+        (tmp_path / "best.previous.weights.h5").unlink()
+    drop_rows_after(tmp_path, 1)  # the backup was of epoch 1: a kill came before epoch 2's
+    resumed = BestCheckpoint(tmp_path, lambda gan: {}, "gan_train", 1, 5)
+    if previous:
+        assert weights_epoch(tmp_path / "best.weights.h5") == 1 and resumed.best == pytest.approx(0.4)
+        model.load_weights(tmp_path / "best.weights.h5")
+        for kept, now in zip(epoch_weights[1], model.generator.get_weights()):
+            np.testing.assert_array_equal(kept, now)
+    else:
+        assert not (tmp_path / "best.weights.h5").exists() and resumed.best is None  # the next evaluation writes one
 
 
 def test_select_is_validated_against_the_data_and_the_model():

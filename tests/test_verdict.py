@@ -25,6 +25,13 @@ def test_a_gan_group_that_loses_to_oversampling_is_called_so_with_its_interval_a
     assert " On the rare class: -5.00 points of recall of c1 against over (95% CI " in line
 
 
+def test_an_unconditional_gans_collapse_is_said():
+    records = runs("base", "baseline", [40]) + runs("gan", "gan", [39])
+    rows, statistics = summarize(records, CLASSES)
+    line = verdict(rows, statistics, {"gan": {"recall": 0.01, "collapsed": ["all images"]}})
+    assert line.endswith("its GAN: recall 0.01, near-identical images.")
+
+
 def test_no_significant_difference_is_not_a_gain_and_one_seed_says_what_its_interval_covers():
     records = runs("base", "baseline", [40]) + runs("gan", "gan", [39])
     rows, statistics = summarize(records, CLASSES)

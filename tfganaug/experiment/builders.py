@@ -167,11 +167,15 @@ def build_gan(gan, image_shape, num_classes, seed):
     return model
 
 
-def gan_schedule(gan, num_images):
+def gan_schedule(gan, num_images, replicas=1):
     """(images per discriminator step, epochs) of a GAN trained on `num_images` images: the
     configured batch (smaller for tiny data sets), and `gan.epochs`, or as many epochs as
-    `gan.kimg` thousand real images take. A batch of the GAN's dataset holds `d_steps` steps' images."""
+    `gan.kimg` thousand real images take. A batch of the GAN's dataset holds `d_steps` steps' images.
+    With `d_steps` > 1 on several `replicas`, a batch made smaller stays a multiple of their number
+    (each replica splits its share into `d_steps` parts; see `check_replica_batches`)."""
     step_batch = min(gan.batch_size, num_images // gan.d_steps)
+    if gan.d_steps > 1:
+        step_batch -= step_batch % replicas
     if step_batch < 1:
         raise ConfigError(f"gan.d_steps: {gan.d_steps} discriminator steps need at least {gan.d_steps} training "
                           f"images, the training set has {num_images}")
@@ -179,6 +183,25 @@ def gan_schedule(gan, num_images):
         return step_batch, gan.epochs
     shown_per_epoch = num_images // (step_batch * gan.d_steps) * step_batch * gan.d_steps
     return step_batch, max(1, math.ceil(gan.kimg * 1000 / shown_per_epoch))
+
+
+def check_replica_batches(config, replicas):
+    """Refuse, before anything trains, a GAN group whose `d_steps` > 1 cannot split its batch on `replicas`
+    replicas: each replica gets 1/replicas of the dataset's batch (`d_steps` x `batch_size` images) and
+    splits it into `d_steps` discriminator steps, so `batch_size` must divide by the replicas."""
+    if replicas <= 1:
+        return
+    for i, group in enumerate(config.groups):
+        gan = group.gan if group.type == "gan" else None
+        if gan is None or gan.d_steps == 1 or gan.batch_size % replicas == 0:
+            continue
+        below = gan.batch_size - gan.batch_size % replicas
+        fits = " or ".join(str(b) for b in (below, below + replicas) if b > 0)
+        raise ConfigError(
+            f"groups.{i}.gan (group '{group.label}'): gan.d_steps: {gan.d_steps} with gan.batch_size: {gan.batch_size} "
+            f"on {replicas} replicas (runtime.distribute: {config.runtime.distribute}): every replica splits its "
+            f"share of the batch into {gan.d_steps} discriminator steps, so gan.batch_size must divide by {replicas}; "
+            f"set groups.{i}.gan.batch_size: {fits}, or gan.d_steps: 1")
 
 
 def build_cyclegan(cfg, image_shape, seed, steps_per_epoch=1):

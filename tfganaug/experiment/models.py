@@ -8,7 +8,7 @@ import tensorflow as tf
 from tfganaug.data.pipeline import domain_dataset, gan_dataset, prefetched
 from tfganaug.data.pixels import to_signed, to_uint8
 from tfganaug.errors import ConfigError
-from tfganaug.distribute import call_in_batches
+from tfganaug.distribute import call_in_batches, num_replicas
 from tfganaug.evaluation.gan_evaluation import real_classifier, validation_quality
 from tfganaug.experiment.builders import build_from_spec, gan_schedule
 from tfganaug.layout import FEATURES_DIR, MODELS_DIR
@@ -71,7 +71,7 @@ class RunModels:
         spec = {"gan": gan.model_dump(mode="json"), "image_shape": list(train.image_shape),
                 "num_classes": train.num_classes, "class_names": list(train.class_names), "seed": seed}
 
-        step_batch, epochs = gan_schedule(gan, len(train))
+        step_batch, epochs = gan_schedule(gan, len(train), num_replicas())
 
         def fit(model, folder):
             data = gan_dataset(train.images, train.labels, step_batch * gan.d_steps, seed)

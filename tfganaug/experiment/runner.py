@@ -16,7 +16,7 @@ from tfganaug.errors import UserError
 from tfganaug.evaluation.collapse import collapse_warnings, collapsed_classes
 from tfganaug.evaluation.gan_evaluation import evaluate_gans
 from tfganaug.evaluation.metrics import classification_metrics
-from tfganaug.experiment.builders import RunData, build_from_spec, classifier_recipe, make_splits
+from tfganaug.experiment.builders import RunData, build_from_spec, check_replica_batches, classifier_recipe, make_splits
 from tfganaug.experiment.estimate import check_models
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import describe_plan, plan_group
@@ -81,6 +81,7 @@ def train(config, run_dir, log=print, verbose=None, overwrite=False):
             raise UserError(f"runtime.jit_compile: true with {strategy.num_replicas_in_sync} replicas: Keras cannot "
                             "XLA-compile a training step under MirroredStrategy; set runtime.jit_compile: auto "
                             "(XLA off with several replicas) or train on one device")
+        check_replica_batches(config, strategy.num_replicas_in_sync)
         if strategy.num_replicas_in_sync > 1:
             log(f"training on {describe_strategy(strategy)}; batch sizes are global")
         return (run_sweep if config.sweep else run_experiment)(config, worker_folder(run_dir, strategy), log, verbose,

@@ -60,7 +60,8 @@ class GANBase(keras.Model):
             transform is applied to an image with probability `ada_p`, which rises while the
             discriminator's sign on real images, E[sign(D(x))], is above this target (it is
             overfitting) and falls while below; it moves by at most 1 per `ADA_KIMG` thousand
-            real images. Needs `diffaugment` transforms and a real/fake logit.
+            real images, once every `ADA_INTERVAL` discriminator steps from the signs of all their
+            real images (as StyleGAN2-ADA). Needs `diffaugment` transforms and a real/fake logit.
         feature_discriminator: when set, a second discriminator on frozen pretrained features
             (`tfganaug.networks.projected`), trained with the first by `d_optimizer`; its losses
             (`tfganaug.gans.feature_branch`) join both networks' losses. Needs a real/fake logit
@@ -84,6 +85,10 @@ class GANBase(keras.Model):
 
     has_real_fake_logit = True  # what LeCam and ADA read; SGAN and DAGAN have class logits only
     ADA_KIMG = 100  # real images (thousands) for ada_p to go from 0 to 1 (StyleGAN2-ADA: 500, for longer runs)
+    # Discriminator steps whose real-image signs are pooled before ada_p moves (StyleGAN2-ADA's ada_interval):
+    # one batch's sign is noisy, and moving on every batch made p jitter at the batch size's scale.
+    ADA_INTERVAL = 4
+    LECAM_DECAY = 0.99  # of the moving averages LeCam anchors to (google/lecam-gan)
 
     def __init__(self, generator, discriminator, latent_dim, num_classes, loss="bce", gp_weight=10.0,
                  diffaugment=(), instance_noise=0.0, seed=None, d_steps=1, lecam=0.0, ema_decay=None, ema_start=0,
@@ -111,10 +116,13 @@ class GANBase(keras.Model):
         self.ada_target = None if ada_target is None else float(ada_target)
         self.ada_p = None if ada_target is None else keras.Variable(0.0, trainable=False, name="ada_p")
         self.d_steps, self.lecam = int(d_steps), float(lecam)
-        # The moving averages of D's mean real and fake logits that LeCam anchors to (decay 0.99, as
-        # in google/lecam-gan).
+        # The moving averages of D's mean real and fake logits that LeCam anchors to, stored biased
+        # toward their start at 0 and read zero-debiased (`lecam_term`).
         self.lecam_real = keras.Variable(0.0, trainable=False, name="lecam_real") if lecam else None
         self.lecam_fake = keras.Variable(0.0, trainable=False, name="lecam_fake") if lecam else None
+        # ADA's pooled statistics since ada_p last moved: [sum of sign(D(real)), real images].
+        self.ada_stats = None if ada_target is None else keras.Variable(
+            [0.0, 0.0], trainable=False, name="ada_stats")
         self.ema_decay, self.ema_start = (None if ema_decay is None else float(ema_decay)), int(ema_start)
         self.ema_generator = None
         if self.ema_decay is not None:
@@ -233,25 +241,43 @@ class GANBase(keras.Model):
         with tf.GradientTape() as tape:
             loss, real_logits, fake_logits = self.discriminator_loss(real, fake, labels, random)
             if self.lecam:
-                loss += self.lecam * lecam_regularizer(real_logits, fake_logits, self.lecam_real, self.lecam_fake)
+                loss += self.lecam * self.lecam_term(real_logits, fake_logits)
             loss += self.feature_loss(real, fake, labels, random)
             loss += sum(self.discriminator.losses)  # weight regularizers, if the network has any
             scaled = self._scaled(self.d_optimizer, loss)
         weights = self.discriminator_weights
         self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
-        if self.lecam:
-            for average, logits in ((self.lecam_real, real_logits), (self.lecam_fake, fake_logits)):
-                average.assign(0.99 * average + 0.01 * global_mean(tf.reduce_mean(tf.cast(logits, tf.float32))))
         if self.ada_target is not None:
             self.adapt_augmentation(real_logits, tf.shape(real)[0])
         return loss
 
+    def lecam_term(self, real_logits, fake_logits):
+        """LeCam's regularizer anchored to the moving averages of D's mean real and fake logits, this
+        batch's included and zero-debiased (divided by 1 - decay^n after n updates), as google/lecam-gan's
+        `assign_moving_average(..., zero_debias=True)`: the first anchors are the first batch's means,
+        where biased averages starting at 0 pulled every early real logit toward 0. Updates the averages."""
+        updates = tf.cast(self.d_optimizer.iterations + 1, tf.float32)  # this step is the n-th update
+        debias = 1.0 - tf.pow(self.LECAM_DECAY, updates)
+        real_logits, fake_logits = tf.cast(real_logits, tf.float32), tf.cast(fake_logits, tf.float32)
+        anchors = []
+        for average, logits in ((self.lecam_real, real_logits), (self.lecam_fake, fake_logits)):
+            mean = global_mean(tf.reduce_mean(tf.stop_gradient(logits)))
+            updated = self.LECAM_DECAY * average + (1.0 - self.LECAM_DECAY) * mean
+            average.assign(updated)
+            anchors.append(updated / debias)
+        return lecam_regularizer(real_logits, fake_logits, *anchors)
+
     def adapt_augmentation(self, real_logits, batch):
-        """One step of `ada_p`: up while E[sign(D(real))] (over the global batch) is above `ada_target`,
-        down while below, by batch / (ADA_KIMG x 1000) per local batch, clipped to [0, 1]."""
+        """Pools E[sign(D(real))] over the global batch into `ada_stats`; every `ADA_INTERVAL` discriminator
+        steps moves `ada_p` up while the pooled mean is above `ada_target`, down while below, by the pooled
+        real images / (ADA_KIMG x 1000) (the paper's speed per image), clipped to [0, 1], and empties the pool."""
+        images = tf.cast(batch * num_replicas(), tf.float32)
         overfit = global_mean(tf.reduce_mean(tf.sign(tf.cast(real_logits, tf.float32))))
-        step = tf.cast(batch * num_replicas(), tf.float32) / (self.ADA_KIMG * 1000.0)
-        self.ada_p.assign(tf.clip_by_value(self.ada_p + tf.sign(overfit - self.ada_target) * step, 0.0, 1.0))
+        stats = self.ada_stats + tf.stack([overfit * images, images])
+        moved = self.ada_p + tf.sign(stats[0] / stats[1] - self.ada_target) * stats[1] / (self.ADA_KIMG * 1000.0)
+        due = self.d_optimizer.iterations % self.ADA_INTERVAL == 0  # counts this step: it has been applied
+        self.ada_p.assign(tf.where(due, tf.clip_by_value(moved, 0.0, 1.0), self.ada_p))
+        self.ada_stats.assign(tf.where(due, tf.zeros_like(stats), stats))
 
     def update_ema(self):
         """One step of the generator's moving average: trainable weights averaged with `ema_decay` (after

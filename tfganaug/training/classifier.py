@@ -7,6 +7,7 @@ from tfganaug.data.pipeline import FreshSynthesis, classifier_dataset, one_hot
 from tfganaug.distribute import call_in_batches, first_local_batch, step_logs
 from tfganaug.evaluation.metrics import classification_metrics
 from tfganaug.training.callbacks import StopOnNonFiniteLoss
+from tfganaug.training.optimizers import FusedAdam
 
 
 def real_class_accuracy(num_classes):
@@ -71,7 +72,7 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         val: None or (images, integer labels) for model selection; with it the
             weights of the epoch with the best validation accuracy are kept, and
             `patience` epochs without improvement stop training.
-        epochs, batch_size, learning_rate: training schedule (Adam).
+        epochs, batch_size, learning_rate: training schedule (Adam, as the fused `FusedAdam`).
         seed: shuffling seed.
         class_weight: {class: weight} or None.
         augment: a Keras layer applied to training batches, or None.
@@ -91,7 +92,7 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
     num_outputs = model.output_shape[-1]
     model = StrategyFit(model)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=FusedAdam(learning_rate),
         loss=keras.losses.CategoricalCrossentropy(),
         metrics=[real_class_accuracy(num_classes or num_outputs)],
         jit_compile=jit_compile,

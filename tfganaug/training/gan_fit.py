@@ -66,6 +66,15 @@ def backed_up_epochs(folder):
     return json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0
 
 
+def _precision_advice(model):
+    """What to say of a diverged model's precision: nothing in float32; under a mixed policy, that it
+    trained in it and how to train in float32 instead."""
+    policy = model.dtype_policy.name
+    if policy == "float32":
+        return ""
+    return f" or train it in float32 (runtime.mixed_precision: off; it trained in {policy})"
+
+
 def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, sample_every=5, verbose=2,
               steps_per_epoch=None, grids=None, extra_callbacks=(), jit_compile="auto", select=None,
               backup_seconds=0):
@@ -111,8 +120,8 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
     callbacks = [
         # Before the backup: a diverged epoch is never saved.
         StopOnNonFiniteLoss(f"The last backup (after epoch {{backed_up}}) is kept in {backup}; lower the learning "
-                            "rates (or try loss: hinge or wgan_gp), then run the same command again to resume from it",
-                            backed_up=lambda: backup_callback.saved_epoch),
+                            f"rates (or try loss: hinge or wgan_gp){_precision_advice(model)}, then run the same "
+                            "command again to resume from it", backed_up=lambda: backup_callback.saved_epoch),
         StandingStatistics(epochs, sample_every, select["every"] if select else 0),
         *selection,
         # Before the backup: a kill between the two leaves a row of an epoch not backed up, which the

@@ -1,0 +1,166 @@
+"""Milliseconds per GAN training step: through `fit` (the data-efficient recipe: spectral norm where the
+pair has it, EMA, DiffAugment, LeCam, logging) against the bare forward/backward work of the same
+layers in a plain `tf.function` (spectral norm layers replaced by plain ones; hinge loss and Adam, no
+EMA, DiffAugment, LeCam, ADA or logging), in float32 and in mixed_bfloat16; then, in float32, the
+full step with one feature switched off at a time (where the rest goes).
+
+Every variant is timed round-robin within each round (bench/timing.py), so a slow phase of the shared
+machine hits all alike; reported are median milliseconds per step and ratios taken within rounds.
+Target (issue 31): the full step at >= 0.7x the speed of its bare work.
+
+    nice python bench/gan_step.py                                # dcgan and resnet at 28x28, batch 32
+    nice python bench/gan_step.py --json docs/benchmarks/gan_step.json --repeats 7
+"""
+
+import argparse
+import json
+import os
+import statistics
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tfganaug.config import GANTraining  # noqa: E402
+from tfganaug.distribute import cpu_has_bfloat16  # noqa: E402
+from tfganaug.experiment.builders import build_gan  # noqa: E402
+from tfganaug.networks.spectral_norm import SNConv2D, SNDense, SNEmbedding  # noqa: E402
+from timing import alternating_seconds, paired_speed_ratio, write_json  # noqa: E402  (bench/timing.py)
+
+SHAPE, K = (28, 28, 1), 10
+RECIPE = {"model": "cgan", "loss": "hinge", "latent_dim": 64, "diffaugment": ["translation", "cutout"],
+          "lecam": 0.3, "ema": {"decay": 0.99}, "beta_1": 0.0}
+# The network pairs, at widths that keep a run within minutes on 2 shared cores (the Fashion-MNIST
+# recipes use base_filters 32, d_filters [32, 64] for resnet). Hook for the discriminator feature
+# branch: once `gan.features` exists, add e.g. "resnet+features": {"network": "resnet", ..., "features": {...}}.
+PAIRS = {
+    "dcgan": {"network": "dcgan", "base_filters": 32, "d_filters": [32, 64]},
+    "resnet": {"network": "resnet", "base_filters": 16, "d_filters": [16, 32]},
+}
+# Features switched off one at a time (float32): the setting that turns each off.
+TOGGLES = {"no EMA": {"ema": None}, "no DiffAugment": {"diffaugment": []}, "no LeCam": {"lecam": 0.0}}
+PLAIN = {SNConv2D: keras.layers.Conv2D, SNDense: keras.layers.Dense, SNEmbedding: keras.layers.Embedding}
+
+
+def under_policy(policy, build):
+    """`build()` with Keras's global dtype policy set to `policy` (its layers keep it)."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        return build()
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def full_gan(settings, batch):
+    keras.utils.set_random_seed(0)
+    return build_gan(GANTraining(**{**RECIPE, **settings, "batch_size": batch}), SHAPE, K, seed=0)
+
+
+def plain_copy(network):
+    """`network` with its spectral-norm layers replaced by the plain Keras layers (same config)."""
+    def clone(layer):
+        for sn, plain in PLAIN.items():
+            if isinstance(layer, sn):
+                config = {k: v for k, v in layer.get_config().items() if k != "autocast"}
+                return plain.from_config(config)
+        return layer.__class__.from_config(layer.get_config())
+    return keras.models.clone_model(network, clone_function=clone)
+
+
+def bare_step(gan):
+    """A `tf.function` doing one discriminator and one generator step of `gan`'s layers (hinge, Adam)."""
+    generator, discriminator = plain_copy(gan.generator), plain_copy(gan.discriminator)
+    g_opt, d_opt = keras.optimizers.Adam(2e-4, 0.0), keras.optimizers.Adam(2e-4, 0.0)
+    g_opt.build(generator.trainable_variables)
+    d_opt.build(discriminator.trainable_variables)
+
+    @tf.function
+    def step(real, labels):
+        noise = tf.random.normal([tf.shape(real)[0], gan.latent_dim])
+        fake = generator([noise, labels], training=True)
+        with tf.GradientTape() as tape:
+            real_logits = tf.cast(discriminator([real, labels], training=True), tf.float32)
+            fake_logits = tf.cast(discriminator([fake, labels], training=True), tf.float32)
+            d_loss = tf.reduce_mean(tf.nn.relu(1 - real_logits)) + tf.reduce_mean(tf.nn.relu(1 + fake_logits))
+        d_opt.apply_gradients(zip(tape.gradient(d_loss, discriminator.trainable_variables),
+                                  discriminator.trainable_variables))
+        with tf.GradientTape() as tape:
+            fake = generator([noise, labels], training=True)
+            g_loss = -tf.reduce_mean(tf.cast(discriminator([fake, labels], training=True), tf.float32))
+        g_opt.apply_gradients(zip(tape.gradient(g_loss, generator.trainable_variables), generator.trainable_variables))
+        return d_loss, g_loss
+    return step
+
+
+def runs_for(name, settings, policy, batch, steps, toggles):
+    """{variant: zero-argument callable running `steps` steps}, each traced once already."""
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (batch,) + SHAPE).astype("float32")
+    labels = (np.arange(batch) % K).astype("int32")
+    data = tf.data.Dataset.from_tensors((images, labels)).repeat(steps).cache()
+    runs = {}
+
+    def through_fit(model):
+        return lambda: model.fit(data, epochs=1, verbose=0)
+
+    variants = {f"{name} {policy} full": settings}
+    if toggles:
+        variants.update({f"{name} {policy} {what}": {**settings, **change} for what, change in TOGGLES.items()})
+    for variant, options in variants.items():
+        model = under_policy(policy, lambda options=options: full_gan(options, batch))
+        runs[variant] = through_fit(model)
+        runs[variant]()  # traces
+    step = under_policy(policy, lambda: bare_step(full_gan(settings, batch)))
+    real, label_tensor = tf.constant(images), tf.constant(labels)
+
+    def bare():
+        for _ in range(steps):
+            outputs = step(real, label_tensor)
+        float(outputs[0])  # wait for the last step
+    bare()  # traces
+    runs[f"{name} {policy} bare"] = bare
+    return runs
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=8, help="steps per timed run")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds")
+    parser.add_argument("--json", help="write the figures here")
+    args = parser.parse_args()
+    policies = ["float32", "mixed_bfloat16"]
+    runs = {}
+    for name in args.pairs:
+        for policy in policies:
+            runs.update(runs_for(name, PAIRS[name], policy, args.batch, args.steps, toggles=policy == "float32"))
+    seconds = alternating_seconds(runs, args.repeats)
+    ms = {v: round(1000 * statistics.median(s) / args.steps, 2) for v, s in seconds.items()}
+    result = {"settings": {"image_shape": SHAPE, "classes": K, "batch": args.batch, "steps_per_run": args.steps,
+                           "rounds": args.repeats, "recipe": RECIPE, "pairs": {n: PAIRS[n] for n in args.pairs},
+                           "cpu_has_bfloat16": cpu_has_bfloat16(), "cpu_count": os.cpu_count()},
+              "ms_per_step": ms, "pairs": {}}
+    for name in args.pairs:
+        entry = {}
+        for policy in policies:
+            full = f"{name} {policy} full"
+            entry[f"{policy}: full step's speed / its bare work's (target >= 0.7)"] = round(
+                paired_speed_ratio(seconds, full, f"{name} {policy} bare"), 3)
+        entry["bfloat16 speed-up, full step"] = round(
+            paired_speed_ratio(seconds, f"{name} mixed_bfloat16 full", f"{name} float32 full"), 3)
+        entry["bfloat16 speed-up, bare work"] = round(
+            paired_speed_ratio(seconds, f"{name} mixed_bfloat16 bare", f"{name} float32 bare"), 3)
+        entry["float32 speed-up with one feature off"] = {
+            what: round(paired_speed_ratio(seconds, f"{name} float32 {what}", f"{name} float32 full"), 3)
+            for what in TOGGLES}
+        result["pairs"][name] = entry
+    print(json.dumps({"ms_per_step": ms, "pairs": result["pairs"]}, indent=1))
+    write_json(args.json, result)
+
+
+if __name__ == "__main__":
+    main()
