@@ -45,10 +45,71 @@ def _train(args):
                 print(f"\nthe whole sweep: about {total / 3600:.1f} h")
             return 0
         run_dir = Path(args.out) if args.out else config.output.root / config.name
+        if args.shard:
+            return _train_shard(config, run_dir, args.shard)
         train(config, run_dir, overwrite=args.overwrite)
     except ConfigError as exc:  # raised once the data is known (e.g. too few images): name the file too
         raise ConfigError(f"{args.config}: {exc}") from None
     return 0
+
+
+def _train_shard(config, run_dir, shard):
+    from tfganaug.experiment.work import run_shard
+    from tfganaug.tasks import Plan, parse_shard
+
+    existing = Plan.load(run_dir) if run_dir.is_dir() else None
+    index, count = parse_shard(shard, existing.shards if existing else None)
+    failed = run_shard(config, run_dir, index, count)
+    if failed:
+        print(f"error: {failed} task(s) of shard {index}/{count} failed; see `tfganaug status {run_dir}`",
+              file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _plan(args):
+    from tfganaug.config import load_config
+    from tfganaug.experiment.work import plan
+
+    config = load_config(args.config, args.set)
+    run_dir = Path(args.out) if args.out else config.output.root / config.name
+    try:
+        plan(config, run_dir, shards=args.shards, estimate=not args.no_estimate, lock=args.lock,
+             lease_seconds=args.lease_seconds, overwrite=args.overwrite)
+    except ConfigError as exc:
+        raise ConfigError(f"{args.config}: {exc}") from None
+    print(f"run the shards with `tfganaug train {args.config} --out {run_dir} --shard i/{args.shards}` (or "
+          f"--shard auto in a job array), or start workers with `tfganaug worker {run_dir}`; then "
+          f"`tfganaug report {run_dir}`")
+    return 0
+
+
+def _planned_folder(path):
+    from tfganaug.tasks import Plan
+
+    run_dir = _run_folder(path)
+    found = Plan.load(run_dir)
+    if found is None:
+        raise UserError(f"{run_dir} has no task plan (tasks/plan.json); run `tfganaug plan EXP.yaml --out {run_dir}`")
+    return run_dir, found
+
+
+def _worker(args):
+    from tfganaug.experiment.work import work
+
+    run_dir, _ = _planned_folder(args.run_dir)
+    failed = work(run_dir, retry_failed=args.retry_failed, wait=not args.no_wait)
+    if failed:
+        print(f"error: {failed} task(s) failed in this worker; see `tfganaug status {run_dir}`", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _status(args):
+    from tfganaug.tasks import describe_status
+
+    _, found = _planned_folder(args.run_dir)
+    print("\n".join(describe_status(found)))
+    states = found.states()
+    return 0 if len(states["done"]) == len(found.tasks) else 1
 
 
 def _run_folder(path):
@@ -162,8 +223,14 @@ def _inspect_features(args):
 def _report(args):
     from tfganaug.files import folder_lock
     from tfganaug.reporting.report import write_report
+    from tfganaug.tasks import Plan
 
     run_dir = _run_folder(args.run_dir)
+    if Plan.load(run_dir) is not None:  # a planned run: gather its tasks
+        from tfganaug.experiment.work import report
+
+        report(run_dir, partial=args.partial)
+        return 0
     with folder_lock(run_dir):  # a run still writing its results would be reported half-way
         md, page = write_report(run_dir)
     print(f"wrote {md} and {page}")
@@ -208,7 +275,37 @@ def build_parser():
     train.add_argument("--out", help="run folder (default: <output.root>/<name>)")
     train.add_argument("--overwrite", action="store_true",
                        help="run into a folder holding finished runs of another config (unchanged runs are kept)")
+    train.add_argument("--shard", metavar="i/N|auto",
+                       help="run only shard i of N of the planned tasks, no summary (auto: the index from "
+                            "SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX); plans first if --out has no plan")
     train.set_defaults(func=_train)
+
+    plan = commands.add_parser("plan", help="check an experiment, fetch its data and write its task list for "
+                                            "shards and workers")
+    plan.add_argument("config", help="experiment YAML")
+    plan.add_argument("--out", help="run folder (default: <output.root>/<name>)")
+    plan.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE", help="override a config value")
+    plan.add_argument("--shards", type=_positive, default=1, help="shards to balance the tasks into (default 1)")
+    plan.add_argument("--no-estimate", action="store_true",
+                      help="skip the time estimate: shards get equal task counts")
+    plan.add_argument("--lock", choices=["flock", "lease"],
+                      help="how processes lock tasks: flock (one machine, local disks; default) or lease "
+                           "(NFS, Lustre, GPFS: a file with a heartbeat)")
+    plan.add_argument("--lease-seconds", type=float, help="lease mode: a holder silent this long is dead (default 120)")
+    plan.add_argument("--overwrite", action="store_true", help="plan over a folder of another config")
+    plan.set_defaults(func=_plan)
+
+    worker = commands.add_parser("worker", help="claim and run a planned run's tasks until none are left")
+    worker.add_argument("run_dir", help="a run folder of `tfganaug plan`")
+    worker.add_argument("--retry-failed", action="store_true", help="also run tasks that failed before")
+    worker.add_argument("--no-wait", action="store_true",
+                        help="leave when the tasks left are running elsewhere (default: wait, to take over "
+                             "those whose worker dies)")
+    worker.set_defaults(func=_worker)
+
+    status = commands.add_parser("status", help="done, running, failed and missing tasks of a planned run")
+    status.add_argument("run_dir", help="a run folder of `tfganaug plan`")
+    status.set_defaults(func=_status)
 
     generate = commands.add_parser("generate", help="write images of a run's trained GAN as PNG folders + .npz")
     generate.add_argument("run_dir", help="the run folder of `tfganaug train`")
@@ -245,8 +342,10 @@ def build_parser():
     inspect.add_argument("--out", required=True, help="folder for the PNGs")
     inspect.set_defaults(func=_inspect_features)
 
-    report = commands.add_parser("report", help="write report.md and a self-contained report.html of a run")
-    report.add_argument("run_dir", help="the run (or sweep) folder of `tfganaug train`")
+    report = commands.add_parser("report", help="write report.md and a self-contained report.html of a run; of a "
+                                                "planned run, gather its tasks first (results, GAN metrics, plots)")
+    report.add_argument("run_dir", help="the run (or sweep) folder of `tfganaug train` or `tfganaug plan`")
+    report.add_argument("--partial", action="store_true", help="a planned run: gather the finished tasks only")
     report.set_defaults(func=_report)
 
     datasets = commands.add_parser("datasets", help="list data sources and whether they are available offline here")
