@@ -152,13 +152,12 @@ class FileLock:
         except FileNotFoundError:
             return True
 
-    def _lease(self):
+    def _lease(self, retry=True):
         token = uuid.uuid4().hex
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
-            self._break_if_stale()
-            return False
+            return self._break_if_stale() and retry and self._lease(retry=False)
         with os.fdopen(fd, "w") as f:
             f.write(json.dumps({"holder": holder_name(), "token": token}))
         self._token, self.lost = token, False
@@ -169,22 +168,23 @@ class FileLock:
 
     def _break_if_stale(self):
         """Move a lease nobody renewed for `seconds` aside (one claimant wins the rename); put it back
-        when it turns out to have been renewed in between."""
+        when it turns out to have been renewed in between. True when it was stale (or is gone)."""
         if not self._stale():
-            return
+            return False
         aside = self.path.with_name(f"{self.path.name}.stale-{uuid.uuid4().hex[:8]}")
         try:
             os.rename(self.path, aside)
         except FileNotFoundError:
-            return  # another claimant was quicker
+            return True  # another claimant was quicker, or its holder let go
         if self._stale(aside):
             aside.unlink(missing_ok=True)
-            return
+            return True
         try:  # a live lease: give it back unless a new one already stands in its place
             os.link(aside, self.path)
         except FileExistsError:
             pass
         aside.unlink(missing_ok=True)
+        return False
 
     def _heartbeat(self):
         while not self._stop.wait(self.seconds / 4):
