@@ -189,3 +189,17 @@ def test_a_lease_taken_over_is_not_deleted_by_its_old_holder(tmp_path):
     assert path.exists() and new.holder() == ME and json.loads(path.read_text())["token"] == new._token
     new.release()
     assert not path.exists()
+
+
+def test_local_executor_slots_get_a_gpu_each_and_a_share_of_the_cores():
+    from tfganaug.executors import slot_environments
+
+    two = slot_environments("0,1", cores=8)
+    assert [s["CUDA_VISIBLE_DEVICES"] for s in two] == ["0", "1"]
+    assert all(s["TF_NUM_INTRAOP_THREADS"] == "4" and "TF_FORCE_GPU_ALLOW_GROWTH" not in s for s in two)
+    shared = slot_environments("3", workers=2, cores=3)  # two processes on GPU 3: memory as they need it
+    assert [s["CUDA_VISIBLE_DEVICES"] for s in shared] == ["3", "3"]
+    assert all(s["TF_NUM_INTRAOP_THREADS"] == "1" and s["TF_FORCE_GPU_ALLOW_GROWTH"] == "true" for s in shared)
+    assert len(slot_environments(cores=2)) == 1
+    with pytest.raises(UserError, match="--gpus 'a,b'"):
+        slot_environments("a,b")

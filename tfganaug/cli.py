@@ -45,8 +45,12 @@ def _train(args):
                 print(f"\nthe whole sweep: about {total / 3600:.1f} h")
             return 0
         run_dir = Path(args.out) if args.out else config.output.root / config.name
+        if args.shard and args.executor:
+            raise UserError("--shard runs one shard in this process; --executor runs every task: give one of them")
         if args.shard:
             return _train_shard(config, run_dir, args.shard)
+        if args.executor:
+            return _train_with_executor(config, run_dir, args)
         train(config, run_dir, overwrite=args.overwrite)
     except ConfigError as exc:  # raised once the data is known (e.g. too few images): name the file too
         raise ConfigError(f"{args.config}: {exc}") from None
@@ -64,6 +68,21 @@ def _train_shard(config, run_dir, shard):
         print(f"error: {failed} task(s) of shard {index}/{count} failed; see `tfganaug status {run_dir}`",
               file=sys.stderr)
     return 1 if failed else 0
+
+
+def _train_with_executor(config, run_dir, args):
+    from tfganaug.executors import run_local, slot_environments
+    from tfganaug.experiment.work import planned, report
+
+    slots = slot_environments(args.gpus, args.workers)  # checked before any work
+    planned(config, run_dir)
+    failed = run_local(run_dir, slots)
+    if failed:
+        print(f"error: {failed} task(s) failed; see `tfganaug status {run_dir}`; run the same command again to "
+              "retry them after a fix", file=sys.stderr)
+        return 1
+    report(run_dir)
+    return 0
 
 
 def _plan(args):
@@ -97,7 +116,8 @@ def _worker(args):
     from tfganaug.experiment.work import work
 
     run_dir, _ = _planned_folder(args.run_dir)
-    failed = work(run_dir, retry_failed=args.retry_failed, wait=not args.no_wait)
+    only = set(args.task) if args.task else None
+    failed = work(run_dir, retry_failed=args.retry_failed, wait=not (args.no_wait or only), only=only)
     if failed:
         print(f"error: {failed} task(s) failed in this worker; see `tfganaug status {run_dir}`", file=sys.stderr)
     return 1 if failed else 0
@@ -278,6 +298,13 @@ def build_parser():
     train.add_argument("--shard", metavar="i/N|auto",
                        help="run only shard i of N of the planned tasks, no summary (auto: the index from "
                             "SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX); plans first if --out has no plan")
+    train.add_argument("--executor", choices=["local"],
+                       help="plan, run every task in a fresh process on this machine (--workers at a time), "
+                            "then gather")
+    train.add_argument("--gpus", help="with --executor local: GPU ids, one per worker process (e.g. 0,1)")
+    train.add_argument("--workers", type=_positive,
+                       help="with --executor local: processes at a time (default: one per --gpus id, else 1); "
+                            "the CPU cores are shared out among them")
     train.set_defaults(func=_train)
 
     plan = commands.add_parser("plan", help="check an experiment, fetch its data and write its task list for "
@@ -301,6 +328,8 @@ def build_parser():
     worker.add_argument("--no-wait", action="store_true",
                         help="leave when the tasks left are running elsewhere (default: wait, to take over "
                              "those whose worker dies)")
+    worker.add_argument("--task", type=_non_negative, action="append",
+                        help="only this task (its index in the plan); repeatable; implies --no-wait")
     worker.set_defaults(func=_worker)
 
     status = commands.add_parser("status", help="done, running, failed and missing tasks of a planned run")

@@ -24,6 +24,7 @@ TASKS_DIR = "tasks"
 PLAN_FILE = "plan.json"
 SCHEDULER_IDS = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX",
                  "HOSTNAME", "RAY_JOB_ID")
+RESOURCES = ("CUDA_VISIBLE_DEVICES", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")  # what executors set
 STATES = ("done", "running", "failed", "missing")
 
 
@@ -183,8 +184,9 @@ class Plan:
     def write_record(self, task, **fields):
         """Merge `fields` into the task's record, with who is running it."""
         ids = {k: os.environ[k] for k in SCHEDULER_IDS if k in os.environ}
+        resources = {k: os.environ[k] for k in RESOURCES if k in os.environ}
         record = {**self.record(task), "task": task.index, "host": socket.gethostname(), "pid": os.getpid(),
-                  "scheduler": ids, **fields}
+                  "scheduler": ids, "resources": resources, **fields}
         write_text(self._file(task, ".json"), json.dumps(record, indent=1))
         return record
 

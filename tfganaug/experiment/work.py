@@ -173,10 +173,11 @@ def run_shard(config, run_dir, index, count=None, log=print, verbose=None):
     return failed
 
 
-def work(run_dir, log=print, verbose=None, retry_failed=False, wait=True):
-    """Claim and run tasks of `run_dir` until none are left: not done, not failed (unless
-    `retry_failed`) and not running elsewhere; with `wait`, stay while other processes run tasks, so
-    that a task whose process died is claimed again. Returns the number of tasks this worker failed."""
+def work(run_dir, log=print, verbose=None, retry_failed=False, wait=True, only=None):
+    """Claim and run tasks of `run_dir` (those whose index is in `only`, default all) until none are
+    left: not done, not failed (unless `retry_failed`) and not running elsewhere; with `wait`, stay
+    while other processes run tasks, so that a task whose process died is claimed again. Returns the
+    number of tasks this worker failed."""
     from tfganaug.config import load_config
 
     found = Plan.load(run_dir)
@@ -190,7 +191,7 @@ def work(run_dir, log=print, verbose=None, retry_failed=False, wait=True):
         ran = False
         others = False
         for task in found.tasks:
-            if task.index in skip or found.is_done(task):
+            if task.index in skip or (only is not None and task.index not in only) or found.is_done(task):
                 continue
             state, _ = found.state(task)
             if state == "failed" and not retry_failed:

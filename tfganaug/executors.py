@@ -1,0 +1,89 @@
+"""Running a planned run's tasks on this machine, several at a time, each in a fresh process.
+
+Each task runs in a new Python process (`tfganaug worker RUN --task i`, started by exec: nothing
+is forked from a process that has started TensorFlow), whose environment is set before
+TensorFlow starts: `CUDA_VISIBLE_DEVICES` to its worker's GPU (without it every process would take
+GPU 0, and all its memory), and TensorFlow's thread pools to its share of the CPU cores.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+
+from tfganaug.errors import UserError
+from tfganaug.tasks import TASKS_DIR, Plan
+
+
+def slot_environments(gpus=None, workers=None, cores=None):
+    """The environment of each worker slot: [{variable: value}].
+
+    Args:
+        gpus: "0,1": GPU ids handed out to the slots in turn (None: the devices are left as they are).
+        workers: slots (default: one per GPU id, else 1).
+        cores: CPU cores to share out (default: those this process may use).
+    """
+    ids = [g.strip() for g in gpus.split(",")] if gpus else []
+    if gpus is not None and (not ids or not all(g.isdigit() for g in ids)):
+        raise UserError(f"--gpus {gpus!r}: expected GPU ids separated by commas, e.g. 0,1")
+    workers = workers or len(ids) or 1
+    cores = cores or len(os.sched_getaffinity(0))
+    threads = max(1, cores // workers)
+    slots = []
+    for i in range(workers):
+        env = {"TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": str(min(2, threads)),
+               "OMP_NUM_THREADS": str(threads)}
+        if ids:
+            env["CUDA_VISIBLE_DEVICES"] = ids[i % len(ids)]
+        if workers > max(1, len(ids)) or not ids:
+            env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # processes that may share a GPU take memory as they need it
+        slots.append(env)
+    return slots
+
+
+def run_local(run_dir, slots, log=print):
+    """Run every task of `run_dir` that is not done (failed ones again), `len(slots)` at a time, each
+    in a fresh `tfganaug worker RUN --task i` process with its slot's environment; its output goes to
+    `tasks/task-<i>.log`. Returns the number of tasks that failed."""
+    plan = Plan.load(run_dir)
+    queue = [t for t in plan.tasks if not plan.is_done(t)]
+    log(f"{len(queue)} of {len(plan.tasks)} tasks to run, {len(slots)} at a time")
+    mutex, failed, running = threading.Lock(), [], set()
+
+    def slot(env):
+        while True:
+            with mutex:
+                if not queue:
+                    return
+                task = queue.pop(0)
+            log(f"task {task.index} started: {task.describe()}"
+                + (f" (CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']})" if "CUDA_VISIBLE_DEVICES" in env else ""))
+            with open(run_dir / TASKS_DIR / f"task-{task.index}.log", "w") as out:
+                proc = subprocess.Popen([sys.executable, "-m", "tfganaug.cli", "worker", str(run_dir), "--task",
+                                         str(task.index), "--retry-failed"], env={**os.environ, **env},
+                                        stdout=out, stderr=subprocess.STDOUT)
+                with mutex:
+                    running.add(proc)
+                proc.wait()
+                with mutex:
+                    running.discard(proc)
+            if proc.returncode == 0 and plan.is_done(task):
+                log(f"task {task.index} done")
+            else:
+                failed.append(task)
+                log(f"task {task.index} FAILED (exit {proc.returncode}); its output: "
+                    f"{run_dir / TASKS_DIR}/task-{task.index}.log, traceback: {plan.traceback_file(task)}")
+
+    threads = [threading.Thread(target=slot, args=(env,), daemon=True) for env in slots]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)  # a short wait: Ctrl-C and SIGTERM reach this thread
+    finally:
+        with mutex:
+            queue.clear()
+            for proc in running:
+                proc.terminate()  # an interrupted task records itself as such; a rerun resumes it
+    return len(failed)
