@@ -189,3 +189,34 @@ def test_the_local_executor_runs_each_task_in_its_own_process_with_its_gpu(seria
     threads = str(max(1, len(os.sched_getaffinity(0)) // 2))
     assert all(r["resources"]["TF_NUM_INTRAOP_THREADS"] == threads for r in records)
     assert "training GAN acgan" in (run / "tasks" / "task-1.log").read_text()
+
+
+def test_tasks_as_submitit_jobs_then_report_give_the_serial_results(serial, tmp_path):
+    submitit = pytest.importorskip("submitit", reason="the slurm extra: pip install 'tfganaug[slurm]'")
+    from tfganaug.executors import submit_tasks
+
+    config, serial_run = serial
+    run = tmp_path / "run"
+    assert main(["plan", str(config), "--out", str(run), "--no-estimate"]) == 0
+    executor = submitit.AutoExecutor(folder=tmp_path / "jobs", cluster="local")
+    executor.update_parameters(timeout_min=20)
+    jobs, gather = submit_tasks(run, executor)
+    assert gather is None  # the local executor has no dependent jobs: the gather is ours to start
+    assert sorted(job.result() for job in jobs) == [0, 1]
+    assert main(["report", str(run)]) == 0
+    assert_same_results(run, serial_run, rel=1e-4)  # submitit's local jobs may set thread counts of their own
+
+
+def test_a_sweep_run_as_a_shard_then_reported_gives_the_serial_sweep(tmp_path, npz_file):
+    raw = tiny_config(npz_file, groups=["baseline", "duplicate"], sweep={"groups.1.copies": [2, 3]},
+                      output={"gan_metrics": False})
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(path), "--out", str(tmp_path / "serial")]) == 0
+    assert main(["train", str(path), "--out", str(tmp_path / "run"), "--shard", "0/1"]) == 0
+    assert [t.folder for t in Plan.load(tmp_path / "run").tasks] == ["groups.1.copies=2"] * 2 + ["groups.1.copies=3"] * 2
+    assert main(["report", str(tmp_path / "run")]) == 0
+    for point in ("groups.1.copies=2", "groups.1.copies=3"):
+        mine, theirs = (json.loads((tmp_path / r / point / "results.json").read_text()) for r in ("run", "serial"))
+        assert _without_timings(mine) == _without_timings(theirs)
+    assert (tmp_path / "run" / "sweep.md").read_text() == (tmp_path / "serial" / "sweep.md").read_text()

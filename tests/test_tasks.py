@@ -1,4 +1,5 @@
-"""Tasks, shards, status and locks without TensorFlow (fast): see tests/test_scale.py for the processes."""
+"""Tasks, shards, status, locks and bad options, fast (TensorFlow is imported only by `tfganaug train`'s checks):
+see tests/test_scale.py for runs in several processes."""
 
 import json
 import os
@@ -203,3 +204,31 @@ def test_local_executor_slots_get_a_gpu_each_and_a_share_of_the_cores():
     assert len(slot_environments(cores=2)) == 1
     with pytest.raises(UserError, match="--gpus 'a,b'"):
         slot_environments("a,b")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--shard", "2/2"], "--shard 2/2: shard 2 of 2: the index must be from 0 to N-1"),
+    (["--shard", "half"], "--shard 'half': expected i/N (e.g. 0/4) or auto"),
+    (["--shard", "auto"], "--shard auto: neither SLURM_ARRAY_TASK_ID"),
+    (["--shard", "0/2", "--executor", "local"], "--shard runs one shard in this process; --executor runs every"),
+])
+def test_bad_shard_options_exit_2_with_a_message(tmp_path, capsys, monkeypatch, args, message):
+    from tfganaug.cli import main
+
+    for name in ("SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "t.yaml"
+    path.write_text(json.dumps({"name": "t", "data": {"source": "npz", "path": "x.npz"}, "groups": ["baseline"]}))
+    assert main(["train", str(path), "--out", str(tmp_path / "run"), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()  # nothing written
+
+
+def test_status_worker_and_report_of_an_unplanned_folder_say_what_to_do(tmp_path, capsys):
+    from tfganaug.cli import main
+
+    assert main(["status", str(tmp_path)]) == 2
+    assert f"{tmp_path} has no task plan (tasks/plan.json); run `tfganaug plan EXP.yaml --out {tmp_path}`" in \
+        capsys.readouterr().err
+    assert main(["worker", str(tmp_path)]) == 2

@@ -58,11 +58,13 @@ def _train(args):
 
 
 def _train_shard(config, run_dir, shard):
-    from tfganaug.experiment.work import run_shard
     from tfganaug.tasks import Plan, parse_shard
 
     existing = Plan.load(run_dir) if run_dir.is_dir() else None
-    index, count = parse_shard(shard, existing.shards if existing else None)
+    index, count = parse_shard(shard, existing.shards if existing else None)  # before TensorFlow starts
+
+    from tfganaug.experiment.work import run_shard
+
     failed = run_shard(config, run_dir, index, count)
     if failed:
         print(f"error: {failed} task(s) of shard {index}/{count} failed; see `tfganaug status {run_dir}`",
@@ -71,10 +73,15 @@ def _train_shard(config, run_dir, shard):
 
 
 def _train_with_executor(config, run_dir, args):
-    from tfganaug.executors import run_local, slot_environments
+    from tfganaug.executors import run_local, slot_environments, slurm_executor, submit_tasks
     from tfganaug.experiment.work import planned, report
 
-    slots = slot_environments(args.gpus, args.workers)  # checked before any work
+    if args.executor == "slurm":
+        executor = slurm_executor(run_dir, args.slurm)  # checked before any work
+        planned(config, run_dir)
+        submit_tasks(run_dir, executor)  # and return: the gather is a job of its own
+        return 0
+    slots = slot_environments(args.gpus, args.workers)
     planned(config, run_dir)
     failed = run_local(run_dir, slots)
     if failed:
@@ -298,9 +305,13 @@ def build_parser():
     train.add_argument("--shard", metavar="i/N|auto",
                        help="run only shard i of N of the planned tasks, no summary (auto: the index from "
                             "SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX); plans first if --out has no plan")
-    train.add_argument("--executor", choices=["local"],
-                       help="plan, run every task in a fresh process on this machine (--workers at a time), "
-                            "then gather")
+    train.add_argument("--executor", choices=["local", "slurm"],
+                       help="plan, then local: run every task in a fresh process here (--workers at a time) and "
+                            "gather; slurm: submit the tasks as a job array and the gather as a job after it, "
+                            "and return (needs tfganaug[slurm])")
+    train.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
+                       help="with --executor slurm: a submitit parameter, e.g. slurm_partition=gpu, "
+                            "gpus_per_node=1, timeout_min=600; repeatable")
     train.add_argument("--gpus", help="with --executor local: GPU ids, one per worker process (e.g. 0,1)")
     train.add_argument("--workers", type=_positive,
                        help="with --executor local: processes at a time (default: one per --gpus id, else 1); "

@@ -87,3 +87,66 @@ def run_local(run_dir, slots, log=print):
             for proc in running:
                 proc.terminate()  # an interrupted task records itself as such; a rerun resumes it
     return len(failed)
+
+
+# Slurm through submitit (`pip install tfganaug[slurm]`): a job array of tasks, then the gather.
+
+
+def run_task_job(run_dir, index):
+    """A submitit job's body: task `index` of `run_dir`, in the job's own fresh process."""
+    from tfganaug.cli import main
+
+    code = main(["worker", str(run_dir), "--task", str(index), "--retry-failed"])
+    if code:
+        raise RuntimeError(f"task {index} of {run_dir} failed (exit {code}); see `tfganaug status {run_dir}`")
+    return index
+
+
+def gather_job(run_dir):
+    """A submitit job's body: `tfganaug report RUN`."""
+    from tfganaug.cli import main
+
+    if main(["report", str(run_dir)]):
+        raise RuntimeError(f"the report of {run_dir} failed; see `tfganaug status {run_dir}`")
+
+
+def submit_tasks(run_dir, executor, log=print):
+    """Submit every task of `run_dir` that is not done as one job array of the submitit `executor`
+    and, on Slurm, the gather as a job that starts once they have all ended (`afterany`); return
+    (the task jobs, the gather job or None) without waiting for any of them."""
+    plan = Plan.load(run_dir)
+    todo = [t.index for t in plan.tasks if not plan.is_done(t)]
+    if not todo:
+        log("every task is done")
+        return [], None
+    with executor.batch():
+        jobs = [executor.submit(run_task_job, str(run_dir), index) for index in todo]
+    log(f"submitted {len(jobs)} tasks: jobs {jobs[0].job_id} ... {jobs[-1].job_id}")
+    gather = None
+    if getattr(executor, "cluster", None) == "slurm":
+        executor.update_parameters(slurm_dependency=f"afterany:{jobs[0].job_id.split('_')[0]}", slurm_array_parallelism=1)
+        gather = executor.submit(gather_job, str(run_dir))
+        log(f"the gather (`tfganaug report {run_dir}`) is job {gather.job_id}, after them; follow with "
+            f"`tfganaug status {run_dir}`")
+    return jobs, gather
+
+
+def slurm_executor(run_dir, settings):
+    """A submitit executor for Slurm, its job files in `tasks/submitit/`; `settings`: ["key=value"]
+    of `AutoExecutor.update_parameters` (timeout_min=600, slurm_partition=gpu, gpus_per_node=1, ...)."""
+    try:
+        import submitit
+    except ImportError:
+        raise UserError("--executor slurm needs submitit: pip install 'tfganaug[slurm]'") from None
+    parameters = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--slurm {item!r}: expected key=value, e.g. slurm_partition=gpu")
+        parameters[key] = int(value) if value.isdigit() else value
+    executor = submitit.AutoExecutor(folder=run_dir / TASKS_DIR / "submitit", cluster="slurm")
+    try:
+        executor.update_parameters(**parameters)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"--slurm: {exc}") from None
+    return executor
