@@ -220,3 +220,22 @@ def test_a_sweep_run_as_a_shard_then_reported_gives_the_serial_sweep(tmp_path, n
         mine, theirs = (json.loads((tmp_path / r / point / "results.json").read_text()) for r in ("run", "serial"))
         assert _without_timings(mine) == _without_timings(theirs)
     assert (tmp_path / "run" / "sweep.md").read_text() == (tmp_path / "serial" / "sweep.md").read_text()
+
+
+def test_tasks_as_ray_tasks_then_report_give_the_serial_results(serial, tmp_path):
+    ray = pytest.importorskip("ray", reason="the ray extra: pip install 'tfganaug[ray]'")
+    from tfganaug.executors import run_ray
+
+    config, serial_run = serial
+    run = tmp_path / "run"
+    assert main(["plan", str(config), "--out", str(run), "--no-estimate"]) == 0
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        assert run_ray(run) == 0
+    finally:
+        ray.shutdown()
+    plan = Plan.load(run)
+    pids = {plan.record(task)["pid"] for task in plan.tasks}
+    assert len(pids) == 2 and os.getpid() not in pids  # max_calls=1: a fresh Ray worker process per task
+    assert main(["report", str(run)]) == 0
+    assert_same_results(run, serial_run, rel=1e-4)  # Ray sets the workers' thread counts (OMP_NUM_THREADS=1)

@@ -73,7 +73,7 @@ def _train_shard(config, run_dir, shard):
 
 
 def _train_with_executor(config, run_dir, args):
-    from tfganaug.executors import run_local, slot_environments, slurm_executor, submit_tasks
+    from tfganaug.executors import run_local, run_ray, slot_environments, slurm_executor, submit_tasks
     from tfganaug.experiment.work import planned, report
 
     if args.executor == "slurm":
@@ -81,9 +81,13 @@ def _train_with_executor(config, run_dir, args):
         planned(config, run_dir)
         submit_tasks(run_dir, executor)  # and return: the gather is a job of its own
         return 0
-    slots = slot_environments(args.gpus, args.workers)
-    planned(config, run_dir)
-    failed = run_local(run_dir, slots)
+    if args.executor == "ray":
+        planned(config, run_dir)
+        failed = run_ray(run_dir, args.gpus_per_task, args.ray_address)
+    else:
+        slots = slot_environments(args.gpus, args.workers)
+        planned(config, run_dir)
+        failed = run_local(run_dir, slots)
     if failed:
         print(f"error: {failed} task(s) failed; see `tfganaug status {run_dir}`; run the same command again to "
               "retry them after a fix", file=sys.stderr)
@@ -305,10 +309,15 @@ def build_parser():
     train.add_argument("--shard", metavar="i/N|auto",
                        help="run only shard i of N of the planned tasks, no summary (auto: the index from "
                             "SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX); plans first if --out has no plan")
-    train.add_argument("--executor", choices=["local", "slurm"],
+    train.add_argument("--executor", choices=["local", "ray", "slurm"],
                        help="plan, then local: run every task in a fresh process here (--workers at a time) and "
-                            "gather; slurm: submit the tasks as a job array and the gather as a job after it, "
-                            "and return (needs tfganaug[slurm])")
+                            "gather; ray: every task as a Ray task, then gather (needs tfganaug[ray]); slurm: "
+                            "submit the tasks as a job array and the gather as a job after it, and return "
+                            "(needs tfganaug[slurm])")
+    train.add_argument("--ray-address", help="with --executor ray: a running cluster's address (default: a local "
+                                             "Ray, or RAY_ADDRESS)")
+    train.add_argument("--gpus-per-task", type=float, default=0,
+                       help="with --executor ray: GPUs of each task (e.g. 1, or 0.5 for two tasks per GPU)")
     train.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
                        help="with --executor slurm: a submitit parameter, e.g. slurm_partition=gpu, "
                             "gpus_per_node=1, timeout_min=600; repeatable")

@@ -150,3 +150,35 @@ def slurm_executor(run_dir, settings):
     except (TypeError, ValueError) as exc:
         raise UserError(f"--slurm: {exc}") from None
     return executor
+
+
+# Ray (`pip install tfganaug[ray]`): each task a Ray task on `ray.init()` or an existing cluster.
+
+
+def run_ray(run_dir, gpus_per_task=0, address=None, log=print):
+    """Run every task of `run_dir` that is not done (failed ones again) as a Ray task with
+    `num_gpus=gpus_per_task` (Ray sets its CUDA_VISIBLE_DEVICES) and `max_calls=1` (a fresh worker
+    process per task: TensorFlow's memory and threads start clean), on the running Ray instance, the
+    cluster at `address`, or a local one; wait for them and return how many failed."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--executor ray needs Ray: pip install 'tfganaug[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=address)
+    plan = Plan.load(run_dir)
+    todo = [t for t in plan.tasks if not plan.is_done(t)]
+    remote = ray.remote(num_gpus=gpus_per_task, max_calls=1)(run_task_job)
+    refs = {remote.remote(str(run_dir), task.index): task for task in todo}
+    log(f"{len(refs)} of {len(plan.tasks)} tasks submitted to Ray ({gpus_per_task} GPU each)")
+    failed, pending = 0, list(refs)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        task = refs[done[0]]
+        try:
+            ray.get(done[0])
+            log(f"task {task.index} done")
+        except ray.exceptions.RayError as exc:  # reported at once, not at the end
+            failed += 1
+            log(f"task {task.index} FAILED: {str(exc).splitlines()[-1]}; traceback: {plan.traceback_file(task)}")
+    return failed
