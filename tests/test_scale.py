@@ -214,7 +214,8 @@ def test_a_sweep_run_as_a_shard_then_reported_gives_the_serial_sweep(tmp_path, n
     path.write_text(yaml.safe_dump(raw))
     assert main(["train", str(path), "--out", str(tmp_path / "serial")]) == 0
     assert main(["train", str(path), "--out", str(tmp_path / "run"), "--shard", "0/1"]) == 0
-    assert [t.folder for t in Plan.load(tmp_path / "run").tasks] == ["groups.1.copies=2"] * 2 + ["groups.1.copies=3"] * 2
+    folders = [t.folder for t in Plan.load(tmp_path / "run").tasks]
+    assert folders == ["groups.1.copies=2"] * 2 + ["groups.1.copies=3"] * 2  # a task per point and group
     assert main(["report", str(tmp_path / "run")]) == 0
     for point in ("groups.1.copies=2", "groups.1.copies=3"):
         mine, theirs = (json.loads((tmp_path / r / point / "results.json").read_text()) for r in ("run", "serial"))

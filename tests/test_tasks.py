@@ -232,3 +232,41 @@ def test_status_worker_and_report_of_an_unplanned_folder_say_what_to_do(tmp_path
     assert f"{tmp_path} has no task plan (tasks/plan.json); run `tfganaug plan EXP.yaml --out {tmp_path}`" in \
         capsys.readouterr().err
     assert main(["worker", str(tmp_path)]) == 2
+
+
+def test_on_slurm_the_gather_is_a_job_that_waits_for_the_task_array(tmp_path):
+    import contextlib
+
+    from tfganaug.executors import gather_job, run_task_job, submit_tasks
+
+    class FakeSlurm:  # submitit's AutoExecutor API, recording instead of calling sbatch
+        cluster = "slurm"
+
+        def __init__(self):
+            self.submitted, self.parameters, self.batched = [], {}, False
+
+        @contextlib.contextmanager
+        def batch(self):
+            self.batched = True
+            yield
+            self.batched = False
+
+        def update_parameters(self, **parameters):
+            self.parameters.update(parameters)
+
+        def submit(self, function, *args):
+            job = type("Job", (), {"job_id": f"77_{len(self.submitted)}" if self.batched else "78"})()
+            self.submitted.append((function, args, self.batched, dict(self.parameters)))
+            return job
+
+    plan = _plan_of_four(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "g1__seed0.json").write_text("{}")
+    plan.write_record(plan.tasks[1], state="done")
+    executor = FakeSlurm()
+    jobs, gather = submit_tasks(tmp_path, executor, log=lambda line: None)
+    assert [(f, a, batched) for f, a, batched, _ in executor.submitted[:3]] == [
+        (run_task_job, (str(tmp_path), i), True) for i in (0, 2, 3)]  # one array of the tasks not done
+    function, args, batched, parameters = executor.submitted[3]
+    assert (function, args, batched, gather.job_id) == (gather_job, (str(tmp_path),), False, "78")
+    assert parameters["slurm_dependency"] == "afterany:77"  # after every task of the array has ended

@@ -124,7 +124,7 @@ def submit_tasks(run_dir, executor, log=print):
     log(f"submitted {len(jobs)} tasks: jobs {jobs[0].job_id} ... {jobs[-1].job_id}")
     gather = None
     if getattr(executor, "cluster", None) == "slurm":
-        executor.update_parameters(slurm_dependency=f"afterany:{jobs[0].job_id.split('_')[0]}", slurm_array_parallelism=1)
+        executor.update_parameters(slurm_dependency=f"afterany:{jobs[0].job_id.split('_')[0]}")
         gather = executor.submit(gather_job, str(run_dir))
         log(f"the gather (`tfganaug report {run_dir}`) is job {gather.job_id}, after them; follow with "
             f"`tfganaug status {run_dir}`")

@@ -19,7 +19,8 @@ from tfganaug.experiment.builders import RunData, make_splits
 from tfganaug.experiment.estimate import _distinct_gans, _duration, _used_cyclegans, check_models, estimate_times
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import planned_size
-from tfganaug.experiment.runner import check_metric, gather, gather_sweep, refuse_other_config, run_records
+from tfganaug.experiment.runner import (check_metric, gather, gather_sweep, refuse_other_config, run_path,
+                                        run_records)
 from tfganaug.files import folder_lock, read_json, write_text
 from tfganaug.layout import CONFIG_FILE
 from tfganaug.locks import lease_seconds as checked_lease, lock_mode
@@ -213,12 +214,12 @@ def work(run_dir, log=print, verbose=None, retry_failed=False, wait=True, only=N
             time.sleep(WAIT_SECONDS)
 
 
-def _records(plan, point, folder):
+def _records(point, folder):
     """The finished run records of one point, in the order a serial `train` makes them."""
     records = []
     for group in point.groups:
         for seed in point.seeds:
-            record = read_json(folder / "runs" / f"{group.label}__seed{seed}.json", what="running it again")
+            record = read_json(run_path(folder, group, seed), what="running it again")
             if record is not None:
                 records.append(record)
     return records
@@ -240,7 +241,7 @@ def report(run_dir, partial=False, log=print):
     with folder_lock(run_dir), runtime_scope(config.runtime):
         for value, folder_name, point in point_configs(config):
             folder = run_dir / folder_name if folder_name else run_dir
-            records = _records(found, point, folder)
+            records = _records(point, folder)
             if not records:
                 log(f"{folder}: no finished run yet")
                 continue
