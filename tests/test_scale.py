@@ -240,3 +240,16 @@ def test_tasks_as_ray_tasks_then_report_give_the_serial_results(serial, tmp_path
     assert len(pids) == 2 and os.getpid() not in pids  # max_calls=1: a fresh Ray worker process per task
     assert main(["report", str(run)]) == 0
     assert_same_results(run, serial_run, rel=1e-4)  # Ray sets the workers' thread counts (OMP_NUM_THREADS=1)
+
+
+def test_a_worker_stopped_by_sigterm_exits_130_and_its_task_is_claimed_again(serial, tmp_path, capsys):
+    config, _ = serial
+    run = tmp_path / "run"
+    assert main(["plan", str(config), "--out", str(run), "--no-estimate"]) == 0
+    plan = Plan.load(run)
+    worker = _cli("worker", run)
+    _wait_for(lambda: plan.record(plan.tasks[0]).get("state") == "running")
+    worker.send_signal(signal.SIGTERM)  # what Slurm sends at preemption and Kubernetes at eviction
+    out = worker.communicate(timeout=120)[0]
+    assert worker.returncode == 130, out[-2000:]  # retry: it resumes
+    assert plan.record(plan.tasks[0])["state"] == "interrupted" and plan.state(plan.tasks[0])[0] == "missing"
