@@ -103,6 +103,7 @@ def test_two_shards_and_a_duplicate_at_once_then_report_give_the_serial_results(
     started = [line.split(":")[0] for out in outs for line in out.splitlines() if line.startswith("task ")]
     assert sorted(started) == ["task 0", "task 1"]  # each task run by one process
     assert not (run / "results.json").exists()  # shards write no summary
+    assert Plan.load(run).shards == 2  # as the shards said: `status` names shards of 2 to run again
     assert main(["status", str(run)]) == 0
     assert "2 tasks: 2 done, 0 running, 0 failed, 0 missing" in capsys.readouterr().out
     assert main(["report", str(run)]) == 0

@@ -106,11 +106,12 @@ def describe_shards(plan, estimated=True):
     return lines
 
 
-def planned(config, run_dir, log=print):
-    """The plan of `run_dir` for `config`: read, or made (without an estimate) when there is none."""
+def planned(config, run_dir, log=print, shards=None):
+    """The plan of `run_dir` for `config`: read, or made (without an estimate, in `shards` shards)
+    when there is none."""
     found = Plan.load(run_dir)
     if found is None:
-        found = plan(config, run_dir, estimate=False, log=log, wait=True)
+        found = plan(config, run_dir, shards=shards or 1, estimate=False, log=log, wait=True)
     elif found.key != config_key(config):
         raise UserError(f"{run_dir} was planned from another config; plan this one with `tfganaug plan ... "
                         "--overwrite`, or choose another --out")
@@ -166,7 +167,7 @@ def _claim(plan, config, task, block, log, verbose):
 def run_shard(config, run_dir, index, count=None, log=print, verbose=None):
     """Run the tasks of shard `index` of `count` (default: as planned); a task another process runs is
     waited for. Returns the number of its tasks that failed."""
-    found = planned(config, run_dir, log)
+    found = planned(config, run_dir, log, count)
     found.use_locks()
     tasks = found.shard(index, count)
     log(f"shard {index}/{count or found.shards}: {len(tasks)} of {len(found.tasks)} tasks")
