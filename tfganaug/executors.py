@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 from tfganaug.errors import UserError
 from tfganaug.tasks import TASKS_DIR, Plan
@@ -94,20 +95,20 @@ def run_local(run_dir, slots, log=print):
 
 def run_task_job(run_dir, index):
     """A submitit job's body: task `index` of `run_dir`, in the job's own fresh process."""
-    from tfganaug.cli import main
+    from tfganaug.experiment.work import work
 
-    code = main(["worker", str(run_dir), "--task", str(index), "--retry-failed"])
-    if code:
-        raise RuntimeError(f"task {index} of {run_dir} failed (exit {code}); see `tfganaug status {run_dir}`")
+    failed = work(Path(run_dir), only={index}, retry_failed=True, wait=False)
+    plan = Plan.load(Path(run_dir))
+    if failed or not plan.is_done(plan.tasks[index]):
+        raise RuntimeError(f"task {index} of {run_dir} failed; see `tfganaug status {run_dir}`")
     return index
 
 
 def gather_job(run_dir):
     """A submitit job's body: `tfganaug report RUN`."""
-    from tfganaug.cli import main
+    from tfganaug.experiment.work import report
 
-    if main(["report", str(run_dir)]):
-        raise RuntimeError(f"the report of {run_dir} failed; see `tfganaug status {run_dir}`")
+    report(Path(run_dir))
 
 
 def submit_tasks(run_dir, executor, log=print):
