@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,10 +205,11 @@ CASES = {
 
 
 def _snapshot(*folders):
-    """Every file under `folders` with its size and modification time, and every folder (a lock file
-    that came and went changes a folder's time, not what it holds)."""
+    """Every file under `folders` with its size and modification time, and every folder; lock files
+    aside: they stay once made (deleting one under a holder would let a second process hold it) and
+    name their last holder."""
     return {p: (p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else "folder"
-            for f in folders for p in sorted(Path(f).rglob("*"))}
+            for f in folders for p in sorted(Path(f).rglob("*")) if p.suffix != ".lock"}
 
 
 @pytest.mark.parametrize("case_id", list(CASES))
@@ -331,8 +333,11 @@ def test_a_second_writer_is_refused_with_the_process_holding_the_folder(finished
 
     with folder_lock(finished_run[0]):
         assert main(["train", finished_run[1], "--out", str(finished_run[0])]) == 2
-    assert f"run is in use by process {os.getpid()} (another tfganaug command" in capsys.readouterr().err
-    assert not (finished_run[0] / LOCK_FILE).exists()  # removed on release
+    assert f"run is in use by process {socket.gethostname()}:{os.getpid()} (another tfganaug command" in \
+        capsys.readouterr().err
+    assert (finished_run[0] / LOCK_FILE).exists()  # kept: deleting it under a holder would allow two holders
+    with folder_lock(finished_run[0]):  # but free again
+        pass
 
 
 def test_class_names_from_the_data_never_lead_outside_the_output_folder(tmp_path):

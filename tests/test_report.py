@@ -99,7 +99,8 @@ def test_report_refuses_results_of_an_older_tfganaug_and_writes_nothing(tiny_run
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "results.json was written by an older tfganaug" in err and "run the same `tfganaug train`" in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+    # only the folder lock, which stays once made (deleting it under a holder would allow two)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "tfganaug.lock"]
 
 
 def test_dense_activations_are_folded_into_the_squarest_grid():

@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+from tfganaug.cli_tasks import add_task_commands, add_train_options, train_shard, train_with_executor
 from tfganaug.console import quiet_tensorflow
 from tfganaug.errors import UserError
 
@@ -18,9 +19,16 @@ from tfganaug.errors import UserError
 def _train(args):
     from tfganaug.api import Experiment
 
+    if args.shard and args.executor:
+        raise UserError("--shard runs one shard in this process; --executor runs every task: give one of them")
     experiment = Experiment.from_yaml(args.config, args.set)
     if args.dry_run:
         experiment.dry_run(estimate=not args.no_estimate, verbose=args.verbose)
+    elif args.shard or args.executor:  # some or all of the planned tasks; `tfganaug report` gathers
+        run_dir = Path(args.out) if args.out else experiment.config.output.root / experiment.config.name
+        if args.shard:
+            return train_shard(experiment.config, run_dir, args.shard)
+        return train_with_executor(experiment.config, run_dir, args)
     else:
         # Keras prints one line per epoch with -v; else each finished run's line is all.
         experiment.run(out=args.out, overwrite=args.overwrite, verbose=2 if args.verbose else 0)
@@ -138,8 +146,14 @@ def _inspect_features(args):
 def _report(args):
     from tfganaug.files import folder_lock
     from tfganaug.reporting.report import write_report
+    from tfganaug.tasks import Plan
 
     run_dir = _run_folder(args.run_dir)
+    if Plan.load(run_dir) is not None:  # a planned run: gather its tasks
+        from tfganaug.experiment.work import report
+
+        report(run_dir, partial=args.partial)
+        return 0
     with folder_lock(run_dir):  # a run still writing its results would be reported half-way
         md, page = write_report(run_dir)
     print(f"wrote {md} and {page}")
@@ -184,7 +198,10 @@ def build_parser():
     train.add_argument("--out", help="run folder (default: <output.root>/<name>)")
     train.add_argument("--overwrite", action="store_true",
                        help="run into a folder holding finished runs of another config (unchanged runs are kept)")
+    add_train_options(train)
     train.set_defaults(func=_train)
+
+    add_task_commands(commands)
 
     generate = commands.add_parser("generate", help="write images of a run's trained GAN as PNG folders + .npz")
     generate.add_argument("run_dir", help="the run folder of `tfganaug train`")
@@ -221,8 +238,10 @@ def build_parser():
     inspect.add_argument("--out", required=True, help="folder for the PNGs")
     inspect.set_defaults(func=_inspect_features)
 
-    report = commands.add_parser("report", help="write report.md and a self-contained report.html of a run")
-    report.add_argument("run_dir", help="the run (or sweep) folder of `tfganaug train`")
+    report = commands.add_parser("report", help="write report.md and a self-contained report.html of a run; of a "
+                                                "planned run, gather its tasks first (results, GAN metrics, plots)")
+    report.add_argument("run_dir", help="the run (or sweep) folder of `tfganaug train` or `tfganaug plan`")
+    report.add_argument("--partial", action="store_true", help="a planned run: gather the finished tasks only")
     report.set_defaults(func=_report)
 
     datasets = commands.add_parser("datasets", help="list data sources and whether they are available offline here")

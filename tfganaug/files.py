@@ -8,7 +8,6 @@ Serving process of another user can read an exported model.
 """
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -115,28 +114,20 @@ LOCK_FILE = "tfganaug.lock"
 
 
 @contextlib.contextmanager
-def folder_lock(folder):
+def folder_lock(folder, block=False):
     """Hold `folder/tfganaug.lock` while this process writes into `folder`: a second process is refused
-    (`UserError` naming the process that holds it). The lock dies with its process, kill -9 included;
-    the file is removed on release."""
+    (`UserError` naming the `host:pid` that holds it), or with `block` waits for it. The lock dies with
+    its process, kill -9 included; the file stays (see `tfganaug.locks`: flock, or a lease on shared
+    file systems with `$TFGANAUG_LOCK=lease`)."""
+    from tfganaug.locks import FileLock
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOCK_FILE
-    handle = open(path, "a+")
+    lock = FileLock(folder / LOCK_FILE)
+    if not lock.acquire(block=block):
+        raise UserError(f"{folder} is in use by process {lock.holder() or 'unknown'} (another tfganaug command "
+                        "writing into it); wait for it to finish, or choose another --out")
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        handle.close()
-        raise UserError(f"{folder} is in use by process {holder} (another tfganaug command writing into it); "
-                        "wait for it to finish, or choose another --out") from None
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
         yield
     finally:
-        path.unlink(missing_ok=True)
-        handle.close()
+        lock.release()

@@ -20,7 +20,7 @@ from tfganaug.experiment.builders import RunData, build_from_spec, check_replica
 from tfganaug.experiment.estimate import check_models
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import describe_plan, plan_group
-from tfganaug.experiment.progress import tracker
+from tfganaug.experiment.progress import Progress, tracker
 from tfganaug.files import folder_lock, inside, path_component, read_json, write_text
 from tfganaug.layout import CONFIG_FILE, RUNS_DIR
 from tfganaug.reporting.plots import (
@@ -140,29 +140,47 @@ def _run_groups(config, run_dir, data, log, verbose):
     if config.data.resplit_per_seed:
         log(f"a new split for every seed (data.resplit_per_seed): split seeds "
             f"{', '.join(str(config.data.for_seed(s).seed) for s in config.seeds)}")
-    records, total = [], len(config.groups) * len(config.seeds)
     models = RunModels(config, run_dir, data, log, verbose)
-    progress = tracker(config)
-    for group in config.groups:
-        for seed in config.seeds:
-            splits = data.splits(seed)
-            key = run_key(config, group, seed)
-            path = inside(run_dir, RUNS_DIR, f"{group.label}__seed{seed}.json")
-            cached = read_json(path, log, what="running it again")
-            if cached is not None and cached.get("key") == key:
-                record, status = cached, "already done"
-                models.ensure(group, splits.train, seed)
-            else:
-                log_dir = inside(run_dir, "tensorboard", f"{group.label}__seed{seed}")
-                record = {**run_one(config, group, seed, splits, models, verbose, log_dir), "key": key}
-                write_text(path, json.dumps(record))
-                status = f"{record['seconds']}s"
-                for line in filter_notes([record], splits.train.class_names, short_only=True):
-                    log(line)
-            records.append(record)
-            log(f"[{len(records)}/{total}] {group.label} seed {seed}: accuracy {100 * record['accuracy']:.2f}%, "
-                f"balanced {100 * record['balanced_accuracy']:.2f}%, macro-F1 {100 * record['macro_f1']:.2f}% ({status})"
-                + progress.describe(group.label, trained=status != "already done"))
+    records = run_records(config, run_dir, data, models, log, verbose)
+    return gather(config, run_dir, data, records, models, log)
+
+
+def run_path(run_dir, group, seed):
+    """The record file of one finished (group, seed) run."""
+    return inside(run_dir, RUNS_DIR, f"{group.label}__seed{seed}.json")
+
+
+def run_records(config, run_dir, data, models, log=print, verbose=2, runs=None):
+    """Train (or load, when finished with the same run key) each (group, seed) of `runs` (default: every
+    group with every seed, group by group) and return their records, writing each into `run_dir/runs/`."""
+    runs = runs if runs is not None else [(group, seed) for group in config.groups for seed in config.seeds]
+    # A shard's time left counts its own runs only.
+    records, progress = [], tracker(config) if runs is None else Progress([group.label for group, _ in runs])
+    for group, seed in runs:
+        splits = data.splits(seed)
+        key = run_key(config, group, seed)
+        path = run_path(run_dir, group, seed)
+        cached = read_json(path, log, what="running it again")
+        if cached is not None and cached.get("key") == key:
+            record, status = cached, "already done"
+            models.ensure(group, splits.train, seed)
+        else:
+            log_dir = inside(run_dir, "tensorboard", f"{group.label}__seed{seed}")
+            record = {**run_one(config, group, seed, splits, models, verbose, log_dir), "key": key}
+            write_text(path, json.dumps(record))
+            status = f"{record['seconds']}s"
+            for line in filter_notes([record], splits.train.class_names, short_only=True):
+                log(line)
+        records.append(record)
+        log(f"[{len(records)}/{len(runs)}] {group.label} seed {seed}: accuracy {100 * record['accuracy']:.2f}%, "
+            f"balanced {100 * record['balanced_accuracy']:.2f}%, macro-F1 {100 * record['macro_f1']:.2f}% ({status})"
+            + progress.describe(group.label, trained=status != "already done"))
+    return records
+
+
+def gather(config, run_dir, data, records, models, log=print):
+    """From the run records: GAN metrics, results, plots, exports and the report of `run_dir`; return
+    the summary rows."""
     train = data.splits().train
     class_names, quality = train.class_names, {}
     notes = filter_notes(records, class_names)
@@ -257,6 +275,12 @@ def _run_points(config, run_dir, log, verbose, overwrite):
         log(f"\n=== sweep: {key} = {value} ===")
         points.append((value, run_experiment(point, inside(run_dir, path_component(f"{key}={value}")), log, verbose,
                                              overwrite)))
+    return gather_sweep(config, run_dir, points, log)
+
+
+def gather_sweep(config, run_dir, points, log=print):
+    """Write the sweep's config, `sweep.md`, `sweep_accuracy.png` and report from [(value, summary rows)]."""
+    key = config.sweep.key
     write_text(run_dir / CONFIG_FILE, to_yaml(config))
     table = sweep_table(points, key)
     write_text(run_dir / "sweep.md", f"# Sweep: {config.name}\n\nTest accuracy in %, mean ± std over seeds.\n\n{table}")

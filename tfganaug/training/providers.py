@@ -5,7 +5,8 @@ import time
 import keras
 
 from tfganaug.files import inside, set_aside
-from tfganaug.layout import WEIGHTS_FILE
+from tfganaug.layout import LOCKS_DIR, WEIGHTS_FILE
+from tfganaug.locks import FileLock
 from tfganaug.training.gan_fit import backed_up_epochs
 from tfganaug.training.gan_folder import UnreadableModel, load_trained_gan, settings_key
 
@@ -48,6 +49,13 @@ class TrainedModels:
         if key in self.models:
             return self.models[key]
         folder = inside(self.folder, self.folder_name(prefix, settings, seed))
+        # One process trains a model; another that needs it waits, then loads it (never deleted: see locks).
+        with FileLock(self.folder.parent / LOCKS_DIR / f"{folder.name}.lock"):
+            model = self._load_or_train(folder, seed, spec, fit, name, details)
+        self.models[key] = model
+        return model
+
+    def _load_or_train(self, folder, seed, spec, fit, name, details):
         keras.utils.set_random_seed(seed)
         model = None
         if (folder / WEIGHTS_FILE).exists():
@@ -65,5 +73,4 @@ class TrainedModels:
                 self.log(f"resuming {name} from its backup after epoch {resumed}")
             fit(model, folder)
             self.log(f"trained {name} in {time.time() - started:.0f}s")
-        self.models[key] = model
         return model

@@ -1,0 +1,26 @@
+#!/bin/bash
+# A tfganaug study as a Slurm job array: plan once, one array task per shard, gather as a dependent job.
+#
+#   tfganaug plan experiments/gan_recipes_fashion.yaml --out /shared/runs/recipes --shards 8 --lock lease
+#   jobid=$(sbatch --parsable --array=0-7 deploy/slurm_array.sh experiments/gan_recipes_fashion.yaml /shared/runs/recipes)
+#   sbatch --dependency=afterany:$jobid --wrap "tfganaug report /shared/runs/recipes"
+#   tfganaug status /shared/runs/recipes        # done / running / failed / missing, and the --array= to resubmit
+#
+# --lock lease: on NFS, Lustre or GPFS, where flock may not lock across machines. The array's size
+# must match --shards (or --shard auto takes the count from SLURM_ARRAY_TASK_COUNT). A shard that is
+# preempted or requeued resumes: finished runs are kept, a GAN resumes from its last backup.
+# Exit codes: 0 done, 1 a task failed (traceback in <run>/tasks/task-<i>.traceback.txt), 2 bad input
+# (do not retry), 130 interrupted (retry: it resumes).
+#SBATCH --job-name=tfganaug
+#SBATCH --gres=gpu:1
+#SBATCH --cpus-per-task=8
+#SBATCH --mem=32G
+#SBATCH --time=24:00:00
+#SBATCH --requeue
+#SBATCH --output=%x-%A_%a.out
+set -euo pipefail
+config=$1
+run=$2
+export TF_NUM_INTRAOP_THREADS=${SLURM_CPUS_PER_TASK:-8}
+export TF_FORCE_GPU_ALLOW_GROWTH=true
+exec tfganaug train "$config" --out "$run" --shard auto

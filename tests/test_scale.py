@@ -1,0 +1,256 @@
+"""One experiment run by several processes into one folder (shards, workers, a killed worker), then
+gathered by `tfganaug report`: the results a serial `tfganaug train` gives, every metric."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import tiny_config, write_npz
+from tfganaug.cli import main
+from tfganaug.tasks import Plan
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).parent.parent
+GAN = {"model": "acgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 1, "batch_size": 8}
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    """(config file, the run folder of a serial `train`): three groups, two sharing a GAN: two tasks."""
+    folder = tmp_path_factory.mktemp("scale")
+    raw = tiny_config(write_npz(folder / "tiny.npz"), groups=[
+        "baseline", {"type": "gan", "gan": GAN, "labeling": "pseudo_label"},
+        {"type": "gan", "gan": GAN, "labeling": "all_in_one"}])
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(path), "--out", str(folder / "serial")]) == 0
+    return path, folder / "serial"
+
+
+def _without_timings(value):
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if k != "seconds"}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+def _assert_close(mine, theirs, rel, where=""):
+    """Equal, floats to within `rel` (relative)."""
+    if isinstance(mine, dict):
+        assert sorted(mine) == sorted(theirs), where
+        for key in mine:
+            _assert_close(mine[key], theirs[key], rel, f"{where}.{key}")
+    elif isinstance(mine, list):
+        assert len(mine) == len(theirs), where
+        for i, (a, b) in enumerate(zip(mine, theirs)):
+            _assert_close(a, b, rel, f"{where}[{i}]")
+    elif isinstance(mine, float):
+        assert math.isclose(mine, theirs, rel_tol=rel, abs_tol=rel), f"{where}: {mine} != {theirs}"
+    else:
+        assert mine == theirs, where
+
+
+def assert_same_results(run, serial_run, rel=0.0):
+    """results.json and gan_metrics.json of `run` are those of the serial run (timings aside); floats
+    within `rel` when its processes ran TensorFlow with other thread pools (other orders of float sums)."""
+    mine, theirs = (json.loads((r / "results.json").read_text()) for r in (run, serial_run))
+    assert [r["group"] for r in mine["runs"]] == ["baseline", "acgan-pseudo_label", "acgan-all_in_one"]
+    if rel:
+        _assert_close(_without_timings(mine), _without_timings(theirs), rel)
+        _assert_close(*(json.loads((r / "gan_metrics.json").read_text()) for r in (run, serial_run)), rel)
+    else:
+        assert _without_timings(mine) == _without_timings(theirs)
+        assert (run / "gan_metrics.json").read_text() == (serial_run / "gan_metrics.json").read_text()
+    assert (run / "report.html").exists() and (run / "per_class_accuracy.png").exists()
+
+
+def _cli(*args):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, "-m", "tfganaug.cli", *map(str, args)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _finish(procs, timeout=300):
+    """The output of each process, once all have exited 0."""
+    outs = []
+    try:
+        for proc in procs:
+            outs.append(proc.communicate(timeout=timeout)[0])
+            assert proc.returncode == 0, outs[-1][-3000:]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    return outs
+
+
+def test_two_shards_and_a_duplicate_at_once_then_report_give_the_serial_results(serial, tmp_path, capsys):
+    config, serial_run = serial
+    run = tmp_path / "run"
+    # None planned: the first plans (under the folder lock), the others read its plan; the duplicate of
+    # shard 0 waits for the task the other copy holds, then finds it done.
+    outs = _finish([_cli("train", config, "--out", run, "--shard", shard) for shard in ("0/2", "1/2", "0/2")])
+    assert "".join(outs).count("training GAN acgan") == 1  # the groups sharing the GAN share a task
+    started = [line.split(":")[0] for out in outs for line in out.splitlines() if line.startswith("task ")]
+    assert sorted(started) == ["task 0", "task 1"]  # each task run by one process
+    assert not (run / "results.json").exists()  # shards write no summary
+    assert Plan.load(run).shards == 2  # as the shards said: `status` names shards of 2 to run again
+    assert main(["status", str(run)]) == 0
+    assert "2 tasks: 2 done, 0 running, 0 failed, 0 missing" in capsys.readouterr().out
+    assert main(["report", str(run)]) == 0
+    assert_same_results(run, serial_run)
+
+
+def _wait_for(condition, timeout=240):
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_two_workers_finish_the_task_of_a_killed_one(serial, tmp_path, capsys):
+    config, serial_run = serial
+    run = tmp_path / "run"
+    assert main(["plan", str(config), "--out", str(run), "--shards", "2", "--no-estimate"]) == 0
+    plan = Plan.load(run)
+    doomed = _cli("worker", run)
+    _wait_for(lambda: plan.record(plan.tasks[0]).get("state") == "running")
+    doomed.send_signal(signal.SIGKILL)
+    doomed.communicate()
+    assert plan.state(plan.tasks[0])[0] == "missing"  # its lock died with it: any worker claims it again
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 2  # refused while tasks are missing
+    assert "2 missing of 2 tasks" in capsys.readouterr().err
+    outs = _finish([_cli("worker", run), _cli("worker", run)])
+    started = [line.split(":")[0] for out in outs for line in out.splitlines() if line.startswith("task ")]
+    assert sorted(started) == ["task 0", "task 1"]  # each task run by one worker
+    record = plan.record(plan.tasks[0])
+    assert record["state"] == "done" and record["pid"] != doomed.pid
+    assert main(["report", str(run)]) == 0
+    assert_same_results(run, serial_run)
+
+
+def test_a_failed_task_leaves_its_traceback_and_report_waits_for_it(serial, tmp_path, monkeypatch, capsys):
+    from tfganaug.experiment import work
+
+    config, serial_run = serial
+    run = tmp_path / "run"
+    real = work.run_records
+
+    def failing(point, folder, data, models, log, verbose, runs):
+        if any(group.type == "gan" for group, _ in runs):
+            raise RuntimeError("the GAN task broke")
+        return real(point, folder, data, models, log, verbose, runs)
+
+    monkeypatch.setattr(work, "run_records", failing)
+    assert main(["train", str(config), "--out", str(run), "--shard", "0/1"]) == 1
+    plan = Plan.load(run)
+    trace = plan.traceback_file(plan.tasks[1]).read_text()
+    assert "RuntimeError: the GAN task broke" in trace and "Traceback" in trace
+    record = plan.record(plan.tasks[1])
+    assert record["state"] == "failed" and record["error"] == "RuntimeError: the GAN task broke"
+    assert record["started"] <= record["ended"] and record["pid"] == os.getpid()
+    capsys.readouterr()
+    assert main(["status", str(run)]) == 1
+    assert "not done: tasks 1; shards of 1 to run again: --array=0" in capsys.readouterr().out
+    assert main(["report", str(run)]) == 2
+    assert "1 failed of 2 tasks" in capsys.readouterr().err
+    assert main(["report", str(run), "--partial"]) == 0  # the baseline alone
+    assert [r["group"] for r in json.loads((run / "results.json").read_text())["runs"]] == ["baseline"]
+    monkeypatch.setattr(work, "run_records", real)
+    assert main(["worker", str(run)]) == 0  # a failed task is left alone ...
+    assert plan.state(plan.tasks[1])[0] == "failed"
+    assert main(["worker", str(run), "--retry-failed"]) == 0  # ... unless asked
+    assert main(["report", str(run)]) == 0
+    assert_same_results(run, serial_run)
+
+
+def test_the_local_executor_runs_each_task_in_its_own_process_with_its_gpu(serial, tmp_path):
+    config, serial_run = serial
+    run = tmp_path / "run"
+    assert main(["train", str(config), "--out", str(run), "--executor", "local", "--gpus", "0,1"]) == 0
+    # Each worker's TensorFlow has half the cores' threads: sums in another order, the last float digits move.
+    assert_same_results(run, serial_run, rel=1e-4)
+    summary = json.loads((run / "results.json").read_text())["summary"]
+    serial_summary = json.loads((serial_run / "results.json").read_text())["summary"]
+    assert [r["accuracy"] for r in summary] == [r["accuracy"] for r in serial_summary]  # the metrics exactly
+    plan = Plan.load(run)
+    records = [plan.record(task) for task in plan.tasks]
+    assert sorted(r["resources"]["CUDA_VISIBLE_DEVICES"] for r in records) == ["0", "1"]  # one GPU per worker
+    assert len({r["pid"] for r in records} | {os.getpid()}) == 3  # a fresh process per task
+    threads = str(max(1, len(os.sched_getaffinity(0)) // 2))
+    assert all(r["resources"]["TF_NUM_INTRAOP_THREADS"] == threads for r in records)
+    assert "training GAN acgan" in (run / "tasks" / "task-1.log").read_text()
+
+
+def test_tasks_as_submitit_jobs_then_report_give_the_serial_results(serial, tmp_path):
+    submitit = pytest.importorskip("submitit", reason="the slurm extra: pip install 'tfganaug[slurm]'")
+    from tfganaug.executors import submit_tasks
+
+    config, serial_run = serial
+    run = tmp_path / "run"
+    assert main(["plan", str(config), "--out", str(run), "--no-estimate"]) == 0
+    executor = submitit.AutoExecutor(folder=tmp_path / "jobs", cluster="local")
+    executor.update_parameters(timeout_min=20)
+    jobs, gather = submit_tasks(run, executor)
+    assert gather is None  # the local executor has no dependent jobs: the gather is ours to start
+    assert sorted(job.result() for job in jobs) == [0, 1]
+    assert main(["report", str(run)]) == 0
+    assert_same_results(run, serial_run, rel=1e-4)  # submitit's local jobs may set thread counts of their own
+
+
+def test_a_sweep_run_as_a_shard_then_reported_gives_the_serial_sweep(tmp_path, npz_file):
+    raw = tiny_config(npz_file, groups=["baseline", "duplicate"], sweep={"groups.1.copies": [2, 3]},
+                      output={"gan_metrics": False})
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(path), "--out", str(tmp_path / "serial")]) == 0
+    assert main(["train", str(path), "--out", str(tmp_path / "run"), "--shard", "0/1"]) == 0
+    folders = [t.folder for t in Plan.load(tmp_path / "run").tasks]
+    assert folders == ["groups.1.copies=2"] * 2 + ["groups.1.copies=3"] * 2  # a task per point and group
+    assert main(["report", str(tmp_path / "run")]) == 0
+    for point in ("groups.1.copies=2", "groups.1.copies=3"):
+        mine, theirs = (json.loads((tmp_path / r / point / "results.json").read_text()) for r in ("run", "serial"))
+        assert _without_timings(mine) == _without_timings(theirs)
+    assert (tmp_path / "run" / "sweep.md").read_text() == (tmp_path / "serial" / "sweep.md").read_text()
+
+
+def test_tasks_as_ray_tasks_then_report_give_the_serial_results(serial, tmp_path):
+    ray = pytest.importorskip("ray", reason="the ray extra: pip install 'tfganaug[ray]'")
+    from tfganaug.executors import run_ray
+
+    config, serial_run = serial
+    run = tmp_path / "run"
+    assert main(["plan", str(config), "--out", str(run), "--no-estimate"]) == 0
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        assert run_ray(run) == 0
+    finally:
+        ray.shutdown()
+    plan = Plan.load(run)
+    pids = {plan.record(task)["pid"] for task in plan.tasks}
+    assert len(pids) == 2 and os.getpid() not in pids  # max_calls=1: a fresh Ray worker process per task
+    assert main(["report", str(run)]) == 0
+    assert_same_results(run, serial_run, rel=1e-4)  # Ray sets the workers' thread counts (OMP_NUM_THREADS=1)
+
+
+def test_a_worker_stopped_by_sigterm_exits_130_and_its_task_is_claimed_again(serial, tmp_path, capsys):
+    config, _ = serial
+    run = tmp_path / "run"
+    assert main(["plan", str(config), "--out", str(run), "--no-estimate"]) == 0
+    plan = Plan.load(run)
+    worker = _cli("worker", run)
+    _wait_for(lambda: plan.record(plan.tasks[0]).get("state") == "running")
+    worker.send_signal(signal.SIGTERM)  # what Slurm sends at preemption and Kubernetes at eviction
+    out = worker.communicate(timeout=120)[0]
+    assert worker.returncode == 130, out[-2000:]  # retry: it resumes
+    assert plan.record(plan.tasks[0])["state"] == "interrupted" and plan.state(plan.tasks[0])[0] == "missing"

@@ -1,0 +1,258 @@
+"""Plan, work and gather: one experiment run by many processes into one run folder.
+
+`plan` checks everything, fetches the data and writes the task list (`tfganaug.tasks`); `run_shard`
+and `work` run tasks, each under its own lock, writing run records and no summary; `report` gathers
+the records into what a serial `train` writes (GAN metrics, results, plots, exports, report). The
+folder lock is held only while planning and gathering.
+"""
+
+import math
+import sys
+import time
+import traceback
+from dataclasses import replace
+
+from tfganaug.config import to_yaml
+from tfganaug.distribute import runtime_scope
+from tfganaug.errors import UserError
+from tfganaug.experiment.builders import RunData, make_splits
+from tfganaug.experiment.estimate import _distinct_gans, _used_cyclegans, check_models, estimate_times
+from tfganaug.experiment.progress import duration
+from tfganaug.experiment.models import RunModels
+from tfganaug.experiment.planning import planned_size
+from tfganaug.experiment.runner import (check_metric, gather, gather_sweep, refuse_other_config, run_path,
+                                        run_records)
+from tfganaug.files import folder_lock, read_json, write_text
+from tfganaug.layout import CONFIG_FILE
+from tfganaug.locks import lease_seconds as checked_lease, lock_mode
+from tfganaug.reporting.report import write_report
+from tfganaug.tasks import Plan, config_key, make_tasks, point_configs, shared_models
+
+WAIT_SECONDS = 2.0  # how often a worker looks again at tasks other processes are running
+
+
+def _task_seconds(point, splits, times, tasks):
+    """{task index: estimated seconds} of the tasks of one sweep point, from `estimate_times`."""
+    classifier = times[0]
+    c = point.classifier
+    gan_keys = [next(iter(shared_models(point, g))) for g in point.groups if g.type == "gan"]
+    distinct = list(dict.fromkeys(gan_keys))
+    per_model = {key: t.seconds_per_run for key, t in zip(distinct, times[1:1 + len(_distinct_gans(point))])}
+    cyclegans = times[1 + len(_distinct_gans(point)):]
+    per_model.update({f"cyclegan:{cfg.name}": t.seconds_per_run for cfg, t in zip(_used_cyclegans(point), cyclegans)})
+    seconds = {}
+    for task in tasks:
+        total, models = 0.0, set()
+        for g in task.groups:
+            group = point.groups[g]
+            steps = math.ceil(planned_size(group, splits) / c.batch_size) * c.epochs
+            total += classifier.setup_seconds + steps * classifier.step_seconds
+            models |= set(shared_models(point, group))
+        seconds[task.index] = round(total + sum(per_model.get(m, 0.0) for m in models), 1)
+    return seconds
+
+
+def plan(config, run_dir, shards=1, estimate=True, lock=None, lease_seconds=None, overwrite=False, log=print,
+         wait=False):
+    """Check `config` (data fetched, every model built), then write the resolved config and the task
+    list into `run_dir`; print the estimated hours per shard; return the `Plan`.
+
+    Args:
+        shards: how many shards to balance the tasks into (by estimate; by count without `estimate`).
+        estimate: time a few steps of each model here (as `train --dry-run`).
+        lock, lease_seconds: how the run's processes lock (`tfganaug.locks`); kept in the plan.
+        overwrite: replace the plan and runs of another config.
+        wait: wait for the folder lock instead of refusing (shards that plan for themselves).
+    """
+    if config.runtime.distribute == "multi_worker":
+        raise UserError("runtime.distribute: multi_worker trains each model on several machines together; tasks "
+                        "are independent runs: plan with runtime.distribute one_device or mirrored")
+    mode = lock_mode(lock)
+    grace = checked_lease(lease_seconds) if mode == "lease" else None
+    tasks = make_tasks(config)
+    seconds = {}
+    for _, folder, point in point_configs(config):
+        splits = make_splits(point.data)  # fetched once, here
+        check_metric(point, splits.train)
+        mine = [t for t in tasks if t.folder == folder]
+        if estimate:
+            seconds.update(_task_seconds(point, splits, estimate_times(point, splits), mine))
+        else:
+            check_models(point, splits)
+    tasks = [replace(t, seconds=seconds.get(t.index)) for t in tasks]
+    with folder_lock(run_dir, block=wait):
+        old = Plan.load(run_dir)
+        if old is not None and old.key != config_key(config) and not overwrite:
+            raise UserError(f"{run_dir} was planned from another config; choose a new --out, or add --overwrite "
+                            "to plan this config there (finished runs whose settings did not change are kept)")
+        refuse_other_config(run_dir, config, overwrite)
+        write_text(run_dir / CONFIG_FILE, to_yaml(config))
+        for _, folder, point in point_configs(config):
+            if folder:
+                write_text(run_dir / folder / CONFIG_FILE, to_yaml(point))
+        result = Plan(run_dir, tasks, shards, config_key(config), mode, grace)
+        result.write()
+    for line in describe_shards(result, estimate):
+        log(line)
+    return result
+
+
+def describe_shards(plan, estimated=True):
+    """One line per shard: its tasks and, when estimated, its hours."""
+    lines = [f"{len(plan.tasks)} tasks in {plan.run_dir}, {plan.shards} shard(s):"]
+    for i in range(plan.shards):
+        tasks = plan.shard(i)
+        hours = f", about {duration(sum(t.seconds or 0 for t in tasks))} here" if estimated else ""
+        lines.append(f"  shard {i}: {len(tasks)} tasks{hours}")
+    return lines
+
+
+def planned(config, run_dir, log=print, shards=None):
+    """The plan of `run_dir` for `config`: read, or made (without an estimate, in `shards` shards)
+    when there is none."""
+    found = Plan.load(run_dir)
+    if found is None:
+        found = plan(config, run_dir, shards=shards or 1, estimate=False, log=log, wait=True)
+    elif found.key != config_key(config):
+        raise UserError(f"{run_dir} was planned from another config; plan this one with `tfganaug plan ... "
+                        "--overwrite`, or choose another --out")
+    return found
+
+
+def _verbose(verbose):
+    return verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
+
+
+def run_task(plan, config, task, log=print, verbose=None):
+    """Run one task's runs (its lock must be held), recording its start, end and state; True when done.
+
+    A failure is recorded with its traceback in `tasks/task-<i>.traceback.txt`; an interrupt is
+    recorded and raised again."""
+    point = next(p for _, folder, p in point_configs(config) if folder == task.folder)
+    folder = plan.run_dir / task.folder if task.folder else plan.run_dir
+    log(f"task {task.index}: {task.describe()}")
+    plan.write_record(task, state="running", started=time.time(), ended=None, error=None)
+    try:
+        with runtime_scope(point.runtime):
+            data = RunData(point)
+            models = RunModels(point, folder, data, log, _verbose(verbose))
+            run_records(point, folder, data, models, log, _verbose(verbose),
+                        [(point.groups[g], task.seed) for g in task.groups])
+    except KeyboardInterrupt:
+        plan.write_record(task, state="interrupted", ended=time.time())
+        raise
+    except Exception as exc:  # recorded for `status`; the other tasks go on
+        write_text(plan.traceback_file(task), traceback.format_exc())
+        error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        plan.write_record(task, state="failed", ended=time.time(), error=error)
+        log(f"task {task.index} failed: {error} (traceback in {plan.traceback_file(task)})")
+        return False
+    plan.write_record(task, state="done", ended=time.time())
+    return True
+
+
+def _claim(plan, config, task, block, log, verbose):
+    """Run `task` under its lock unless it is done (or, without `block`, held elsewhere).
+    None: not run; else whether it succeeded."""
+    lock = plan.lock_for(task)
+    if plan.is_done(task) or not lock.acquire(block=block, poll=WAIT_SECONDS):
+        return None
+    try:
+        if plan.is_done(task):  # finished by another process while this one waited
+            return None
+        return run_task(plan, config, task, log, verbose)
+    finally:
+        lock.release()
+
+
+def run_shard(config, run_dir, index, count=None, log=print, verbose=None):
+    """Run the tasks of shard `index` of `count` (default: as planned); a task another process runs is
+    waited for. Returns the number of its tasks that failed."""
+    found = planned(config, run_dir, log, count)
+    found.use_locks()
+    tasks = found.shard(index, count)
+    log(f"shard {index}/{count or found.shards}: {len(tasks)} of {len(found.tasks)} tasks")
+    failed = sum(_claim(found, config, task, True, log, verbose) is False for task in tasks)
+    return failed
+
+
+def work(run_dir, log=print, verbose=None, retry_failed=False, wait=True, only=None):
+    """Claim and run tasks of `run_dir` (those whose index is in `only`, default all) until none are
+    left: not done, not failed (unless `retry_failed`) and not running elsewhere; with `wait`, stay
+    while other processes run tasks, so that a task whose process died is claimed again. Returns the
+    number of tasks this worker failed."""
+    from tfganaug.config import load_config
+
+    found = Plan.load(run_dir)
+    if found is None:
+        raise UserError(f"{run_dir} has no task plan ({run_dir}/tasks/plan.json); run `tfganaug plan EXP.yaml --out "
+                        f"{run_dir}` first")
+    found.use_locks()
+    config = load_config(run_dir / CONFIG_FILE)
+    mine_failed, skip = 0, set()
+    while True:
+        ran = False
+        others = False
+        for task in found.tasks:
+            if task.index in skip or (only is not None and task.index not in only) or found.is_done(task):
+                continue
+            state, _ = found.state(task)
+            if state == "failed" and not retry_failed:
+                continue
+            if state == "running":
+                others = True
+                continue
+            outcome = _claim(found, config, task, False, log, verbose)
+            if outcome is None:
+                others = others or not found.is_done(task)
+                continue
+            ran = True
+            if not outcome:
+                mine_failed += 1
+                skip.add(task.index)  # not again in this worker
+        if not ran and not (others and wait):
+            return mine_failed
+        if not ran:
+            time.sleep(WAIT_SECONDS)
+
+
+def _records(point, folder):
+    """The finished run records of one point, in the order a serial `train` makes them."""
+    records = []
+    for group in point.groups:
+        for seed in point.seeds:
+            record = read_json(run_path(folder, group, seed), what="running it again")
+            if record is not None:
+                records.append(record)
+    return records
+
+
+def report(run_dir, partial=False, log=print):
+    """Gather the tasks of `run_dir` into its results, GAN metrics, plots, exports and report (what a
+    serial `train` writes); refused while tasks are not done, unless `partial`."""
+    from tfganaug.config import load_config
+
+    found = Plan.load(run_dir)
+    states = found.states()
+    pending = {s: len(states[s]) for s in ("running", "failed", "missing") if states[s]}
+    if pending and not partial:
+        raise UserError(f"{run_dir}: {', '.join(f'{n} {s}' for s, n in pending.items())} of {len(found.tasks)} tasks "
+                        f"(see `tfganaug status {run_dir}`); run them, or add --partial to report the finished ones")
+    config = load_config(run_dir / CONFIG_FILE)
+    points = []
+    with folder_lock(run_dir), runtime_scope(config.runtime):
+        for value, folder_name, point in point_configs(config):
+            folder = run_dir / folder_name if folder_name else run_dir
+            records = _records(point, folder)
+            if not records:
+                log(f"{folder}: no finished run yet")
+                continue
+            if value is not None:
+                log(f"\n=== sweep: {config.sweep.key} = {value} ===")
+            data = RunData(point)
+            points.append((value, gather(point, folder, data, records, RunModels(point, folder, data, log), log)))
+        if config.sweep and points:
+            gather_sweep(config, run_dir, points, log)
+        elif not points:
+            write_report(run_dir)
+    return points

@@ -1,0 +1,198 @@
+"""Locks between processes, on one machine or on a file system many machines share.
+
+Two modes (`lock_mode`), one interface (`FileLock`):
+
+- `flock` (the default): `fcntl.flock` on a lock file. The kernel frees it when its process
+  dies, kill -9 included. The file is never deleted: deleting it on release would let a
+  process that opened the old file and one that creates a new one both hold "the" lock.
+- `lease`: for NFS, Lustre and GPFS, where flock may be a no-op or local to one client. The
+  lock is a file made with an exclusive create (atomic on these file systems); its holder
+  touches it every `lease_seconds / 4` (a heartbeat thread), and a file untouched for
+  `lease_seconds` belongs to a dead holder: the next claimant moves it aside and takes the
+  lock. Clocks of the machines must agree to within a small part of `lease_seconds` (NTP).
+
+Each lock file names its holder as `host:pid`, which is what errors and `tfganaug status` show.
+"""
+
+import fcntl
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from tfganaug.errors import UserError
+
+MODES = ("flock", "lease")
+MODE_ENV = "TFGANAUG_LOCK"  # read by processes a command starts, so that every lock of a run uses one mode
+LEASE_ENV = "TFGANAUG_LEASE_SECONDS"
+LEASE_SECONDS = 120.0
+
+
+def holder_name():
+    """This process as a lock holder: `host:pid`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def lock_mode(mode=None):
+    """`mode`, else `$TFGANAUG_LOCK`, else "flock"; a `UserError` for any other name."""
+    mode = mode or os.environ.get(MODE_ENV) or "flock"
+    if mode not in MODES:
+        raise UserError(f"lock mode {mode!r} (--lock or ${MODE_ENV}): expected one of {', '.join(MODES)}")
+    return mode
+
+
+def lease_seconds(seconds=None):
+    """`seconds`, else `$TFGANAUG_LEASE_SECONDS`, else `LEASE_SECONDS`."""
+    value = seconds if seconds is not None else os.environ.get(LEASE_ENV, LEASE_SECONDS)
+    try:
+        value = float(value)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise UserError(f"lease seconds {seconds if seconds is not None else os.environ.get(LEASE_ENV)!r} "
+                        f"(--lease-seconds or ${LEASE_ENV}): expected a positive number of seconds")
+    return value
+
+
+class FileLock:
+    """An exclusive lock on `path` between processes (see the module docstring for the modes).
+
+    Args:
+        path: the lock file; its folder is made if needed.
+        mode: "flock" or "lease" (default: `lock_mode()`).
+        seconds: a lease's grace period (default: `lease_seconds()`); unused by flock.
+    """
+
+    def __init__(self, path, mode=None, seconds=None):
+        self.path, self.mode = Path(path), lock_mode(mode)
+        self.seconds = lease_seconds(seconds) if self.mode == "lease" else None
+        self._fd, self._token, self._beat, self._stop = None, None, None, threading.Event()
+        self.lost = False  # a lease taken over by another process while this one held it (its heartbeat stalled)
+
+    @property
+    def held(self):
+        return self._fd is not None or self._token is not None
+
+    def acquire(self, block=False, poll=0.5):
+        """Take the lock; True when taken. With `block`, wait (checking every `poll` s) until it is free."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while not (self._flock() if self.mode == "flock" else self._lease()):
+            if not block:
+                return False
+            time.sleep(poll)
+        return True
+
+    def release(self):
+        """Give the lock up (a no-op when not held)."""
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)  # still held: nobody reads a half-cleared name
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        if self._token is not None:
+            self._stop.set()
+            self._beat.join()
+            if self._read().get("token") == self._token:  # never delete a lease another process took over
+                self.path.unlink(missing_ok=True)
+            self._token = None
+
+    def holder(self):
+        """Who holds the lock now (`host:pid`), or None when it is free (or its lease ran out)."""
+        if self.held:
+            return holder_name()
+        if self.mode == "flock":
+            if not self.path.exists():
+                return None
+            fd = os.open(self.path, os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return None
+            except BlockingIOError:
+                return os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            finally:
+                os.close(fd)
+        if self._stale():
+            return None
+        return self._read().get("holder", "unknown")
+
+    def __enter__(self):
+        self.acquire(block=True)
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+    # flock
+    def _flock(self):
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder_name().encode(), 0)
+        self._fd = fd
+        return True
+
+    # lease
+    def _read(self, path=None):
+        try:
+            return json.loads(Path(path or self.path).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _stale(self, path=None):
+        try:
+            return time.time() - os.stat(path or self.path).st_mtime > self.seconds
+        except FileNotFoundError:
+            return True
+
+    def _lease(self, retry=True):
+        token = uuid.uuid4().hex
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            return self._break_if_stale() and retry and self._lease(retry=False)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps({"holder": holder_name(), "token": token}))
+        self._token, self.lost = token, False
+        self._stop.clear()
+        self._beat = threading.Thread(target=self._heartbeat, name=f"lease {self.path.name}", daemon=True)
+        self._beat.start()
+        return True
+
+    def _break_if_stale(self):
+        """Move a lease nobody renewed for `seconds` aside (one claimant wins the rename); put it back
+        when it turns out to have been renewed in between. True when it was stale (or is gone)."""
+        if not self._stale():
+            return False
+        aside = self.path.with_name(f"{self.path.name}.stale-{uuid.uuid4().hex[:8]}")
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return True  # another claimant was quicker, or its holder let go
+        if self._stale(aside):
+            aside.unlink(missing_ok=True)
+            return True
+        try:  # a live lease: give it back unless a new one already stands in its place
+            os.link(aside, self.path)
+        except FileExistsError:
+            pass
+        aside.unlink(missing_ok=True)
+        return False
+
+    def _heartbeat(self):
+        while not self._stop.wait(self.seconds / 4):
+            if self._read().get("token") != self._token:
+                self.lost = True  # taken over: the work goes on, but a second process may be doing it too
+                return
+            try:
+                os.utime(self.path)
+            except FileNotFoundError:
+                self.lost = True
+                return
