@@ -434,3 +434,51 @@ def test_paths_built_from_names_stay_inside_their_folder(tmp_path):
     for parts in ([".."], ["a", "..", ".."], ["/etc"], ["."], ["link", "x"]):
         with pytest.raises(UserError, match="would lead outside"):
             inside(tmp_path, *parts)
+
+
+@pytest.mark.parametrize("content, what", [("[]", "it holds a list"), ('{"runs": []}', "it holds no experiment")])
+def test_report_of_results_of_the_wrong_shape_is_a_clear_error(tmp_path, finished_run, capsys, content, what):
+    run = shutil.copytree(finished_run[0], tmp_path / "copy")
+    (run / "results.json").write_text(content)
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "copy/results.json is unreadable" in err and what in err
+    assert "run the same `tfganaug train` command again" in err
+
+
+def test_a_truncated_gan_json_is_named_and_a_rerun_of_train_rebuilds_it(tmp_path, gan_run, capsys):
+    run = shutil.copytree(gan_run[0], tmp_path / "run")
+    (spec,) = run.glob("gans/acgan-*/gan.json")
+    _truncated(spec)
+    capsys.readouterr()
+    assert main(["generate", str(run), "--per-class", "1", "--out", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "gan.json cannot be loaded" in err
+    assert "run the same `tfganaug train` command again: it sets the file aside" in err
+    assert main(["train", gan_run[1], "--out", str(run)]) == 0
+    assert "gan.json is unreadable; training GAN acgan again" in capsys.readouterr().out
+    assert spec.with_name("gan.json.corrupt").exists() and json.loads(spec.read_text())["gan"]["model"] == "acgan"
+    assert main(["generate", str(run), "--per-class", "1", "--out", str(tmp_path / "g")]) == 0
+
+
+@pytest.mark.parametrize("source", ["animal_mnist", "npz"])
+@pytest.mark.parametrize("key, value", [("image_size", [16, 16]), ("channels", 3), ("channels", 1)])
+def test_image_size_and_channels_are_refused_where_the_source_cannot_honour_them(tmp_path, source, key, value):
+    from tfganaug.config import validate
+    from tfganaug.errors import ConfigError
+
+    raw = tiny_config(write_npz(tmp_path / "tiny.npz"))
+    raw["data"].update(source=source, **{key: value})
+    with pytest.raises(ConfigError, match=f"data.{key} is not applied to source '{source}'"):
+        validate(raw, "exp.yaml")
+
+
+def test_the_resolved_config_of_every_source_validates_again(tmp_path):
+    from tfganaug.config import to_yaml, validate
+
+    npz = write_npz(tmp_path / "tiny.npz")
+    for data in ({"source": "npz", "path": str(npz)}, {"source": "folder", "path": str(tmp_path), "image_size": [8, 8],
+                                                       "channels": 1}):
+        config = validate(tiny_config(npz, data=data), "exp.yaml")
+        again = validate(yaml.safe_load(to_yaml(config)), "config.resolved.yaml")
+        assert again.key_dump() == config.key_dump()

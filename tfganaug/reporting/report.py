@@ -51,13 +51,22 @@ def _sweep_order(point):
         return (1, 0.0, value)
 
 
+RESULTS_KEYS = ("experiment", "class_names", "runs", "summary", "verdict")  # and "statistics" since it exists
+
+
 def _read_results(run_dir):
     path = run_dir / RESULTS_FILE
+    again = "run the same `tfganaug train` command again: it writes the results anew from the finished runs"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        results = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path} is unreadable ({str(exc).splitlines()[0]}); run the same `tfganaug train` command "
-                        "again: it writes the results anew from the finished runs") from None
+        raise UserError(f"{path} is unreadable ({str(exc).splitlines()[0]}); {again}") from None
+    # Valid JSON of another shape (a list, a hand-edited file) is as unreadable as a truncated file.
+    missing = [key for key in RESULTS_KEYS if key not in results] if isinstance(results, dict) else None
+    if missing is None or missing:
+        what = f"a {type(results).__name__}" if missing is None else f"no {', '.join(missing)}"
+        raise UserError(f"{path} is unreadable (it holds {what}, not the results of a run); {again}")
+    return results
 
 
 def _sections(run_dir, verdict=True):
