@@ -62,14 +62,26 @@ def test_train_gan_writes_losses_grids_tensorboard_and_weights(tmp_path):
                                atol=1e-6)
 
 
+class _Killed(Exception):
+    """A kill -9 as a test can make one: training stops and nothing of tfganaug runs after it."""
+
+
 class _Crash(keras.callbacks.Callback):
-    def __init__(self, at=2):
+    """Stops training at the start of epoch `at` (0-based) with `error`; with `batch`, after that
+    many steps of the epoch instead (its weights have moved past the last finished epoch)."""
+
+    def __init__(self, at=2, error=KeyboardInterrupt, batch=None):
         super().__init__()
-        self.at = at
+        self.at, self.error, self.batch, self.epoch = at, error, batch, None
 
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.at:
-            raise KeyboardInterrupt("simulated kill")
+        self.epoch = epoch
+        if epoch == self.at and self.batch is None:
+            raise self.error("simulated kill")
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == self.at and batch + 1 == self.batch:
+            raise self.error("simulated kill")
 
 
 @pytest.mark.parametrize("options", [{}, RESNET_EMA_ADA], ids=["acgan-mlp", "cgan-resnet-ema-ada"])
@@ -113,9 +125,9 @@ def test_backups_are_every_few_seconds_and_a_resume_from_one_ends_the_same(tmp_p
     select = {"measure": lambda model: {"kid": 1.0}, "metric": "kid", "every": select_every} if select_every else None
     spec = _spec()
     straight = _train(tmp_path / "straight", spec, epochs=6, select=select)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(_Killed):
         _train(tmp_path / "resumed", spec, epochs=6, select=select, backup_seconds=seconds,
-               extra_callbacks=[clock, _Crash(at=4)])
+               extra_callbacks=[clock, _Crash(at=4, error=_Killed)])
     metadata = tmp_path / "resumed" / "backup" / "training_metadata.json"
     assert (json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0) == backed_up
     clock.now = 0.0
@@ -126,6 +138,20 @@ def test_backups_are_every_few_seconds_and_a_resume_from_one_ends_the_same(tmp_p
     with (tmp_path / "resumed" / "losses.csv").open() as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(6))
     assert not (tmp_path / "resumed" / "backup").exists()
+
+
+def test_a_ctrl_c_between_timed_backups_backs_up_the_last_finished_epoch(tmp_path):
+    """Ctrl-C in the middle of epoch 4 (0-based 3) of a run whose first timed backup is 100 s away:
+    epochs 1-3 are backed up on the interrupt itself, and the rerun ends as a straight run."""
+    spec = _spec()
+    straight = _train(tmp_path / "straight", spec, epochs=5)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path / "resumed", spec, epochs=5, backup_seconds=100, extra_callbacks=[_Crash(at=3, batch=2)])
+    metadata = tmp_path / "resumed" / "backup" / "training_metadata.json"
+    assert json.loads(metadata.read_text())["epoch"] == 3
+    resumed = _train(tmp_path / "resumed", spec, epochs=5, backup_seconds=100)
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_a_ctrl_c_during_the_backup_write_is_held_until_the_backup_is_complete(tmp_path, monkeypatch):

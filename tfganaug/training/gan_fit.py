@@ -127,8 +127,12 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
     ]
     if jit_compile != "auto":
         model.jit_compile = jit_compile
-    history = model.fit(dataset, epochs=epochs, verbose=verbose, shuffle=False, callbacks=callbacks,
-                        steps_per_epoch=steps_per_epoch)
+    try:
+        history = model.fit(dataset, epochs=epochs, verbose=verbose, shuffle=False, callbacks=callbacks,
+                            steps_per_epoch=steps_per_epoch)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep every finished epoch, not only the last timed backup
+        backup_callback.save_on_interrupt()
+        raise
     if selection and (folder / BEST_FILE).exists():
         model.load_weights(folder / BEST_FILE)
     with atomic_path(folder / WEIGHTS_FILE, suffix=".weights.h5") as tmp:
