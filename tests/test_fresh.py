@@ -81,3 +81,30 @@ def test_a_fresh_gan_group_draws_new_images_each_epoch_in_the_fixed_sets_counts_
     np.testing.assert_array_equal(rows_b, rows_a)
     np.testing.assert_array_equal(first_plan.fresh(1)[0], b)  # drawn again: the same images
     np.testing.assert_array_equal(plan(fresh).fresh(1)[0], b)  # and on a rerun
+
+
+def test_every_epoch_of_every_seed_gets_its_own_synthesis_seed():
+    from tfganaug.experiment.planning import epoch_seed
+
+    seeds = {epoch_seed(seed, epoch) for seed in range(3) for epoch in range(5000)}
+    assert len(seeds) == 3 * 5000  # the old hash mod 2^20 gave 5 collisions in 2,000 epochs of seed 0
+    rounds = {s * 1000 + r for s in seeds for r in range(10)}  # what synthesize's filter rounds draw from
+    assert len(rounds) == 10 * len(seeds) and not seeds & set(range(2**16))  # nor any run seed's fixed set
+
+
+def test_a_fresh_set_of_another_size_keeps_every_real_image_once():
+    """Epoch 1's filter kept 2 images, epoch 2's 7, epoch 3's none (the first set had 4): the synthetic
+    images are repeated or cut to 4; the real ones are each in every epoch exactly once."""
+    train = make_imageset(3, 4)
+    sizes = {0: 4, 1: 2, 2: 7, 3: 0}
+    data = FreshSynthesis(train.images, one_hot(train.labels, 3), lambda e: marked(e, sizes[e]), batch_size=5,
+                          seed=0, epochs=4)
+    data.on_epoch_begin()
+    for epoch in range(3):
+        images = np.concatenate([data[i][0] for i in range(len(data))])
+        assert len(images) == 16 and synthetic_marks(images) == [10.0 + epoch] * 4
+        flat = images.reshape(len(images), -1)
+        real = images[flat.min(1) != flat.max(1)]
+        assert sorted(map(bytes, real.astype(np.uint8))) == sorted(map(bytes, train.images))
+    images = np.concatenate([data[i][0] for i in range(len(data))])  # nothing to repeat: real images fill it
+    assert len(images) == 16 and synthetic_marks(images) == []

@@ -83,18 +83,26 @@ class FreshSynthesis(keras.utils.PyDataset):
         super().__init__()  # workers=1, no multiprocessing: batches are asked for in order, by one thread
         self.real_images, self.real_targets, self.draw = images, targets, draw
         self.batch_size, self.seed, self.epochs, self.augment = batch_size, seed, epochs, augment
-        self.epoch, self.training, self.finished_pass = 0, False, False
+        self.epoch, self.training, self.finished_pass, self.fake_count = 0, False, False, 0
         self._load()
         self.size = len(self.order)  # every epoch has as many batches as the first (Keras counts them once)
 
     def _load(self):
         fake, fake_targets, fake_weights = self.draw(self.epoch)
+        rng = np.random.default_rng([self.seed, self.epoch])
+        if self.epoch and len(fake) != self.fake_count:
+            # A filter kept short on one epoch can change the synthetic set's size: its images (never the
+            # real ones) are repeated or cut to the first set's count, every real image staying once.
+            pick = np.resize(rng.permutation(len(fake)), self.fake_count) if len(fake) else np.zeros(0, int)
+            fake, fake_targets = fake[pick], fake_targets[pick]
+            fake_weights = None if fake_weights is None else fake_weights[pick]
+        self.fake_count = len(fake)
         self.images = np.concatenate([self.real_images, fake])
         self.targets = np.concatenate([self.real_targets, fake_targets]).astype(np.float32)
         self.weights = None if fake_weights is None else np.concatenate(
             [np.ones(len(self.real_images), np.float32), fake_weights]).astype(np.float32)
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
-        # A filter kept short on one epoch can change the set's size: repeat or cut to the first's.
+        order = rng.permutation(len(self.images))
+        # An epoch whose set is empty (nothing passed the filter) is short: it repeats real images to fill.
         self.order = np.resize(order, self.size) if self.epoch else order
 
     def __len__(self):
