@@ -203,6 +203,8 @@ def test_a_backup_with_arrays_missing_falls_back_to_the_one_before(tmp_path, cap
     assert "cannot be loaded" in capsys.readouterr().out and (backup.parent / WEIGHTS_FILE).exists()
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    with (tmp_path / "resumed" / "losses.csv").open() as f:  # epoch 2's row, trained again, logged once
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2]
 
 
 def test_choose_gan_names_the_choices(tmp_path):

@@ -160,7 +160,19 @@ class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
                        json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
         self.saved_epoch, self._saved_at = self._current_epoch, time.monotonic()
 
+    def restore(self, model):
+        """Load the backup (or the one before it) into `model` now, before `fit`; return the epochs it holds.
+
+        The caller then trims its logs to that epoch: a fall-back to the previous backup, found only
+        while loading, must not leave rows of the epochs the resumed run trains again."""
+        self.set_model(model)
+        self.on_train_begin()
+        self._restored = True
+        return self.saved_epoch
+
     def on_train_begin(self, logs=None):
+        if getattr(self, "_restored", False):  # done by `restore`; fit starts at the epoch it set
+            return
         try:
             self._load_model()
         except (OSError, ValueError) as exc:

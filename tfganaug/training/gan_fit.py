@@ -98,7 +98,10 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
     folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / SPEC_FILE, json.dumps(spec, indent=1))
     backup = folder / "backup"
-    done = backed_up_epochs(folder)
+    backed_up_epochs(folder)  # repairs a backup whose metadata a kill cut short
+    backup_callback = SafeBackupAndRestore(backup, every_seconds=backup_seconds,
+                                           also_every=select["every"] if select else 0)
+    done = backup_callback.restore(model)
     _trim_csv(folder / "losses.csv", done)
     selection = []
     if select is not None:
@@ -106,8 +109,6 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
         # Before the backup: an epoch that is backed up has been evaluated.
         selection.append(BestCheckpoint(folder, select["measure"], select["metric"], select["every"], epochs,
                                         folder / "tensorboard" / "quality"))
-    backup_callback = SafeBackupAndRestore(backup, every_seconds=backup_seconds,
-                                           also_every=select["every"] if select else 0)
     callbacks = [
         # Before the backup: a diverged epoch is never saved.
         StopOnNonFiniteLoss(f"The last backup (after epoch {{backed_up}}) is kept in {backup}; lower the learning "
