@@ -359,6 +359,68 @@ def test_outputs_get_the_permissions_of_the_umask(tmp_path):
         assert (tmp_path / f"d{umask}").stat().st_mode & 0o777 == folder_mode
 
 
+def test_the_umask_is_read_without_setting_it(tmp_path, monkeypatch):
+    """Setting it (even to put it back) opens a window in which another thread makes world-writable files."""
+    from tfganaug.files import write_text
+
+    previous = os.umask(0o027)
+    try:
+        def refused(mask):
+            raise AssertionError("os.umask called")
+        monkeypatch.setattr(os, "umask", refused)
+        write_text(tmp_path / "f.txt", "x")
+    finally:
+        monkeypatch.undo()
+        os.umask(previous)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o640
+
+
+def test_files_and_folders_are_flushed_to_the_disk_before_they_are_renamed_into_place(tmp_path, monkeypatch):
+    from tfganaug import files
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))),
+                                                 real_fsync(fd)))
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("replace", str(a))), real_replace(a, b)))
+    files.write_text(tmp_path / "f.txt", "x")
+    replaced = [e[1] for e in events if e[0] == "replace"]
+    assert events[:2] == [("fsync", replaced[0]), ("replace", replaced[0])]
+    assert events[2] == ("fsync", str(tmp_path))  # the new name itself
+    events.clear()
+    with files.atomic_dir(tmp_path / "d") as folder:
+        (folder / "a.txt").write_text("a")
+    synced = [e[1] for e in events if e[0] == "fsync"]
+    assert synced[:2] == [str(folder / "a.txt"), str(folder)] and events[2] == ("replace", str(folder))
+    assert synced[2] == str(tmp_path)
+
+
+def test_held_signals_leaves_alone_a_handler_set_from_c(monkeypatch):
+    """`signal.getsignal` gives None for a handler not installed from Python, and None cannot be installed."""
+    import signal
+
+    from tfganaug.training import callbacks
+
+    installed, real_signal = [], signal.signal
+
+    def fake_signal(signum, handler):
+        if handler is None:
+            raise TypeError("signal handler must be signal.SIG_IGN, signal.SIG_DFL, or a callable object")
+        installed.append(signum)
+        return real_signal(signum, handler)
+
+    monkeypatch.setattr(callbacks.signal, "getsignal",
+                        lambda signum: None if signum == signal.SIGTERM else signal.default_int_handler)
+    monkeypatch.setattr(callbacks.signal, "signal", fake_signal)
+    before = real_signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with callbacks.held_signals():
+            pass
+    finally:
+        real_signal(signal.SIGINT, before)
+    assert signal.SIGTERM not in installed and installed.count(signal.SIGINT) == 2  # held, then put back
+
+
 @pytest.fixture(scope="module")
 def gan_run(tmp_path_factory):
     """A finished tiny run with one ACGAN group and its GAN metrics, with its config file."""
