@@ -407,17 +407,19 @@ def test_held_signals_leaves_alone_a_handler_set_from_c(monkeypatch):
         if handler is None:
             raise TypeError("signal handler must be signal.SIG_IGN, signal.SIG_DFL, or a callable object")
         installed.append(signum)
-        return real_signal(signum, handler)
+        previous = real_signal(signum, handler)
+        return None if signum == signal.SIGTERM else previous  # what CPython returns for a C handler
 
     monkeypatch.setattr(callbacks.signal, "getsignal",
                         lambda signum: None if signum == signal.SIGTERM else signal.default_int_handler)
     monkeypatch.setattr(callbacks.signal, "signal", fake_signal)
-    before = real_signal(signal.SIGINT, signal.default_int_handler)
+    before = {s: real_signal(s, signal.getsignal(s)) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with callbacks.held_signals():
             pass
     finally:
-        real_signal(signal.SIGINT, before)
+        for s, handler in before.items():
+            real_signal(s, handler)
     assert signal.SIGTERM not in installed and installed.count(signal.SIGINT) == 2  # held, then put back
 
 

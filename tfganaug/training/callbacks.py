@@ -26,7 +26,10 @@ def held_signals():
         yield
         return
     received = []
-    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in HELD_SIGNALS}
+    # A handler installed from C (an embedding program's) reads as None and could not be put back: such
+    # a signal is left to it.
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in HELD_SIGNALS
+                if signal.getsignal(s) is not None}
     try:
         yield
     finally:
