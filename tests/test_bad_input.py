@@ -402,6 +402,7 @@ def test_held_signals_leaves_alone_a_handler_set_from_c(monkeypatch):
     from tfganaug.training import callbacks
 
     installed, real_signal = [], signal.signal
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def fake_signal(signum, handler):
         if handler is None:
@@ -413,7 +414,6 @@ def test_held_signals_leaves_alone_a_handler_set_from_c(monkeypatch):
     monkeypatch.setattr(callbacks.signal, "getsignal",
                         lambda signum: None if signum == signal.SIGTERM else signal.default_int_handler)
     monkeypatch.setattr(callbacks.signal, "signal", fake_signal)
-    before = {s: real_signal(s, signal.getsignal(s)) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with callbacks.held_signals():
             pass
