@@ -13,6 +13,7 @@ from tfganaug.data.pipeline import one_hot
 from tfganaug.data.sampling import resolve_class
 from tfganaug.distribute import describe_strategy, runtime_scope, worker_folder
 from tfganaug.errors import UserError
+from tfganaug.evaluation.chance import chance_warnings
 from tfganaug.evaluation.collapse import collapse_warnings, collapsed_classes
 from tfganaug.evaluation.gan_evaluation import evaluate_gans
 from tfganaug.evaluation.metrics import classification_metrics
@@ -30,6 +31,7 @@ from tfganaug.reporting.plots import (
 from tfganaug.reporting.report import write_report
 from tfganaug.reporting.results import filter_notes, markdown_table, sweep_table, write_results
 from tfganaug.serving.export import export_generator, export_name
+from tfganaug.synthesis.controls import idle_control_note
 from tfganaug.training.classifier import predict_classes
 from tfganaug.training.gan_folder import load_trained_gan, stable_hash, trained_gans
 
@@ -139,6 +141,9 @@ def _run_groups(config, run_dir, data, log, verbose):
         log(f"a new split for every seed (data.resplit_per_seed): split seeds "
             f"{', '.join(str(config.data.for_seed(s).seed) for s in config.seeds)}")
     records, total = [], len(config.groups) * len(config.seeds)
+    idle = [note for g in config.groups if (note := idle_control_note(g.label, g.type, data.splits().train.counts()))]
+    for note in idle:
+        log(note)
     models = RunModels(config, run_dir, data, log, verbose)
     for group in config.groups:
         for seed in config.seeds:
@@ -161,10 +166,10 @@ def _run_groups(config, run_dir, data, log, verbose):
                 f"balanced {100 * record['balanced_accuracy']:.2f}%, macro-F1 {100 * record['macro_f1']:.2f}% ({status})")
     train = data.splits().train
     class_names, quality = train.class_names, {}
-    notes = filter_notes(records, class_names)
+    notes = idle + filter_notes(records, class_names)
     if config.output.gan_metrics and any(g.type == "gan" for g in config.groups):
         metrics = evaluate_gans(run_dir, data_for=data.for_seed, build=build_from_spec, keep_done=True, log=log)
-        notes += collapse_warnings(metrics)
+        notes += chance_warnings(metrics) + collapse_warnings(metrics)
         quality = gan_quality_by_group(config, models, metrics)
     rows, statistics, verdict = write_results(run_dir, records, class_names, config.name, notes,
                                               config.output.metric, rare_classes(config.data, train), quality)
@@ -212,6 +217,7 @@ def gan_quality_by_group(config, models, metrics):
                 "gan_train": mean([e["gan_train"] for e in entries if e.get("gan_train") is not None]),
                 "real_accuracy": mean([e["real_accuracy"] for e in entries if e.get("real_accuracy") is not None]),
                 "recall": mean([e["overall"]["recall"] for e in entries]),
+                "near_chance": any(e.get("near_chance") for e in entries),
                 "collapsed": sorted({c for e in entries for c in collapsed_classes(e)})}
     return quality
 

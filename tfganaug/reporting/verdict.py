@@ -30,6 +30,9 @@ def _outcome(test):
 def _quality(quality):
     if not quality:
         return "no GAN metrics for it"
+    if quality.get("near_chance"):
+        return ("its GAN's metrics mean nothing: the classifier trained on the real images, which they are "
+                "read in, is at chance")
     collapsed = quality.get("collapsed") or []
     parts = []
     if quality.get("gan_train") is not None:
@@ -56,12 +59,17 @@ def verdict(rows, statistics, gan_quality):
     if not rows:
         return "Verdict: no finished runs."
     metric, control = statistics["metric"], statistics["best_control"]
-    synthetic = [r for r in rows if r["type"] in SYNTHETIC and r["vs_control"].get(metric, {}).get("diff") is not None]
+    synthetic = [r for r in rows if r["type"] in SYNTHETIC and (control is None or r["vs_control"].get(metric, {})
+                                                                .get("diff") is not None)]
     if not synthetic:
         best = max(rows, key=lambda r: r[metric][0])
         return (f"Verdict: no GAN or translation group ran; the best group is {best['group']} "
                 f"({100 * best[metric][0]:.2f}% {_NAMES[metric]}).")
     best = max(synthetic, key=lambda r: r[metric][0])
+    if control is None:
+        return (f"Verdict: no control group ran (add `baseline`, and `classical` or `oversample`, to groups), so "
+                f"nothing here says whether {SYNTHETIC[best['type']]} helps; its best group, {best['group']}, "
+                f"reached {100 * best[metric][0]:.2f}% {_NAMES[metric]}.")
     test = best["vs_control"][metric]
     kind = SYNTHETIC[best["type"]]
     against = f"the baseline ({control})" if control == statistics["baseline"] else control
