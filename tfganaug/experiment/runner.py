@@ -58,16 +58,43 @@ def run_one(config, group, seed, splits, models=None, verbose=2, log_dir=None):
                          augment=plan.augment, log_dir=log_dir, sample_weight=plan.sample_weight, num_classes=k,
                          fresh=plan.fresh)
     extra = {"synthesis": plan.synthesis} if plan.synthesis else {}
-    if getattr(group, "finetune_epochs", 0):  # then real images only, with a fresh optimizer
-        real = splits.train
-        extra["finetune_history"] = recipe.fit(model, real.images, one_hot(real.labels, plan.targets.shape[1]), val,
-                                               seed, verbose=verbose, epochs=group.finetune_epochs, num_classes=k)
+    if getattr(group, "finetune_epochs", 0):
+        extra.update(finetune(model, recipe, plan, splits, seed, group.finetune_epochs, verbose))
     predictions = predict_classes(model, splits.test.images, k)
     metrics = classification_metrics(splits.test.labels, predictions, splits.test.class_names)
     # Per test image, so that groups can be compared image by image (the paired bootstrap).
     per_image = {"test_labels": splits.test.labels.tolist(), "test_predictions": predictions.tolist()}
     return {"group": group.label, "type": group.type, "seed": seed, "train_size": int(plan.size),
             "seconds": round(time.time() - started, 1), **metrics, "history": history, **extra, **per_image}
+
+
+def _val_accuracy(model, val, num_classes):
+    """The accuracy on the validation split `val` as `fit_classifier` picks epochs by it (None without one)."""
+    if not len(val):
+        return None
+    return float(np.mean(predict_classes(model, val.images, num_classes) == val.labels))
+
+
+def finetune(model, recipe, plan, splits, seed, epochs, verbose=2):
+    """Train `model` `epochs` more on the real training images alone (a fresh optimizer), with the group's
+    own augmentation (without it, fine-tuning would be a confound against the `classical` control), and
+    keep the weights from before it when they do better on the validation split.
+
+    Returns the record's additions: `finetune_history`, and `finetune`: which weights were kept
+    ("finetuned" or "before_finetune") and the validation accuracy of both.
+    """
+    real, k = splits.train, splits.train.num_classes
+    before, accuracy_before = model.get_weights(), _val_accuracy(model, splits.val, k)
+    history = recipe.fit(model, real.images, one_hot(real.labels, plan.targets.shape[1]),
+                         (splits.val.images, splits.val.labels), seed, verbose=verbose, epochs=epochs,
+                         num_classes=k, augment=plan.augment)
+    accuracy_after = _val_accuracy(model, splits.val, k)
+    kept = "finetuned"
+    if accuracy_before is not None and accuracy_before > accuracy_after:  # a tie keeps the fine-tuned weights
+        model.set_weights(before)
+        kept = "before_finetune"
+    return {"finetune_history": history, "finetune": {"kept": kept, "val_accuracy_before": accuracy_before,
+                                                      "val_accuracy_after": accuracy_after}}
 
 
 def train(config, run_dir, log=print, verbose=None, overwrite=False):
