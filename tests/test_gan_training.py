@@ -154,6 +154,39 @@ def test_a_ctrl_c_between_timed_backups_backs_up_the_last_finished_epoch(tmp_pat
         np.testing.assert_array_equal(a, b)
 
 
+def _train_shuffled(folder, spec, epochs, **kwargs):
+    """`_train` through the real, shuffled `gan_dataset` (30 images, 3 steps of 8 per epoch, 6 dropped)."""
+    from tfganaug.data.pipeline import gan_dataset, gan_steps
+
+    rng = np.random.default_rng(1)
+    images, labels = rng.integers(0, 256, (30, 8, 8, 1)).astype("uint8"), np.arange(30) % 3
+    keras.utils.set_random_seed(spec["seed"])
+    model = build_from_spec(spec)
+    train_gan(model, lambda first: gan_dataset(images, labels, 8, spec["seed"], first), epochs=epochs, folder=folder,
+              spec=spec, class_names=CLASSES, seed=spec["seed"], sample_every=2, verbose=0,
+              steps_per_epoch=gan_steps(30, 8), **kwargs)
+    return model
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c-mid-epoch", "kill-after-a-backup"])
+def test_a_resumed_run_on_shuffled_data_ends_with_the_uninterrupted_runs_weights(tmp_path, stop):
+    """A CGAN with EMA, ADA and LeCam on the real shuffled dataset, stopped in epoch 4 (0-based 3) by a
+    Ctrl-C in its middle (the backup is written on the interrupt) or by a kill after epoch 3's backup,
+    then run again: every weight equals an uninterrupted run's, bit for bit (each epoch's order is drawn
+    from (seed, epoch); tf.data's own reshuffle restarted its sequence on resume)."""
+    spec = _spec(**{**RESNET_EMA_ADA, "hidden_units": None, "lecam": 0.3})
+    straight = _train_shuffled(tmp_path / "straight", spec, epochs=5)
+    crash = (_Crash(at=3, batch=2), KeyboardInterrupt, 100) if stop.startswith("ctrl-c") else (
+        _Crash(at=3, error=_Killed), _Killed, 0)
+    with pytest.raises(crash[1]):
+        _train_shuffled(tmp_path / "resumed", spec, epochs=5, backup_seconds=crash[2], extra_callbacks=[crash[0]])
+    assert json.loads((tmp_path / "resumed" / "backup" / "training_metadata.json").read_text())["epoch"] == 3
+    resumed = _train_shuffled(tmp_path / "resumed", spec, epochs=5, backup_seconds=crash[2])
+    assert len(straight.weights) == len(resumed.weights) and straight.ada_p is not None and straight.lecam_real is not None
+    for a, b in zip(straight.weights, resumed.weights):
+        np.testing.assert_array_equal(a, b, err_msg=a.path)
+
+
 def test_a_ctrl_c_during_the_backup_write_is_held_until_the_backup_is_complete(tmp_path, monkeypatch):
     """SIGINT arrives just after the weights of epoch 2's backup are written, before its metadata:
     the pair is completed first, then training stops; the rerun ends with the uninterrupted weights."""

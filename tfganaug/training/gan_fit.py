@@ -73,7 +73,10 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
 
     Args:
         model: a compiled GAN from `tfganaug.gans`.
-        dataset: batches of (images in [-1, 1], int labels).
+        dataset: batches of (images in [-1, 1], int labels); or `dataset(first_epoch)` -> the batches from
+            the first epoch this call trains (after a backup's), for an endless dataset whose epochs are
+            keyed (`tfganaug.data.pipeline.gan_dataset`, with `steps_per_epoch`): a resumed run then
+            trains on the data of an uninterrupted one.
         epochs: total epochs (already finished ones are not redone).
         folder: the GAN's folder (see the module docstring).
         spec: JSON-able description written to `gan.json` (what `tfganaug.training.gan_folder.load_trained_gan` rebuilds from).
@@ -81,7 +84,7 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
         class_names: names of the classes, for the sample grids.
         sample_every: epochs between sample grids (0: only the last epoch).
         verbose: Keras `fit` verbosity.
-        steps_per_epoch: for endless datasets (a CycleGAN's two zipped domains).
+        steps_per_epoch: for endless datasets (`gan_dataset`, a CycleGAN's two zipped domains).
         grids: the sample-grid callback (default: `SampleGrids` of the classes, with TensorBoard images).
         extra_callbacks: more Keras callbacks for `fit`.
         jit_compile: XLA for the training step (True/False), or "auto" to keep the model's setting.
@@ -102,6 +105,8 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
     backup_callback = SafeBackupAndRestore(backup, every_seconds=backup_seconds,
                                            also_every=select["every"] if select else 0)
     done = backup_callback.restore(model)
+    if callable(dataset):
+        dataset = dataset(done)
     _trim_csv(folder / "losses.csv", done)
     selection = []
     if select is not None:
