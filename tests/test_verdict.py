@@ -2,10 +2,12 @@
 
 from types import SimpleNamespace
 
+import pytest
+
 from tests.conftest import make_imageset
 from tests.test_results import CLASSES, runs
 from tfganaug.experiment.runner import rare_classes
-from tfganaug.reporting.results import explanation, summarize
+from tfganaug.reporting.results import explanation, markdown_table, summarize
 from tfganaug.reporting.verdict import verdict
 
 QUALITY = {"gan": {"gan_train": 0.351, "real_accuracy": 0.702, "recall": 0.12, "collapsed": ["c1"]}}
@@ -25,13 +27,30 @@ def test_a_gan_group_that_loses_to_oversampling_is_called_so_with_its_interval_a
     assert " On the rare class: -5.00 points of recall of c1 against over (95% CI " in line
 
 
-def test_no_significant_difference_is_not_a_gain_and_one_seed_says_what_its_interval_covers():
-    records = runs("base", "baseline", [40]) + runs("gan", "gan", [39])
+def test_no_significant_difference_is_not_a_gain():
+    records = runs("base", "baseline", [40, 40, 40]) + runs("gan", "gan", [39, 40, 41])
     rows, statistics = summarize(records, CLASSES)
     line = verdict(rows, statistics, {})
     assert line.startswith("Verdict: GAN augmentation did not beat the baseline (base) here: its best group, gan, "
-                           "+1.00 points of accuracy against base (95% CI ")
-    assert "1 seed; with 1 seed the interval covers the test images only); no GAN metrics for it." in line
+                           "+0.00 points of accuracy against base (95% CI ")
+    assert "3 seeds); no GAN metrics for it." in line
+
+
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_with_fewer_than_three_seeds_nothing_is_beaten_and_the_verdict_says_what_would_test_it(seeds):
+    """100 vs 70 wrong of 200: a difference the test images alone call certain, but one or two training
+    runs say nothing of the variation between runs: no star, no "beat"."""
+    records = runs("base", "baseline", [100] * seeds) + runs("gan", "gan", [70] * seeds)
+    rows, statistics = summarize(records, CLASSES, rare_classes=["c1"])
+    test = rows[1]["vs_control"]["accuracy"]
+    assert test["p"] < 0.01 and test["low"] > 0 and not test["significant"]
+    assert "*" not in markdown_table(rows, statistics)
+    line = verdict(rows, statistics, {})
+    s = "s" if seeds > 1 else ""
+    assert line.startswith("Verdict: GAN augmentation was not tested (too few seeds) against the baseline (base) here")
+    assert (f"{seeds} seed{s}; with {seeds} seed{s} the interval covers the test images only, not the variation "
+            "between training runs: 3 or more seeds (e.g. seeds: [0, 1, 2]) would test the difference)") in line
+    assert "beat" not in line and "not a significant difference" not in line
 
 
 def test_a_run_without_gan_groups_names_its_best_group():

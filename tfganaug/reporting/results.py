@@ -34,10 +34,13 @@ def _baseline(records):
 
 
 def _with_holm(tests):
-    """Each test dict gets "p_holm" (Holm over the tests given) and "significant" (p_holm < ALPHA)."""
+    """Each test dict gets "p_holm" (Holm over the tests given) and "significant" (p_holm < ALPHA, the
+    interval clear of 0, and at least `MIN_SEEDS` seeds: with fewer, the interval covers the test
+    images only, not the variation between training runs, and a difference is not tested)."""
     for test, adjusted in zip(tests, holm([t["p"] for t in tests])):
         test["p_holm"] = adjusted
-        test["significant"] = adjusted is not None and adjusted < ALPHA and test["low"] * test["high"] > 0
+        test["significant"] = (adjusted is not None and adjusted < ALPHA and test["low"] * test["high"] > 0
+                               and test["n"] >= MIN_SEEDS)
     return tests
 
 
@@ -210,7 +213,7 @@ def explanation(statistics):
             f"vs baseline (`{statistics['baseline']}`) and vs best control ({control}): paired bootstrap "
             f"difference in points with its 95% CI and Holm-adjusted p-value "
             f"(seeds and test images resampled jointly for both groups; test images only with fewer than {seeds} "
-            f"seeds); * = significant at 5%.")
+            f"seeds); * = significant at 5% (never with fewer than {seeds} seeds).")
 
 
 def write_results(run_dir, records, class_names, experiment, notes=(), metric="accuracy", rare_classes=(),

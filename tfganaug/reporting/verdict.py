@@ -16,12 +16,16 @@ _NAMES = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "mac
 def _difference(test, metric, control, rare_names=()):
     what = f"{_NAMES[metric]} of {', '.join(rare_names)}" if metric == "rare_recall" else _NAMES[metric]
     seeds = f"{test['n']} seed{'s' if test['n'] != 1 else ''}"
-    scope = "" if test["n"] >= MIN_SEEDS else f"; with {seeds} the interval covers the test images only"
+    scope = "" if test["n"] >= MIN_SEEDS else (
+        f"; with {seeds} the interval covers the test images only, not the variation between training runs: "
+        f"{MIN_SEEDS} or more seeds (e.g. seeds: {list(range(MIN_SEEDS))}) would test the difference")
     return (f"{100 * test['diff']:+.2f} points of {what} against {control} (95% CI {100 * test['low']:.2f} to "
             f"{100 * test['high']:.2f}, p {test['p_holm']:.3f}, {seeds}{scope})")
 
 
 def _outcome(test):
+    if test["n"] < MIN_SEEDS:
+        return "was not tested (too few seeds) against"
     if test["significant"]:
         return "beat" if test["diff"] > 0 else "did worse than"
     return "did not beat"
@@ -82,5 +86,5 @@ def verdict(rows, statistics, gan_quality):
     if rare and rare.get("diff") is not None:
         line += (f" On the rare class{'es' if len(statistics['rare_classes']) > 1 else ''}: "
                  f"{_difference(rare, 'rare_recall', control, statistics['rare_classes'])}"
-                 f"{'' if rare['significant'] else ', not a significant difference'}.")
+                 f"{'' if rare['significant'] or rare['n'] < MIN_SEEDS else ', not a significant difference'}.")
     return line
