@@ -44,19 +44,33 @@ def test_every_pass_draws_its_own_set_and_keeps_the_real_images():
 
 
 def test_keras_fit_draws_one_set_per_epoch():
-    from tfganaug.networks.classifiers import build_mlp
+    """Through Keras `fit`: the steps of epoch e train on the real images and set e, none of another set
+    (the model records the synthetic marks of every batch it trains on)."""
+    import tensorflow as tf
+
     from tfganaug.training.classifier import fit_classifier
 
-    train, drawn = make_imageset(3, 4), []
+    train, drawn, trained, ends = make_imageset(3, 4), [], [], []
 
     def draw(epoch):
         drawn.append(epoch)
         return marked(epoch)
 
-    model = build_mlp((8, 8, 1), 3, hidden_units=(4,))
+    def record(images):
+        trained.append(synthetic_marks(images.numpy()))
+        return images
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Lambda(
+        lambda x: tf.ensure_shape(tf.py_function(record, [x], tf.float32), x.shape), output_shape=(8, 8, 1)),
+        keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    epoch_ends = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: ends.append(len(trained)))
     history = fit_classifier(model, train.images, one_hot(train.labels, 3), epochs=3, batch_size=8,
-                             learning_rate=1e-3, seed=0, verbose=0, fresh=draw)
-    assert drawn == [0, 1, 2] and len(history["loss"]) == 3
+                             learning_rate=1e-3, seed=0, verbose=0, fresh=draw, jit_compile=False,
+                             callbacks=[epoch_ends])
+    assert drawn == [0, 1, 2] and len(history["loss"]) == 3 and ends == [2, 4, 6]  # (12 + 4) / 8 steps an epoch
+    for epoch, (start, end) in enumerate(zip([0] + ends, ends)):
+        marks = sum(trained[start:end], [])
+        assert marks == [10.0 + epoch] * 4, (epoch, trained)
 
 
 def test_a_fresh_gan_group_draws_new_images_each_epoch_in_the_fixed_sets_counts_and_labels():
