@@ -135,7 +135,8 @@ class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
         if due or (self.also_every and self._current_epoch % self.also_every == 0):
             self._save_model()
         else:  # kept in memory (far cheaper than a file) for `save_on_interrupt`
-            self._unsaved = (self._current_epoch, [v.numpy() for v in _state_variables(self.model)])
+            # Copied: a numpy view can share the variable's buffer, which an XLA step updates in place.
+            self._unsaved = (self._current_epoch, [np.array(v.numpy(), copy=True) for v in _state_variables(self.model)])
 
     def save_on_interrupt(self):
         """Back up the last finished epoch that is not backed up yet: called when Ctrl-C (or SIGTERM) stops
