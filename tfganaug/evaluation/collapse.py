@@ -4,20 +4,16 @@ read from the GAN metrics; see `tfganaug.evaluation.gan_metrics.gan_quality`'s `
 # A class whose generated images spread less than this fraction of its real images' spread in
 # feature space is flagged as collapsed (a GAN that ignores its noise scores about 0).
 COLLAPSE_SPREAD = 0.3
-# What an unconditional GAN's collapse is flagged as: it has no classes, only its overall spread.
-ALL_IMAGES = "all images"
 
 
 def collapsed_classes(entry):
-    """{class: spread} of the classes a GAN's metrics entry flags as collapsed; for an unconditional
-    GAN (no per-class metrics) {ALL_IMAGES: spread} when its images as a whole are near-identical."""
-    per_class = entry.get("per_class") or {"": entry.get("overall", {})}
-    return {c or ALL_IMAGES: m["spread"] for c, m in per_class.items()
+    """{class: spread} of the classes a GAN's metrics entry flags as collapsed."""
+    return {c: m["spread"] for c, m in entry.get("per_class", {}).items()
             if m.get("spread") is not None and m["spread"] < COLLAPSE_SPREAD}
 
 
 def collapse_warnings(metrics):
     """One sentence per GAN and collapsed class of a `gan_metrics.json` mapping."""
-    return [f"Warning: GAN {name} makes near-identical {'' if c == ALL_IMAGES else repr(c) + ' '}images (their "
-            f"spread is {spread:.2f} of the real images'): its images add duplicates, not variety."
+    return [f"Warning: GAN {name} makes near-identical '{c}' images (their spread is {spread:.2f} of the real "
+            f"images'): its images add duplicates, not variety."
             for name, entry in metrics.items() for c, spread in collapsed_classes(entry).items()]

@@ -5,7 +5,6 @@ with the paired bootstrap difference, its interval and Holm-adjusted p-value, th
 GAN behind it, and the same comparison on the rare classes' recall when the data has rare classes.
 """
 
-from tfganaug.evaluation.collapse import ALL_IMAGES
 from tfganaug.evaluation.statistics import MIN_SEEDS
 
 SYNTHETIC = {"gan": "GAN augmentation", "translation": "GAN translation"}
@@ -46,10 +45,7 @@ def _quality(quality):
                         if real else ""))
     if quality.get("recall") is not None:
         parts.append(f"recall {quality['recall']:.2f}")
-    if collapsed == [ALL_IMAGES]:  # an unconditional GAN's
-        parts.append("near-identical images")
-    else:
-        parts.append(f"near-identical images in {', '.join(collapsed)}" if collapsed else "no class collapsed")
+    parts.append(f"near-identical images in {', '.join(collapsed)}" if collapsed else "no class collapsed")
     return "its GAN: " + ", ".join(parts)
 
 
