@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from gan_quality import CLASSIFIER, DATA, GANS  # noqa: E402  (bench/gan_quality.py)
 from tfganaug.config import GANTraining, validate  # noqa: E402
 from tfganaug.data.imageset import ImageSet  # noqa: E402
-from tfganaug.data.pipeline import gan_dataset  # noqa: E402
+from tfganaug.data.pipeline import gan_dataset, gan_steps  # noqa: E402
 from tfganaug.data.pixels import to_uint8  # noqa: E402
 from tfganaug.evaluation.gan_evaluation import real_classifier  # noqa: E402
 from tfganaug.experiment.builders import build_gan, classifier_recipe, make_splits  # noqa: E402
@@ -49,10 +49,11 @@ def main(argv=None):
     gan = GANTraining(**GANS[args.gan])
     keras.utils.set_random_seed(0)
     model = build_gan(gan, splits.train.image_shape, splits.train.num_classes, 0)
-    data = gan_dataset(splits.train.images, splits.train.labels, gan.batch_size * gan.d_steps, 0)
+    train, batch = splits.train, gan.batch_size * gan.d_steps
     rows, started, epochs = [], time.time(), 0
     while time.time() - started < 60 * args.minutes:
-        model.fit(data, initial_epoch=epochs, epochs=epochs + 1, verbose=0)
+        model.fit(gan_dataset(train.images, train.labels, batch, 0, first_epoch=epochs), initial_epoch=epochs,
+                  epochs=epochs + 1, steps_per_epoch=gan_steps(len(train), batch), verbose=0)
         epochs += 1
         if epochs % args.every:
             continue

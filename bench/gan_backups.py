@@ -21,7 +21,7 @@ import keras  # noqa: E402
 import yaml  # noqa: E402
 
 from tfganaug.config import GANTraining, RuntimeConfig, validate  # noqa: E402
-from tfganaug.data.pipeline import gan_dataset  # noqa: E402
+from tfganaug.data.pipeline import gan_dataset, gan_steps  # noqa: E402
 from tfganaug.experiment.builders import build_gan, make_splits  # noqa: E402
 from tfganaug.training.gan_fit import train_gan  # noqa: E402
 from timing import alternating_seconds, paired_speed_ratio, write_json  # noqa: E402  (bench/timing.py)
@@ -49,10 +49,12 @@ def main(argv=None):
         def train_once():
             keras.utils.set_random_seed(0)
             model = build_gan(gan, train.image_shape, train.num_classes, 0)
-            data = gan_dataset(train.images, train.labels, gan.batch_size * gan.d_steps, 0)
+            batch = gan.batch_size * gan.d_steps
+            data = gan_dataset(train.images, train.labels, batch, 0)
             folder = Path(tempfile.mkdtemp(dir=scratch))
             train_gan(model, data, epochs=args.epochs, folder=folder, spec={}, seed=0, class_names=train.class_names,
-                      sample_every=gan.sample_every, verbose=0, backup_seconds=seconds)
+                      sample_every=gan.sample_every, verbose=0, backup_seconds=seconds,
+                      steps_per_epoch=gan_steps(len(train), batch))
         return train_once
 
     runs = {"every epoch": run(0), f"every {default:g} s": run(default)}

@@ -28,7 +28,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tfganaug.config import GANTraining, validate  # noqa: E402
-from tfganaug.data.pipeline import gan_dataset  # noqa: E402
+from tfganaug.data.pipeline import gan_dataset, gan_steps  # noqa: E402
 from tfganaug.data.pixels import to_signed  # noqa: E402
 from tfganaug.evaluation.gan_evaluation import evaluate_generators  # noqa: E402
 from tfganaug.experiment.builders import build_gan, classifier_recipe, make_splits  # noqa: E402
@@ -100,10 +100,11 @@ def train_for(gan, train, minutes, seed=0):
     """A GAN trained epoch by epoch until `minutes` have passed; (model, epochs, seconds)."""
     keras.utils.set_random_seed(seed)
     model = build_gan(gan, train.image_shape, train.num_classes, seed)
-    data = gan_dataset(train.images, train.labels, gan.batch_size * gan.d_steps, seed)
+    batch = gan.batch_size * gan.d_steps
     started, epochs = time.time(), 0
     while time.time() - started < 60 * minutes:
-        model.fit(data, initial_epoch=epochs, epochs=epochs + 1, verbose=0)
+        model.fit(gan_dataset(train.images, train.labels, batch, seed, first_epoch=epochs), initial_epoch=epochs,
+                  epochs=epochs + 1, steps_per_epoch=gan_steps(len(train), batch), verbose=0)
         epochs += 1
     return model, epochs, time.time() - started
 

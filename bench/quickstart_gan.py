@@ -24,7 +24,7 @@ import keras  # noqa: E402
 import yaml  # noqa: E402
 
 from tfganaug.config import GANTraining, validate  # noqa: E402
-from tfganaug.data.pipeline import gan_dataset  # noqa: E402
+from tfganaug.data.pipeline import gan_dataset, gan_steps  # noqa: E402
 from tfganaug.evaluation.gan_evaluation import evaluate_generators  # noqa: E402
 from tfganaug.experiment.builders import build_gan, classifier_recipe, make_splits  # noqa: E402
 from timing import write_json  # noqa: E402  (bench/timing.py)
@@ -71,9 +71,10 @@ def measure(candidates, log=print):
         gan = GANTraining(**CANDIDATES[name])
         keras.utils.set_random_seed(0)
         model = build_gan(gan, splits.train.image_shape, splits.train.num_classes, 0)
-        data = gan_dataset(splits.train.images, splits.train.labels, gan.batch_size * gan.d_steps, 0)
+        batch = gan.batch_size * gan.d_steps
+        data = gan_dataset(splits.train.images, splits.train.labels, batch, 0)
         started = time.perf_counter()
-        model.fit(data, epochs=gan.epochs, verbose=0)
+        model.fit(data, epochs=gan.epochs, steps_per_epoch=gan_steps(len(splits.train), batch), verbose=0)
         seconds = time.perf_counter() - started
         m = evaluate_generators([(name, model, {})], splits=splits, recipe=recipe, cache_dir=cache,
                                 log=lambda line: None)[name]

@@ -364,6 +364,70 @@ def test_outputs_get_the_permissions_of_the_umask(tmp_path):
         assert (tmp_path / f"d{umask}").stat().st_mode & 0o777 == folder_mode
 
 
+def test_the_umask_is_read_without_setting_it(tmp_path, monkeypatch):
+    """Setting it (even to put it back) opens a window in which another thread makes world-writable files."""
+    from tfganaug.files import write_text
+
+    previous = os.umask(0o027)
+    try:
+        def refused(mask):
+            raise AssertionError("os.umask called")
+        monkeypatch.setattr(os, "umask", refused)
+        write_text(tmp_path / "f.txt", "x")
+    finally:
+        monkeypatch.undo()
+        os.umask(previous)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o640
+
+
+def test_files_and_folders_are_flushed_to_the_disk_before_they_are_renamed_into_place(tmp_path, monkeypatch):
+    from tfganaug import files
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))),
+                                                 real_fsync(fd)))
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("replace", str(a))), real_replace(a, b)))
+    files.write_text(tmp_path / "f.txt", "x")
+    replaced = [e[1] for e in events if e[0] == "replace"]
+    assert events[:2] == [("fsync", replaced[0]), ("replace", replaced[0])]
+    assert events[2] == ("fsync", str(tmp_path))  # the new name itself
+    events.clear()
+    with files.atomic_dir(tmp_path / "d") as folder:
+        (folder / "a.txt").write_text("a")
+    synced = [e[1] for e in events if e[0] == "fsync"]
+    assert synced[:2] == [str(folder / "a.txt"), str(folder)] and events[2] == ("replace", str(folder))
+    assert synced[2] == str(tmp_path)
+
+
+def test_held_signals_leaves_alone_a_handler_set_from_c(monkeypatch):
+    """`signal.getsignal` gives None for a handler not installed from Python, and None cannot be installed."""
+    import signal
+
+    from tfganaug.training import callbacks
+
+    installed, real_signal = [], signal.signal
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def fake_signal(signum, handler):
+        if handler is None:
+            raise TypeError("signal handler must be signal.SIG_IGN, signal.SIG_DFL, or a callable object")
+        installed.append(signum)
+        previous = real_signal(signum, handler)
+        return None if signum == signal.SIGTERM else previous  # what CPython returns for a C handler
+
+    monkeypatch.setattr(callbacks.signal, "getsignal",
+                        lambda signum: None if signum == signal.SIGTERM else signal.default_int_handler)
+    monkeypatch.setattr(callbacks.signal, "signal", fake_signal)
+    try:
+        with callbacks.held_signals():
+            pass
+    finally:
+        for s, handler in before.items():
+            real_signal(s, handler)
+    assert signal.SIGTERM not in installed and installed.count(signal.SIGINT) == 2  # held, then put back
+
+
 @pytest.fixture(scope="module")
 def gan_run(tmp_path_factory):
     """A finished tiny run with one ACGAN group and its GAN metrics, with its config file."""
@@ -439,3 +503,51 @@ def test_paths_built_from_names_stay_inside_their_folder(tmp_path):
     for parts in ([".."], ["a", "..", ".."], ["/etc"], ["."], ["link", "x"]):
         with pytest.raises(UserError, match="would lead outside"):
             inside(tmp_path, *parts)
+
+
+@pytest.mark.parametrize("content, what", [("[]", "it holds a list"), ('{"runs": []}', "it holds no experiment")])
+def test_report_of_results_of_the_wrong_shape_is_a_clear_error(tmp_path, finished_run, capsys, content, what):
+    run = shutil.copytree(finished_run[0], tmp_path / "copy")
+    (run / "results.json").write_text(content)
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "copy/results.json is unreadable" in err and what in err
+    assert "run the same `tfganaug train` command again" in err
+
+
+def test_a_truncated_gan_json_is_named_and_a_rerun_of_train_rebuilds_it(tmp_path, gan_run, capsys):
+    run = shutil.copytree(gan_run[0], tmp_path / "run")
+    (spec,) = run.glob("gans/acgan-*/gan.json")
+    _truncated(spec)
+    capsys.readouterr()
+    assert main(["generate", str(run), "--per-class", "1", "--out", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "gan.json cannot be loaded" in err
+    assert "run the same `tfganaug train` command again: it sets the file aside" in err
+    assert main(["train", gan_run[1], "--out", str(run)]) == 0
+    assert "gan.json is unreadable; training GAN acgan again" in capsys.readouterr().out
+    assert spec.with_name("gan.json.corrupt").exists() and json.loads(spec.read_text())["gan"]["model"] == "acgan"
+    assert main(["generate", str(run), "--per-class", "1", "--out", str(tmp_path / "g")]) == 0
+
+
+@pytest.mark.parametrize("source", ["animal_mnist", "npz"])
+@pytest.mark.parametrize("key, value", [("image_size", [16, 16]), ("channels", 3), ("channels", 1)])
+def test_image_size_and_channels_are_refused_where_the_source_cannot_honour_them(tmp_path, source, key, value):
+    from tfganaug.config import validate
+    from tfganaug.errors import ConfigError
+
+    raw = tiny_config(write_npz(tmp_path / "tiny.npz"))
+    raw["data"].update(source=source, **{key: value})
+    with pytest.raises(ConfigError, match=f"data.{key} is not applied to source '{source}'"):
+        validate(raw, "exp.yaml")
+
+
+def test_the_resolved_config_of_every_source_validates_again(tmp_path):
+    from tfganaug.config import to_yaml, validate
+
+    npz = write_npz(tmp_path / "tiny.npz")
+    for data in ({"source": "npz", "path": str(npz)}, {"source": "folder", "path": str(tmp_path), "image_size": [8, 8],
+                                                       "channels": 1}):
+        config = validate(tiny_config(npz, data=data), "exp.yaml")
+        again = validate(yaml.safe_load(to_yaml(config)), "config.resolved.yaml")
+        assert again.key_dump() == config.key_dump()

@@ -74,3 +74,38 @@ def test_classifiers_train_with_the_fused_adam():
     fit_classifier(model, images, targets, epochs=1, batch_size=2, learning_rate=0.1, seed=0, verbose=0,
                    callbacks=[record])
     assert seen == [FusedAdam]
+
+
+def test_a_classifier_run_stopped_at_an_epoch_and_run_again_ends_as_an_uninterrupted_one(tmp_path, npz_file):
+    """A classifier run (shuffled, with classical augmentation) stopped by Ctrl-C in epoch 3 is trained
+    again by the same command: its record (every epoch's losses, every test prediction) equals that of a
+    run never stopped, bit for bit."""
+    import json
+
+    import yaml
+
+    from tests.conftest import tiny_config
+    from tfganaug.cli import main
+    from tfganaug.experiment import builders
+
+    raw = tiny_config(npz_file, groups=[{"type": "classical", "augment": {"crop_padding": 1}}])
+    raw["classifier"].update(epochs=4, batch_size=4)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    assert main(["train", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "straight")]) == 0
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    fit = builders.fit_classifier
+    builders.fit_classifier = lambda *a, **k: fit(*a, **{**k, "callbacks": [Stop()]})
+    try:
+        assert main(["train", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "stopped")]) == 130
+    finally:
+        builders.fit_classifier = fit
+    assert main(["train", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "stopped")]) == 0
+    (a,), (b,) = ([json.loads(p.read_text()) for p in (tmp_path / run / "runs").glob("*.json")]
+                  for run in ("straight", "stopped"))
+    assert a["history"] == b["history"] and len(a["history"]["loss"]) == 4
+    assert a["test_predictions"] == b["test_predictions"] and a["accuracy"] == b["accuracy"]

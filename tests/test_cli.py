@@ -249,3 +249,24 @@ def test_a_sweep_over_a_nested_key_runs_each_point_in_its_own_folder(tmp_path, n
     table = (tmp_path / "run" / "sweep.md").read_text()
     assert "| group \\ groups.1.copies | 2 | 3 |" in table and (tmp_path / "run" / "sweep_accuracy.png").exists()
     assert "groups.1.copies=2" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_a_run_says_when_its_gan_metrics_mean_nothing_and_a_control_does_nothing(tmp_path, npz_file, capsys):
+    """A classifier that cannot learn (a learning rate of 1e-9) reads the GAN metrics; oversampling on
+    balanced classes: both are said in the log, results.json and results.md, and the verdict."""
+    gan = {"model": "acgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 1, "batch_size": 8}
+    raw = tiny_config(npz_file, groups=["baseline", "oversample", {"type": "gan", "gan": gan}])
+    raw["classifier"]["learning_rate"] = 1e-9
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(raw))
+    assert main(["train", str(tmp_path / "t.yaml"), "--out", str(tmp_path / "run")]) == 0
+    printed = capsys.readouterr().out
+    idle = "Warning: control oversample (oversample) does nothing here: every class of the training split has 6 images"
+    chance = "Warning: the GAN metrics of acgan-"
+    assert idle in printed and chance in printed and "(metrics meaningless: see the warning): FID" in printed
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    (entry,) = json.loads((tmp_path / "run" / "gan_metrics.json").read_text()).values()
+    assert entry["near_chance"] is True and entry["real_accuracy"] < 0.5
+    assert any(n.startswith(idle) for n in results["notes"]) and any(n.startswith(chance) for n in results["notes"])
+    assert results["verdict"].endswith("its GAN's metrics mean nothing: the classifier trained on the real images, "
+                                       "which they are read in, is at chance.")
+    assert idle in (tmp_path / "run" / "results.md").read_text()

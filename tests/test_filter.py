@@ -100,3 +100,11 @@ def test_bad_filter_settings_are_refused_with_the_rule(npz_file, bad, words):
 
     with pytest.raises(ConfigError, match=words):
         validate(tiny_config(npz_file, groups=[{"type": "gan", "gan": TINY_GAN, **bad}]))
+
+
+@pytest.mark.parametrize("rule", [{"min_confidence": 0.5}, {"keep_fraction": 0.5}])
+def test_a_filter_asked_for_no_image_gives_an_empty_set(rule):
+    """Every count 0 (`fill: true` on balanced classes): an empty set and report, not a crash."""
+    images, labels, report = synthesize(StubGAN(), [0, 0, 0], seed=1, score=score, **rule)
+    assert images.shape == (0, 2, 1, 1) and images.dtype == np.uint8 and labels.shape == (0,)
+    assert report == {"asked": [0, 0, 0], "generated": [0, 0, 0], "accepted": [0, 0, 0], "kept": [0, 0, 0]}

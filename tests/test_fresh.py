@@ -44,19 +44,33 @@ def test_every_pass_draws_its_own_set_and_keeps_the_real_images():
 
 
 def test_keras_fit_draws_one_set_per_epoch():
-    from tfganaug.networks.classifiers import build_mlp
+    """Through Keras `fit`: the steps of epoch e train on the real images and set e, none of another set
+    (the model records the synthetic marks of every batch it trains on)."""
+    import tensorflow as tf
+
     from tfganaug.training.classifier import fit_classifier
 
-    train, drawn = make_imageset(3, 4), []
+    train, drawn, trained, ends = make_imageset(3, 4), [], [], []
 
     def draw(epoch):
         drawn.append(epoch)
         return marked(epoch)
 
-    model = build_mlp((8, 8, 1), 3, hidden_units=(4,))
+    def record(images):
+        trained.append(synthetic_marks(images.numpy()))
+        return images
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Lambda(
+        lambda x: tf.ensure_shape(tf.py_function(record, [x], tf.float32), x.shape), output_shape=(8, 8, 1)),
+        keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    epoch_ends = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: ends.append(len(trained)))
     history = fit_classifier(model, train.images, one_hot(train.labels, 3), epochs=3, batch_size=8,
-                             learning_rate=1e-3, seed=0, verbose=0, fresh=draw)
-    assert drawn == [0, 1, 2] and len(history["loss"]) == 3
+                             learning_rate=1e-3, seed=0, verbose=0, fresh=draw, jit_compile=False,
+                             callbacks=[epoch_ends])
+    assert drawn == [0, 1, 2] and len(history["loss"]) == 3 and ends == [2, 4, 6]  # (12 + 4) / 8 steps an epoch
+    for epoch, (start, end) in enumerate(zip([0] + ends, ends)):
+        marks = sum(trained[start:end], [])
+        assert marks == [10.0 + epoch] * 4, (epoch, trained)
 
 
 def test_a_fresh_gan_group_draws_new_images_each_epoch_in_the_fixed_sets_counts_and_labels():
@@ -81,3 +95,30 @@ def test_a_fresh_gan_group_draws_new_images_each_epoch_in_the_fixed_sets_counts_
     np.testing.assert_array_equal(rows_b, rows_a)
     np.testing.assert_array_equal(first_plan.fresh(1)[0], b)  # drawn again: the same images
     np.testing.assert_array_equal(plan(fresh).fresh(1)[0], b)  # and on a rerun
+
+
+def test_every_epoch_of_every_seed_gets_its_own_synthesis_seed():
+    from tfganaug.experiment.planning import epoch_seed
+
+    seeds = {epoch_seed(seed, epoch) for seed in range(3) for epoch in range(5000)}
+    assert len(seeds) == 3 * 5000  # the old hash mod 2^20 gave 5 collisions in 2,000 epochs of seed 0
+    rounds = {s * 1000 + r for s in seeds for r in range(10)}  # what synthesize's filter rounds draw from
+    assert len(rounds) == 10 * len(seeds) and not seeds & set(range(2**16))  # nor any run seed's fixed set
+
+
+def test_a_fresh_set_of_another_size_keeps_every_real_image_once():
+    """Epoch 1's filter kept 2 images, epoch 2's 7, epoch 3's none (the first set had 4): the synthetic
+    images are repeated or cut to 4; the real ones are each in every epoch exactly once."""
+    train = make_imageset(3, 4)
+    sizes = {0: 4, 1: 2, 2: 7, 3: 0}
+    data = FreshSynthesis(train.images, one_hot(train.labels, 3), lambda e: marked(e, sizes[e]), batch_size=5,
+                          seed=0, epochs=4)
+    data.on_epoch_begin()
+    for epoch in range(3):
+        images = np.concatenate([data[i][0] for i in range(len(data))])
+        assert len(images) == 16 and synthetic_marks(images) == [10.0 + epoch] * 4
+        flat = images.reshape(len(images), -1)
+        real = images[flat.min(1) != flat.max(1)]
+        assert sorted(map(bytes, real.astype(np.uint8))) == sorted(map(bytes, train.images))
+    images = np.concatenate([data[i][0] for i in range(len(data))])  # nothing to repeat: real images fill it
+    assert len(images) == 16 and synthetic_marks(images) == []

@@ -64,10 +64,24 @@ def test_precision_and_recall_on_constructed_points():
 
 
 def test_gan_quality_reports_overall_and_per_class_with_sample_counts():
+    """Class 'b' generated 5 units off its real images in every dimension, class 'a' where its real images
+    are: the per-class entries are the metrics of each class's own rows, and tell the two apart."""
+    from tfganaug.evaluation.gan_metrics import frechet_distance_from_activations
+
     rng = np.random.default_rng(3)
-    real, fake = rng.normal(size=(40, 3)), rng.normal(size=(30, 3))
-    result = gan_quality(real, fake, real_labels=np.arange(40) % 2, fake_labels=np.arange(30) % 2,
+    real_labels, fake_labels = np.arange(40) % 2, np.arange(30) % 2
+    real = rng.normal(size=(40, 3)) + 10.0 * real_labels[:, None]  # classes 10 apart
+    fake = rng.normal(size=(30, 3)) + 10.0 * fake_labels[:, None] + 5.0 * fake_labels[:, None]
+    result = gan_quality(real, fake, real_labels=real_labels, fake_labels=fake_labels,
                          class_names=["a", "b"], kid_subsets=5, kid_subset_size=10)
     assert result["overall"]["n_real"] == 40 and result["overall"]["n_fake"] == 30
     assert set(result["per_class"]) == {"a", "b"} and result["per_class"]["a"]["n_fake"] == 15
-    assert all(np.isfinite(v) for v in result["overall"].values())
+    a, b = result["per_class"]["a"], result["per_class"]["b"]
+    for name, entry in (("a", a), ("b", b)):
+        c = ["a", "b"].index(name)
+        assert entry["n_real"] == 20 and entry["fid"] == pytest.approx(
+            frechet_distance_from_activations(real[real_labels == c], fake[fake_labels == c]))
+    assert a["fid"] < 1.5 and 70 < b["fid"] < 85  # 3 x 5^2 = 75 from the means alone
+    assert b["precision"] == 0 and b["recall"] == 0 and a["precision"] > 0.5 and a["recall"] > 0.5
+    assert b["kid"] > 10 * max(a["kid"], 0.01)
+    assert result["overall"]["fid"] == pytest.approx(frechet_distance_from_activations(real, fake))

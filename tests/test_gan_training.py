@@ -66,14 +66,26 @@ def test_train_gan_writes_losses_grids_tensorboard_and_weights(tmp_path):
                                atol=1e-6)
 
 
+class _Killed(Exception):
+    """A kill -9 as a test can make one: training stops and nothing of tfganaug runs after it."""
+
+
 class _Crash(keras.callbacks.Callback):
-    def __init__(self, at=2):
+    """Stops training at the start of epoch `at` (0-based) with `error`; with `batch`, after that
+    many steps of the epoch instead (its weights have moved past the last finished epoch)."""
+
+    def __init__(self, at=2, error=KeyboardInterrupt, batch=None):
         super().__init__()
-        self.at = at
+        self.at, self.error, self.batch, self.epoch = at, error, batch, None
 
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.at:
-            raise KeyboardInterrupt("simulated kill")
+        self.epoch = epoch
+        if epoch == self.at and self.batch is None:
+            raise self.error("simulated kill")
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == self.at and batch + 1 == self.batch:
+            raise self.error("simulated kill")
 
 
 @pytest.mark.parametrize("options", [{}, RESNET_EMA_ADA, MLP_FEATURES],
@@ -119,9 +131,9 @@ def test_backups_are_every_few_seconds_and_a_resume_from_one_ends_the_same(tmp_p
     select = {"measure": lambda model: {"kid": 1.0}, "metric": "kid", "every": select_every} if select_every else None
     spec = _spec()
     straight = _train(tmp_path / "straight", spec, epochs=6, select=select)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(_Killed):
         _train(tmp_path / "resumed", spec, epochs=6, select=select, backup_seconds=seconds,
-               extra_callbacks=[clock, _Crash(at=4)])
+               extra_callbacks=[clock, _Crash(at=4, error=_Killed)])
     metadata = tmp_path / "resumed" / "backup" / "training_metadata.json"
     assert (json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0) == backed_up
     clock.now = 0.0
@@ -132,6 +144,53 @@ def test_backups_are_every_few_seconds_and_a_resume_from_one_ends_the_same(tmp_p
     with (tmp_path / "resumed" / "losses.csv").open() as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(6))
     assert not (tmp_path / "resumed" / "backup").exists()
+
+
+def test_a_ctrl_c_between_timed_backups_backs_up_the_last_finished_epoch(tmp_path):
+    """Ctrl-C in the middle of epoch 4 (0-based 3) of a run whose first timed backup is 100 s away:
+    epochs 1-3 are backed up on the interrupt itself, and the rerun ends as a straight run."""
+    spec = _spec()
+    straight = _train(tmp_path / "straight", spec, epochs=5)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path / "resumed", spec, epochs=5, backup_seconds=100, extra_callbacks=[_Crash(at=3, batch=2)])
+    metadata = tmp_path / "resumed" / "backup" / "training_metadata.json"
+    assert json.loads(metadata.read_text())["epoch"] == 3
+    resumed = _train(tmp_path / "resumed", spec, epochs=5, backup_seconds=100)
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def _train_shuffled(folder, spec, epochs, **kwargs):
+    """`_train` through the real, shuffled `gan_dataset` (30 images, 3 steps of 8 per epoch, 6 dropped)."""
+    from tfganaug.data.pipeline import gan_dataset, gan_steps
+
+    rng = np.random.default_rng(1)
+    images, labels = rng.integers(0, 256, (30, 8, 8, 1)).astype("uint8"), np.arange(30) % 3
+    keras.utils.set_random_seed(spec["seed"])
+    model = build_from_spec(spec)
+    train_gan(model, lambda first: gan_dataset(images, labels, 8, spec["seed"], first), epochs=epochs, folder=folder,
+              spec=spec, class_names=CLASSES, seed=spec["seed"], sample_every=2, verbose=0,
+              steps_per_epoch=gan_steps(30, 8), **kwargs)
+    return model
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c-mid-epoch", "kill-after-a-backup"])
+def test_a_resumed_run_on_shuffled_data_ends_with_the_uninterrupted_runs_weights(tmp_path, stop):
+    """A CGAN with EMA, ADA and LeCam on the real shuffled dataset, stopped in epoch 4 (0-based 3) by a
+    Ctrl-C in its middle (the backup is written on the interrupt) or by a kill after epoch 3's backup,
+    then run again: every weight equals an uninterrupted run's, bit for bit (each epoch's order is drawn
+    from (seed, epoch); tf.data's own reshuffle restarted its sequence on resume)."""
+    spec = _spec(**{**RESNET_EMA_ADA, "hidden_units": None, "lecam": 0.3})
+    straight = _train_shuffled(tmp_path / "straight", spec, epochs=5)
+    crash = (_Crash(at=3, batch=2), KeyboardInterrupt, 100) if stop.startswith("ctrl-c") else (
+        _Crash(at=3, error=_Killed), _Killed, 0)
+    with pytest.raises(crash[1]):
+        _train_shuffled(tmp_path / "resumed", spec, epochs=5, backup_seconds=crash[2], extra_callbacks=[crash[0]])
+    assert json.loads((tmp_path / "resumed" / "backup" / "training_metadata.json").read_text())["epoch"] == 3
+    resumed = _train_shuffled(tmp_path / "resumed", spec, epochs=5, backup_seconds=crash[2])
+    assert len(straight.weights) == len(resumed.weights) and straight.ada_p is not None and straight.lecam_real is not None
+    for a, b in zip(straight.weights, resumed.weights):
+        np.testing.assert_array_equal(a, b, err_msg=a.path)
 
 
 def test_a_ctrl_c_during_the_backup_write_is_held_until_the_backup_is_complete(tmp_path, monkeypatch):
@@ -183,6 +242,8 @@ def test_a_backup_with_arrays_missing_falls_back_to_the_one_before(tmp_path, cap
     assert "cannot be loaded" in capsys.readouterr().out and (backup.parent / WEIGHTS_FILE).exists()
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    with (tmp_path / "resumed" / "losses.csv").open() as f:  # epoch 2's row, trained again, logged once
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2]
 
 
 def test_choose_gan_names_the_choices(tmp_path):
@@ -277,6 +338,23 @@ def test_a_run_killed_during_gan_training_resumes_with_the_same_command(tmp_path
     with (folder / "losses.csv").open() as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(epochs))
     assert (folder / WEIGHTS_FILE).exists() and not (folder / "backup").exists()
+    # The same GAN never interrupted (on main before epoch-keyed shuffles: weights up to 0.62 apart).
+    straight = subprocess.run(command[:-1] + [str(tmp_path / "straight")], capture_output=True, text=True, timeout=600)
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    assert _h5_arrays(folder / WEIGHTS_FILE).keys() == _h5_arrays(tmp_path / "straight" / "gans" / folder.name /
+                                                                   WEIGHTS_FILE).keys()
+    for name, array in _h5_arrays(tmp_path / "straight" / "gans" / folder.name / WEIGHTS_FILE).items():
+        np.testing.assert_array_equal(array, _h5_arrays(folder / WEIGHTS_FILE)[name], err_msg=name)
+
+
+def _h5_arrays(path):
+    """{dataset path: array} of every array in a weights file."""
+    import h5py
+
+    arrays = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, item: arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None)
+    return arrays
 
 
 def test_an_unreadable_backup_falls_back_to_the_previous_one(tmp_path):

@@ -57,19 +57,26 @@ def test_before_its_start_the_average_is_a_copy_and_it_makes_the_images():
 def test_standing_statistics_are_the_mean_of_the_average_generators_own_activations():
     import keras
 
-    model = _gan(ema={"decay": 0.5})
+    model = _gan(ema={"decay": 0.5}, hidden_units=[8, 6])
     model.fit(_data(8), epochs=1, verbose=0)
     ema = model.ema_generator
-    first = next(layer for layer in ema._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization))
-    first.moving_mean.assign(first.moving_mean + 100.0)  # the live generator's, for other weights
+    norms = [layer for layer in ema._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) >= 2
+    for layer in norms:  # the live generator's, for other weights
+        layer.moving_mean.assign(layer.moving_mean + 100.0)
+        layer.moving_variance.assign(layer.moving_variance + 100.0)
     model.refresh_ema_statistics(seed=2, batches=3, batch_size=6)
-    # By hand: the mean over the three batches (same noise and classes) of that norm's input.
-    into = keras.Model(ema.inputs, first.input)
+    refreshed = [(layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in norms]
+    assert all(layer.momentum == 0.9 for layer in norms)  # put back
+    # By hand: every norm's mean and (biased) variance are the means over the three batches (same noise
+    # and classes) of its input's, the layers before it normalising with their batch's statistics.
     labels = (np.arange(6) % K).astype("int32")
-    means = [np.asarray(into([draw_noise(6, 4, seed=2000 + i), labels])).reshape(-1, first.moving_mean.shape[0]).mean(0)
-             for i in range(3)]
-    np.testing.assert_allclose(first.moving_mean, np.mean(means, axis=0), rtol=1e-4, atol=1e-5)
-    assert first.momentum == 0.9  # put back
+    for layer, (mean, variance) in zip(norms, refreshed):
+        into = keras.Model(ema.inputs, layer.input)
+        batches = [np.asarray(into([draw_noise(6, 4, seed=2000 + i), labels], training=True)).reshape(
+            -1, mean.shape[0]) for i in range(3)]
+        np.testing.assert_allclose(mean, np.mean([b.mean(0) for b in batches], axis=0), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(variance, np.mean([b.var(0) for b in batches], axis=0), rtol=1e-3, atol=1e-5)
 
 
 def test_a_training_run_ends_with_the_average_generators_standing_statistics(tmp_path):

@@ -93,6 +93,44 @@ def test_finetune_epochs_train_on_the_real_images_only_after_the_mixed_set(npz_f
         config.groups[0].model_copy(update={"finetune_epochs": 0}), 0, splits, UntrainedModels(), verbose=0)
 
 
+def _brightness_classifier(perfect):
+    """A classifier of make_imageset's images (class c: mean brightness ~100c + 20) by their mean pixel:
+    right on every image (`perfect`), or all-zero weights (every image class 0)."""
+    import keras
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    if perfect:
+        model.set_weights([np.array([[0.0, 1.0, 2.0]]), np.array([0.0, -70.0, -240.0])])
+    else:
+        model.set_weights([np.zeros((1, 3)), np.zeros(3)])
+    return model
+
+
+@pytest.mark.parametrize("start, after, kept", [(True, False, "before_finetune"), (False, True, "finetuned")])
+def test_finetuning_keeps_the_groups_augmentation_and_the_better_weights_on_validation(start, after, kept):
+    from types import SimpleNamespace
+
+    from tfganaug.experiment.runner import finetune
+
+    data, augment, seen = make_imageset(3, 4), object(), {}
+
+    def fit(model, images, targets, val, seed, verbose=0, epochs=None, **options):
+        seen.update(options, epochs=epochs, images=images)
+        model.set_weights(_brightness_classifier(after).get_weights())  # what fine-tuning made of it
+        return {"loss": [0.0] * epochs}
+
+    model = _brightness_classifier(start)
+    splits = SimpleNamespace(train=data, val=make_imageset(3, 4, seed=1))
+    plan = SimpleNamespace(targets=np.zeros((1, 3)), augment=augment)
+    extra = finetune(model, SimpleNamespace(fit=fit), plan, splits, seed=0, epochs=2, verbose=0)
+    assert seen["augment"] is augment and seen["epochs"] == 2 and np.array_equal(seen["images"], data.images)
+    accuracy = {True: 1.0, False: 1 / 3}
+    assert extra["finetune"] == {"kept": kept, "val_accuracy_before": accuracy[start],
+                                 "val_accuracy_after": accuracy[after]}
+    for weights, expected in zip(model.get_weights(), _brightness_classifier(True).get_weights()):
+        np.testing.assert_array_equal(weights, expected)  # the perfect weights, whichever came first
+
+
 def test_resplit_per_seed_trains_and_tests_each_seed_on_its_own_split(npz_file, tmp_path, monkeypatch):
     from tfganaug.config import validate
     from tfganaug.experiment import make_splits, runner

@@ -106,8 +106,15 @@ def test_every_gan_model_trains_on_the_residual_networks(model):
     rng = np.random.default_rng(0)
     data = tf.data.Dataset.from_tensor_slices((rng.uniform(-1, 1, (8, 8, 8, 1)).astype("float32"),
                                                (np.arange(8) % 3).astype("int32"))).batch(4)
+    before = {n: [w.numpy().copy() for w in net.trainable_weights] for n, net in
+              (("generator", gan.generator), ("discriminator", gan.discriminator))}
     history = gan.fit(data, epochs=1, verbose=0).history
     assert all(np.isfinite(v[-1]) for v in history.values())
+    for name, net in (("generator", gan.generator), ("discriminator", gan.discriminator)):  # both networks learned
+        moved = [not np.array_equal(a, w.numpy()) for a, w in zip(before[name], net.trainable_weights)]
+        assert sum(moved) >= len(moved) // 2, f"{name}: {sum(moved)} of {len(moved)} weights moved"
+    images = gan.generate(labels=[0, 1, 2], seed=1) if gan.conditional else gan.generate(n=3, seed=1)
+    assert images.shape == (3, 8, 8, 1) and np.abs(images).max() <= 1.0 and images.std() > 0
 
 
 def test_weights_files_keep_the_power_iteration_vectors(tmp_path):

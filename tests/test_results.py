@@ -66,7 +66,7 @@ def test_the_headline_metric_and_the_rare_class_recall_are_selectable():
 
 
 def test_results_files_open_with_the_verdict_and_keep_per_image_arrays_out_of_results_json(tmp_path):
-    records = runs("base", "baseline", [40]) + runs("gan", "gan", [30])
+    records = runs("base", "baseline", [40, 40, 40]) + runs("gan", "gan", [30, 30, 30])
     write_results(tmp_path, records, CLASSES, "e", notes=["Warning: GAN a collapsed."],
                   gan_quality={"gan": {"gan_train": 0.5, "recall": 0.25, "collapsed": []}})
     text = (tmp_path / "results.md").read_text()
@@ -75,7 +75,7 @@ def test_results_files_open_with_the_verdict_and_keep_per_image_arrays_out_of_re
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["verdict"].startswith("Verdict:") and saved["statistics"]["best_control"] == "base"
     assert all("test_predictions" not in r and "confusion_matrix" in r for r in saved["runs"])
-    assert "gan,gan,1,10," in (tmp_path / "results.csv").read_text()
+    assert "gan,gan,3,10," in (tmp_path / "results.csv").read_text()
     # Per-class accuracy in a table of its own under the comparison, whose header has no class column.
     comparison, per_class = text.split("## Per-class test accuracy (%)")
     assert "| c0 |" not in comparison

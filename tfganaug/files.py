@@ -18,9 +18,29 @@ from tfganaug.errors import UserError
 
 
 def _umask():
-    mask = os.umask(0)  # the only way to read it is to set it
-    os.umask(mask)
-    return mask
+    """The process umask, read without setting it: `os.umask(0)` would, for an instant, let any thread
+    (TensorBoard's writer, tf.data) create a world-writable file."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:  # Linux 4.7 and later
+            return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    except (OSError, StopIteration, ValueError, IndexError):
+        pass
+    probe = tempfile.mkdtemp()  # elsewhere: the mode a new file gets
+    try:
+        os.close(os.open(os.path.join(probe, "probe"), os.O_CREAT | os.O_WRONLY, 0o777))
+        return 0o777 & ~os.stat(os.path.join(probe, "probe")).st_mode
+    finally:
+        shutil.rmtree(probe)
+
+
+def _fsync(path):
+    """Flush `path` (a file or a folder) to the disk: a rename is atomic against kills, and with this
+    against a power loss too (the new name never points at data still in the page cache)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def path_component(name):
@@ -57,7 +77,9 @@ def atomic_path(path, suffix=""):
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(path.parent)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -83,7 +105,11 @@ def atomic_dir(path):
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
+        for written in sorted(tmp.rglob("*"), reverse=True):  # files before the folders that hold them
+            _fsync(written)
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(path.parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

@@ -188,4 +188,4 @@ def load_config(path, overrides=()):
 
 def to_yaml(config):
     """The resolved config (defaults filled in) as YAML text."""
-    return yaml.safe_dump(config.model_dump(mode="json", by_alias=True), sort_keys=False)
+    return yaml.safe_dump(config.resolved_dump(), sort_keys=False)

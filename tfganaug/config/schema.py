@@ -61,6 +61,15 @@ class DataConfig(Strict):
             raise ValueError(f"data.path is required for source '{self.source}'")
         if self.source == "folder" and self.image_size is None:
             raise ValueError("data.image_size is required for source 'folder', e.g. [64, 64]")
+        # Refused, not applied: resizing or recolouring a fixed data set here would make it another data
+        # set than the one its name promises (and than every earlier run of it); a key that was silently
+        # ignored made the user believe their images were 64x64 RGB when they stayed 28x28 grey.
+        if self.image_size is not None and self.source in ("animal_mnist", "fashion_mnist", "npz"):
+            raise ValueError(f"data.image_size is not applied to source '{self.source}' (its images keep their own "
+                             "size); remove it, or resize the images into an npz file or an image folder")
+        if "channels" in self.model_fields_set and self.source != "folder":
+            raise ValueError(f"data.channels is not applied to source '{self.source}' (its images keep their own "
+                             "channels); remove it (it is read for source 'folder' only)")
         return self
 
 
@@ -206,11 +215,19 @@ class ExperimentConfig(Strict):
     output: OutputConfig = Field(default_factory=OutputConfig)
     sweep: Optional[SweepConfig] = None
 
+    def resolved_dump(self):
+        """The config with its defaults filled in, as a raw mapping that validates again to the same config
+        (`data.channels` only for a folder source: set for another source, it is refused)."""
+        raw = self.model_dump(mode="json", by_alias=True)
+        if self.data.source != "folder":
+            raw["data"].pop("channels")
+        return raw
+
     def sweep_point(self, value):
         """This experiment at one value of its sweep, without the sweep."""
         if self.sweep.key == "samples_per_class":  # as before general sweeps: run keys of earlier sweeps stay valid
             return self.model_copy(update={"sweep": None, "data": self.data.model_copy(update={"samples_per_class": value})})
-        raw = self.model_dump(mode="json", by_alias=True)
+        raw = self.resolved_dump()
         raw["sweep"] = None
         _set_path(raw, self.sweep.path, value)
         return type(self).model_validate(raw)

@@ -26,13 +26,41 @@ def prefetched(ds):
     return ds.prefetch(PREFETCH_BATCHES).with_options(options)
 
 
+# Epochs of an endless keyed dataset: as many as `Dataset.range` counts (a fit stops at its epochs).
+_ENDLESS = 2**62
+
+
+def epoch_order(n, seed, epoch):
+    """The order of `n` examples in epoch `epoch` of a run with `seed`: a permutation drawn from (seed,
+    epoch) alone (a stateless shuffle), so an epoch's order does not depend on the epochs before it.
+    `epoch` may be a tensor; the result is an int64 tensor."""
+    key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
+
+
+def keyed_batches(n, batch_size, seed, first_epoch=0, drop_remainder=False):
+    """Endless batches of example indices, epoch by epoch from `first_epoch`, each epoch in
+    `epoch_order`: a run resumed at epoch e reads exactly what an uninterrupted run reads there
+    (tf.data's reshuffle_each_iteration restarts its sequence in a new process). Fit it with
+    `steps_per_epoch = keyed_steps(...)`."""
+    return tf.data.Dataset.range(first_epoch, _ENDLESS).flat_map(
+        lambda epoch: tf.data.Dataset.from_tensor_slices(epoch_order(n, seed, epoch)).batch(
+            batch_size, drop_remainder=drop_remainder))
+
+
+def keyed_steps(n, batch_size, drop_remainder=False):
+    """Batches per epoch of `keyed_batches`."""
+    return n // batch_size if drop_remainder else math.ceil(n / batch_size)
+
+
 def one_hot(labels, num_outputs):
     """Float one-hot targets [N, num_outputs] for integer labels."""
     return np.eye(num_outputs, dtype=np.float32)[np.asarray(labels)]
 
 
 def classifier_dataset(images, targets, batch_size, *, shuffle_seed=None, augment=None, sample_weight=None):
-    """Batches of (float32 images in 0-255, float32 targets).
+    """Batches of (float32 images in 0-255, float32 targets): one pass in order, or with `shuffle_seed`
+    endless epochs in `epoch_order` (fit with `steps_per_epoch = keyed_steps(len(images), batch_size)`).
 
     Images stay uint8 in memory and are cast per batch. Targets are rows of
     class probabilities (one-hot, or soft for LSRO), so every labeling
@@ -42,15 +70,18 @@ def classifier_dataset(images, targets, batch_size, *, shuffle_seed=None, augmen
         images: uint8 [N, H, W, C].
         targets: float32 [N, num_outputs].
         batch_size: examples per batch.
-        shuffle_seed: shuffle every epoch with this seed; None keeps the order (evaluation).
+        shuffle_seed: epoch e in the order drawn from (shuffle_seed, e); None: one pass in order (evaluation).
         augment: a Keras layer applied to each batch with training=True.
         sample_weight: float32 [N] loss weights; with them the batches are (images, targets, weights).
     """
     columns = (images, targets) if sample_weight is None else (images, targets, np.asarray(sample_weight, np.float32))
-    ds = tf.data.Dataset.from_tensor_slices(columns)
-    if shuffle_seed is not None:
-        ds = ds.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(lambda x, *rest: (tf.cast(x, tf.float32), *rest))
+    if shuffle_seed is None:
+        ds = tf.data.Dataset.from_tensor_slices(columns).batch(batch_size)
+    else:
+        columns = tuple(tf.constant(c) for c in columns)
+        ds = keyed_batches(len(images), batch_size, shuffle_seed).map(
+            lambda rows: tuple(tf.gather(c, rows) for c in columns))
+    ds = ds.map(lambda x, *rest: (tf.cast(x, tf.float32), *rest))
     if augment is not None:
         # Sequential on purpose: Keras random layers advance a seed state on each call, and parallel
         # calls would take the draws in a different order on each run (seeded runs must repeat).
@@ -83,18 +114,26 @@ class FreshSynthesis(keras.utils.PyDataset):
         super().__init__()  # workers=1, no multiprocessing: batches are asked for in order, by one thread
         self.real_images, self.real_targets, self.draw = images, targets, draw
         self.batch_size, self.seed, self.epochs, self.augment = batch_size, seed, epochs, augment
-        self.epoch, self.training, self.finished_pass = 0, False, False
+        self.epoch, self.training, self.finished_pass, self.fake_count = 0, False, False, 0
         self._load()
         self.size = len(self.order)  # every epoch has as many batches as the first (Keras counts them once)
 
     def _load(self):
         fake, fake_targets, fake_weights = self.draw(self.epoch)
+        rng = np.random.default_rng([self.seed, self.epoch])
+        if self.epoch and len(fake) != self.fake_count:
+            # A filter kept short on one epoch can change the synthetic set's size: its images (never the
+            # real ones) are repeated or cut to the first set's count, every real image staying once.
+            pick = np.resize(rng.permutation(len(fake)), self.fake_count) if len(fake) else np.zeros(0, int)
+            fake, fake_targets = fake[pick], fake_targets[pick]
+            fake_weights = None if fake_weights is None else fake_weights[pick]
+        self.fake_count = len(fake)
         self.images = np.concatenate([self.real_images, fake])
         self.targets = np.concatenate([self.real_targets, fake_targets]).astype(np.float32)
         self.weights = None if fake_weights is None else np.concatenate(
             [np.ones(len(self.real_images), np.float32), fake_weights]).astype(np.float32)
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
-        # A filter kept short on one epoch can change the set's size: repeat or cut to the first's.
+        order = rng.permutation(len(self.images))
+        # An epoch whose set is empty (nothing passed the filter) is short: it repeats real images to fill.
         self.order = np.resize(order, self.size) if self.epoch else order
 
     def __len__(self):
@@ -119,21 +158,33 @@ class FreshSynthesis(keras.utils.PyDataset):
         return batch if self.weights is None else (*batch, self.weights[rows])
 
 
-def gan_dataset(images, labels, batch_size, seed):
-    """Shuffled batches of (float32 images in [-1, 1], int32 labels) for `GAN.fit`.
+def gan_dataset(images, labels, batch_size, seed, first_epoch=0):
+    """Endless batches of (float32 images in [-1, 1], int32 labels) for `GAN.fit`, epoch by epoch from
+    `first_epoch`, each in `epoch_order(len(images), seed, epoch)`: fit with
+    `steps_per_epoch = gan_steps(len(images), batch_size)`; a run resumed at an epoch trains on what an
+    uninterrupted one would.
 
     Every batch is full (the remainder is dropped, a different one each epoch):
     under a strategy, replicas then get equal shares of each batch, and an
     example's noise does not depend on the number of replicas (see `StepRandom`).
     """
-    ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
-    ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(min(batch_size, len(images)), drop_remainder=True)
-    ds = ds.map(lambda x, y: (tensor_to_signed(x), y))
+    images, labels = tf.constant(images), tf.constant(np.asarray(labels).astype(np.int32))
+    ds = keyed_batches(len(images), min(batch_size, len(images)), seed, first_epoch, drop_remainder=True)
+    ds = ds.map(lambda rows: (tensor_to_signed(tf.gather(images, rows)), tf.gather(labels, rows)))
     return prefetched(ds)
 
 
-def domain_dataset(images, batch_size, seed):
-    """Endless shuffled full batches of one CycleGAN domain's images, float32 in [-1, 1]."""
-    ds = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    return ds.repeat().batch(batch_size, drop_remainder=True).map(tensor_to_signed)
+def gan_steps(n, batch_size):
+    """Steps per epoch of `gan_dataset` on `n` images."""
+    return keyed_steps(n, min(batch_size, n), drop_remainder=True)
+
+
+def domain_dataset(images, batch_size, seed, first_batch=0):
+    """Endless full batches of one CycleGAN domain's images, float32 in [-1, 1], from batch `first_batch`
+    on: passes over the images in `epoch_order(len(images), seed, pass)`, so a resumed run starts at
+    the batch an uninterrupted one would be at."""
+    images = tf.constant(images)
+    rows = tf.data.Dataset.range(_ENDLESS).flat_map(
+        lambda p: tf.data.Dataset.from_tensor_slices(epoch_order(len(images), seed, p)))
+    rows = rows.skip(first_batch * batch_size).batch(batch_size, drop_remainder=True)
+    return rows.map(lambda r: tensor_to_signed(tf.gather(images, r)))

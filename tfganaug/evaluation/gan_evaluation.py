@@ -24,6 +24,7 @@ import numpy as np
 from tfganaug.data.imageset import ImageSet
 from tfganaug.data.pipeline import one_hot
 from tfganaug.data.pixels import to_uint8
+from tfganaug.evaluation.chance import chance_warnings, near_chance
 from tfganaug.evaluation.collapse import collapse_warnings, collapsed_classes
 from tfganaug.evaluation.features import classifier_features, inception_features
 from tfganaug.evaluation.gan_metrics import activations, gan_quality
@@ -186,16 +187,20 @@ def evaluate_generators(generators, *, splits, recipe, cache_dir, inception_weig
                             real_labels=test.labels if labels is not None else None,
                             fake_labels=labels, class_names=list(test.class_names))
         entry.update(info, features=extractor)
+        if real_accuracy is None:
+            real_accuracy = evaluate_classifier(classifier, test)["accuracy"]
         if labels is not None:
-            if real_accuracy is None:
-                real_accuracy = evaluate_classifier(classifier, test)["accuracy"]
             entry.update(_gan_test_and_train(model, fake, labels, classifier, recipe, splits, scored_on=test,
-                                             val=_val(splits), seed=seed), real_accuracy=real_accuracy)
+                                             val=_val(splits), seed=seed))
+        if labels is not None or not inception_weights:  # read in that classifier's features or against it
+            entry.update(real_accuracy=real_accuracy, num_classes=k,
+                         near_chance=near_chance(real_accuracy, k, len(test)))
         entry["collapsed"] = sorted(collapsed_classes(entry))
         results[name] = entry
-        for warning in collapse_warnings({name: entry}):
+        for warning in chance_warnings({name: entry}) + collapse_warnings({name: entry}):
             log(warning)
-        log(f"GAN {name}: FID {entry['overall']['fid']:.2f}, KID {entry['overall']['kid']:.4f}, "
+        log(f"GAN {name}{' (metrics meaningless: see the warning)' if entry.get('near_chance') else ''}: "
+            f"FID {entry['overall']['fid']:.2f}, KID {entry['overall']['kid']:.4f}, "
             f"precision {entry['overall']['precision']:.2f}, recall {entry['overall']['recall']:.2f}"
             + (f", GAN-train {100 * entry['gan_train']:.1f}%, GAN-test {100 * entry['gan_test']:.1f}% (a classifier "
                f"trained on the real images: {100 * real_accuracy:.1f}%)" if "gan_train" in entry else ""))

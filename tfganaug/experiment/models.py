@@ -5,7 +5,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from tfganaug.data.pipeline import domain_dataset, gan_dataset, prefetched
+from tfganaug.data.pipeline import domain_dataset, gan_dataset, gan_steps, prefetched
 from tfganaug.data.pixels import to_signed, to_uint8
 from tfganaug.errors import ConfigError
 from tfganaug.distribute import call_in_batches, num_replicas
@@ -74,10 +74,12 @@ class RunModels:
         step_batch, epochs = gan_schedule(gan, len(train), num_replicas())
 
         def fit(model, folder):
-            data = gan_dataset(train.images, train.labels, step_batch * gan.d_steps, seed)
+            batch = step_batch * gan.d_steps
+            data = lambda first_epoch: gan_dataset(train.images, train.labels, batch, seed, first_epoch)  # noqa: E731
             train_gan(model, data, epochs=epochs, folder=folder, spec=spec, class_names=train.class_names, seed=seed,
                       sample_every=gan.sample_every, verbose=self.verbose, jit_compile=self.jit_compile,
-                      select=self._selection(gan, seed), backup_seconds=self.backup_seconds)
+                      select=self._selection(gan, seed), backup_seconds=self.backup_seconds,
+                      steps_per_epoch=gan_steps(len(train), batch))
 
         return self.store.get(gan.model, self._gan_settings(gan), seed, spec, fit, f"GAN {gan.model}",
                               f" ({gan.network}, {epochs} epochs) on {len(train)} images")
@@ -112,11 +114,14 @@ class RunModels:
                 "domain_a": a_classes, "domain_b": b_classes}
 
         def fit(model, folder):
-            data = tf.data.Dataset.zip((domain_dataset(images_a, batch, seed), domain_dataset(images_b, batch, seed + 1)))
+            def data(first_epoch):  # both domains from the batch an uninterrupted run is at
+                return prefetched(tf.data.Dataset.zip((domain_dataset(images_a, batch, seed, first_epoch * steps),
+                                                       domain_dataset(images_b, batch, seed + 1, first_epoch * steps))))
+
             shown = min(GRID_IMAGES, len(images_a), len(images_b))
             grids = TranslationGrids(folder / "samples", to_signed(images_a[:shown]), to_signed(images_b[:shown]),
                                      cfg.sample_every, cfg.epochs)
-            train_gan(model, prefetched(data), epochs=cfg.epochs, folder=folder, spec=spec, seed=seed,
+            train_gan(model, data, epochs=cfg.epochs, folder=folder, spec=spec, seed=seed,
                       verbose=self.verbose, steps_per_epoch=steps, grids=grids, jit_compile=self.jit_compile,
                       backup_seconds=self.backup_seconds)
 

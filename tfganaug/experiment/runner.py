@@ -13,6 +13,7 @@ from tfganaug.data.pipeline import one_hot
 from tfganaug.data.sampling import resolve_class
 from tfganaug.distribute import describe_strategy, runtime_scope, worker_folder
 from tfganaug.errors import UserError
+from tfganaug.evaluation.chance import chance_warnings
 from tfganaug.evaluation.collapse import collapse_warnings, collapsed_classes
 from tfganaug.evaluation.gan_evaluation import evaluate_gans
 from tfganaug.evaluation.metrics import classification_metrics
@@ -31,6 +32,7 @@ from tfganaug.reporting.plots import (
 from tfganaug.reporting.report import write_report
 from tfganaug.reporting.results import filter_notes, markdown_table, sweep_table, write_results
 from tfganaug.serving.export import export_generator, export_name
+from tfganaug.synthesis.controls import idle_control_note
 from tfganaug.training.classifier import predict_classes
 from tfganaug.training.gan_folder import load_trained_gan, stable_hash, trained_gans
 
@@ -57,16 +59,43 @@ def run_one(config, group, seed, splits, models=None, verbose=2, log_dir=None):
                          augment=plan.augment, log_dir=log_dir, sample_weight=plan.sample_weight, num_classes=k,
                          fresh=plan.fresh)
     extra = {"synthesis": plan.synthesis} if plan.synthesis else {}
-    if getattr(group, "finetune_epochs", 0):  # then real images only, with a fresh optimizer
-        real = splits.train
-        extra["finetune_history"] = recipe.fit(model, real.images, one_hot(real.labels, plan.targets.shape[1]), val,
-                                               seed, verbose=verbose, epochs=group.finetune_epochs, num_classes=k)
+    if getattr(group, "finetune_epochs", 0):
+        extra.update(finetune(model, recipe, plan, splits, seed, group.finetune_epochs, verbose))
     predictions = predict_classes(model, splits.test.images, k)
     metrics = classification_metrics(splits.test.labels, predictions, splits.test.class_names)
     # Per test image, so that groups can be compared image by image (the paired bootstrap).
     per_image = {"test_labels": splits.test.labels.tolist(), "test_predictions": predictions.tolist()}
     return {"group": group.label, "type": group.type, "seed": seed, "train_size": int(plan.size),
             "seconds": round(time.time() - started, 1), **metrics, "history": history, **extra, **per_image}
+
+
+def _val_accuracy(model, val, num_classes):
+    """The accuracy on the validation split `val` as `fit_classifier` picks epochs by it (None without one)."""
+    if not len(val):
+        return None
+    return float(np.mean(predict_classes(model, val.images, num_classes) == val.labels))
+
+
+def finetune(model, recipe, plan, splits, seed, epochs, verbose=2):
+    """Train `model` `epochs` more on the real training images alone (a fresh optimizer), with the group's
+    own augmentation (without it, fine-tuning would be a confound against the `classical` control), and
+    keep the weights from before it when they do better on the validation split.
+
+    Returns the record's additions: `finetune_history`, and `finetune`: which weights were kept
+    ("finetuned" or "before_finetune") and the validation accuracy of both.
+    """
+    real, k = splits.train, splits.train.num_classes
+    before, accuracy_before = model.get_weights(), _val_accuracy(model, splits.val, k)
+    history = recipe.fit(model, real.images, one_hot(real.labels, plan.targets.shape[1]),
+                         (splits.val.images, splits.val.labels), seed, verbose=verbose, epochs=epochs,
+                         num_classes=k, augment=plan.augment)
+    accuracy_after = _val_accuracy(model, splits.val, k)
+    kept = "finetuned"
+    if accuracy_before is not None and accuracy_before > accuracy_after:  # a tie keeps the fine-tuned weights
+        model.set_weights(before)
+        kept = "before_finetune"
+    return {"finetune_history": history, "finetune": {"kept": kept, "val_accuracy_before": accuracy_before,
+                                                      "val_accuracy_after": accuracy_after}}
 
 
 def train(config, run_dir, log=print, verbose=None, overwrite=False):
@@ -140,9 +169,17 @@ def _run_groups(config, run_dir, data, log, verbose):
     if config.data.resplit_per_seed:
         log(f"a new split for every seed (data.resplit_per_seed): split seeds "
             f"{', '.join(str(config.data.for_seed(s).seed) for s in config.seeds)}")
+    for note in idle_control_notes(config, data.splits().train):  # said before hours go, and in the results
+        log(note)
     models = RunModels(config, run_dir, data, log, verbose)
     records = run_records(config, run_dir, data, models, log, verbose)
     return gather(config, run_dir, data, records, models, log)
+
+
+def idle_control_notes(config, train):
+    """A note for each control group that does nothing on these training counts (oversample or class
+    weights on balanced classes)."""
+    return [note for g in config.groups if (note := idle_control_note(g.label, g.type, train.counts()))]
 
 
 def run_path(run_dir, group, seed):
@@ -153,9 +190,10 @@ def run_path(run_dir, group, seed):
 def run_records(config, run_dir, data, models, log=print, verbose=2, runs=None):
     """Train (or load, when finished with the same run key) each (group, seed) of `runs` (default: every
     group with every seed, group by group) and return their records, writing each into `run_dir/runs/`."""
-    runs = runs if runs is not None else [(group, seed) for group in config.groups for seed in config.seeds]
     # A shard's time left counts its own runs only.
-    records, progress = [], tracker(config) if runs is None else Progress([group.label for group, _ in runs])
+    progress = tracker(config) if runs is None else Progress([group.label for group, _ in runs])
+    runs = runs if runs is not None else [(group, seed) for group in config.groups for seed in config.seeds]
+    records = []
     for group, seed in runs:
         splits = data.splits(seed)
         key = run_key(config, group, seed)
@@ -183,10 +221,10 @@ def gather(config, run_dir, data, records, models, log=print):
     the summary rows."""
     train = data.splits().train
     class_names, quality = train.class_names, {}
-    notes = filter_notes(records, class_names)
+    notes = idle_control_notes(config, train) + filter_notes(records, class_names)
     if config.output.gan_metrics and any(g.type == "gan" for g in config.groups):
         metrics = evaluate_gans(run_dir, data_for=data.for_seed, build=build_from_spec, keep_done=True, log=log)
-        notes += collapse_warnings(metrics)
+        notes += chance_warnings(metrics) + collapse_warnings(metrics)
         quality = gan_quality_by_group(config, models, metrics)
     rows, statistics, verdict = write_results(run_dir, records, class_names, config.name, notes,
                                               config.output.metric, rare_classes(config.data, train), quality)
@@ -234,6 +272,7 @@ def gan_quality_by_group(config, models, metrics):
                 "gan_train": mean([e["gan_train"] for e in entries if e.get("gan_train") is not None]),
                 "real_accuracy": mean([e["real_accuracy"] for e in entries if e.get("real_accuracy") is not None]),
                 "recall": mean([e["overall"]["recall"] for e in entries]),
+                "near_chance": any(e.get("near_chance") for e in entries),
                 "collapsed": sorted({c for e in entries for c in collapsed_classes(e)})}
     return quality
 

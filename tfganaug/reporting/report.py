@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from tfganaug.errors import UserError
+from tfganaug.evaluation.chance import chance_warnings
 from tfganaug.evaluation.collapse import collapse_warnings
 from tfganaug.files import read_json, write_text
 from tfganaug.layout import CONFIG_FILE, METRICS_FILE, RESULTS_FILE
@@ -38,7 +39,7 @@ def _gan_metrics_table(metrics):
             name, str(m["seed"]), m["features"].split("-")[0], f"{o['n_real']} / {o['n_fake']}", f"{o['fid']:.2f}",
             f"{o['kid']:.4f} ± {o['kid_std']:.4f}", f"{o['precision']:.2f}", f"{o['recall']:.2f}",
             "n/a" if o.get("spread") is None else f"{o['spread']:.2f}", pct(m.get("gan_train")), pct(m.get("gan_test")),
-            pct(m.get("real_accuracy"))])
+            pct(m.get("real_accuracy")) + (" (chance: metrics meaningless)" if m.get("near_chance") else "")])
     return pipe_table(header, rows)
 
 
@@ -51,13 +52,22 @@ def _sweep_order(point):
         return (1, 0.0, value)
 
 
+RESULTS_KEYS = ("experiment", "class_names", "runs", "summary", "verdict")  # and "statistics" since it exists
+
+
 def _read_results(run_dir):
     path = run_dir / RESULTS_FILE
+    again = "run the same `tfganaug train` command again: it writes the results anew from the finished runs"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        results = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path} is unreadable ({str(exc).splitlines()[0]}); run the same `tfganaug train` command "
-                        "again: it writes the results anew from the finished runs") from None
+        raise UserError(f"{path} is unreadable ({str(exc).splitlines()[0]}); {again}") from None
+    # Valid JSON of another shape (a list, a hand-edited file) is as unreadable as a truncated file.
+    missing = [key for key in RESULTS_KEYS if key not in results] if isinstance(results, dict) else None
+    if missing is None or missing:
+        what = f"a {type(results).__name__}" if missing is None else f"no {', '.join(missing)}"
+        raise UserError(f"{path} is unreadable (it holds {what}, not the results of a run); {again}")
+    return results
 
 
 def _sections(run_dir, verdict=True):
@@ -72,7 +82,7 @@ def _sections(run_dir, verdict=True):
     statistics = results["statistics"]
     metrics = read_json(run_dir / METRICS_FILE, what="the report leaves the GAN metrics out; `tfganaug evaluate-gan` "
                         "computes them again")
-    warnings = collapse_warnings(metrics or {})  # shown with the GAN metrics, not twice
+    warnings = chance_warnings(metrics or {}) + collapse_warnings(metrics or {})  # shown with the GAN metrics, not twice
     notes = "".join(f"{note}\n\n" for note in results.get("notes", []) if note not in warnings)
     sections = [
         ("Results", (f"{results['verdict']}\n\n" if verdict else "") + notes + f"{explanation(statistics)}\n\n"

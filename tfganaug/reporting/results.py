@@ -34,10 +34,13 @@ def _baseline(records):
 
 
 def _with_holm(tests):
-    """Each test dict gets "p_holm" (Holm over the tests given) and "significant" (p_holm < ALPHA)."""
+    """Each test dict gets "p_holm" (Holm over the tests given) and "significant" (p_holm < ALPHA, the
+    interval clear of 0, and at least `MIN_SEEDS` seeds: with fewer, the interval covers the test
+    images only, not the variation between training runs, and a difference is not tested)."""
     for test, adjusted in zip(tests, holm([t["p"] for t in tests])):
         test["p_holm"] = adjusted
-        test["significant"] = adjusted is not None and adjusted < ALPHA and test["low"] * test["high"] > 0
+        test["significant"] = (adjusted is not None and adjusted < ALPHA and test["low"] * test["high"] > 0
+                               and test["n"] >= MIN_SEEDS)
     return tests
 
 
@@ -70,8 +73,9 @@ def summarize(records, class_names, metric="accuracy", rare_classes=(), resample
     groups = list(dict.fromkeys(r["group"] for r in records))
     kinds = {r["group"]: r.get("type") for r in records}
     means = {g: np.mean(list(boot.observed[metric][g].values())) for g in groups}
-    controls = [g for g in groups if kinds[g] in CONTROL_TYPES] or [baseline]
-    best_control = max(controls, key=lambda g: (means[g], g == baseline))
+    # Without a control group there is nothing to compare a GAN group with (not itself): best_control None.
+    controls = [g for g in groups if kinds[g] in CONTROL_TYPES]
+    best_control = max(controls, key=lambda g: (means[g], g == baseline)) if controls else None
     rows = []
     for group in groups:
         runs = [r for r in records if r["group"] == group]
@@ -86,7 +90,7 @@ def summarize(records, class_names, metric="accuracy", rare_classes=(), resample
             row["ci"][name] = boot.interval(group, name) if len(runs) >= MIN_SEEDS else (None, None)
             if group != baseline:
                 row["vs_baseline"][name] = boot.difference(group, baseline, name)
-            if kinds[group] in SYNTHETIC_TYPES:
+            if kinds[group] in SYNTHETIC_TYPES and best_control is not None:
                 row["vs_control"][name] = boot.difference(group, best_control, name)
         row["per_class_accuracy"] = {c: _mean_std([r["per_class_accuracy"][c] for r in runs]) for c in class_names}
         rows.append(row)
@@ -202,12 +206,14 @@ def filter_notes(records, class_names, short_only=False):
 def explanation(statistics):
     """What the table's columns mean, for results.md and the report."""
     seeds = statistics.get("min_seeds", MIN_SEEDS)
+    control = statistics.get("best_control", "")
+    control = "none: no control group ran" if control is None else f"`{control}`, the best non-GAN group"
     return (f"Test-set {LABELS[statistics['metric']]} in %, mean ± std over seeds. 95% CI: bootstrap percentile "
             f"interval over seeds and test images (with fewer than {seeds} seeds, the seeds' values instead). "
-            f"vs baseline (`{statistics['baseline']}`) and vs best control (`{statistics['best_control']}`, the best "
-            f"non-GAN group): paired bootstrap difference in points with its 95% CI and Holm-adjusted p-value "
+            f"vs baseline (`{statistics['baseline']}`) and vs best control ({control}): paired bootstrap "
+            f"difference in points with its 95% CI and Holm-adjusted p-value "
             f"(seeds and test images resampled jointly for both groups; test images only with fewer than {seeds} "
-            f"seeds); * = significant at 5%.")
+            f"seeds); * = significant at 5% (never with fewer than {seeds} seeds).")
 
 
 def write_results(run_dir, records, class_names, experiment, notes=(), metric="accuracy", rare_classes=(),

@@ -16,12 +16,16 @@ _NAMES = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "mac
 def _difference(test, metric, control, rare_names=()):
     what = f"{_NAMES[metric]} of {', '.join(rare_names)}" if metric == "rare_recall" else _NAMES[metric]
     seeds = f"{test['n']} seed{'s' if test['n'] != 1 else ''}"
-    scope = "" if test["n"] >= MIN_SEEDS else f"; with {seeds} the interval covers the test images only"
+    scope = "" if test["n"] >= MIN_SEEDS else (
+        f"; with {seeds} the interval covers the test images only, not the variation between training runs: "
+        f"{MIN_SEEDS} or more seeds (e.g. seeds: {list(range(MIN_SEEDS))}) would test the difference")
     return (f"{100 * test['diff']:+.2f} points of {what} against {control} (95% CI {100 * test['low']:.2f} to "
             f"{100 * test['high']:.2f}, p {test['p_holm']:.3f}, {seeds}{scope})")
 
 
 def _outcome(test):
+    if test["n"] < MIN_SEEDS:
+        return "was not tested (too few seeds) against"
     if test["significant"]:
         return "beat" if test["diff"] > 0 else "did worse than"
     return "did not beat"
@@ -30,6 +34,9 @@ def _outcome(test):
 def _quality(quality):
     if not quality:
         return "no GAN metrics for it"
+    if quality.get("near_chance"):
+        return ("its GAN's metrics mean nothing: the classifier trained on the real images, which they are "
+                "read in, is at chance")
     collapsed = quality.get("collapsed") or []
     parts = []
     if quality.get("gan_train") is not None:
@@ -56,12 +63,17 @@ def verdict(rows, statistics, gan_quality):
     if not rows:
         return "Verdict: no finished runs."
     metric, control = statistics["metric"], statistics["best_control"]
-    synthetic = [r for r in rows if r["type"] in SYNTHETIC and r["vs_control"].get(metric, {}).get("diff") is not None]
+    synthetic = [r for r in rows if r["type"] in SYNTHETIC and (control is None or r["vs_control"].get(metric, {})
+                                                                .get("diff") is not None)]
     if not synthetic:
         best = max(rows, key=lambda r: r[metric][0])
         return (f"Verdict: no GAN or translation group ran; the best group is {best['group']} "
                 f"({100 * best[metric][0]:.2f}% {_NAMES[metric]}).")
     best = max(synthetic, key=lambda r: r[metric][0])
+    if control is None:
+        return (f"Verdict: no control group ran (add `baseline`, and `classical` or `oversample`, to groups), so "
+                f"nothing here says whether {SYNTHETIC[best['type']]} helps; its best group, {best['group']}, "
+                f"reached {100 * best[metric][0]:.2f}% {_NAMES[metric]}.")
     test = best["vs_control"][metric]
     kind = SYNTHETIC[best["type"]]
     against = f"the baseline ({control})" if control == statistics["baseline"] else control
@@ -74,5 +86,5 @@ def verdict(rows, statistics, gan_quality):
     if rare and rare.get("diff") is not None:
         line += (f" On the rare class{'es' if len(statistics['rare_classes']) > 1 else ''}: "
                  f"{_difference(rare, 'rare_recall', control, statistics['rare_classes'])}"
-                 f"{'' if rare['significant'] else ', not a significant difference'}.")
+                 f"{'' if rare['significant'] or rare['n'] < MIN_SEEDS else ', not a significant difference'}.")
     return line

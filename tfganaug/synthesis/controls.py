@@ -31,3 +31,18 @@ def balanced_class_weights(counts):
     counts = np.asarray(counts, dtype=np.float64)
     total, k = counts.sum(), len(counts)
     return {c: (float(total / (k * n)) if n else 0.0) for c, n in enumerate(counts)}
+
+
+IDLE_ON_BALANCED = {"oversample": "oversampling adds no image", "class_weight": "every class weighs 1"}
+
+
+def idle_control_note(group, kind, counts):
+    """A sentence when the control `group` (of type `kind`) trains exactly as the baseline on training
+    classes of these `counts` (oversample and class weights on balanced classes), else None: a
+    control that does nothing is said to, not reported as a second baseline under another name."""
+    counts = np.asarray(counts)
+    if kind not in IDLE_ON_BALANCED or counts.min() != counts.max():
+        return None
+    return (f"Warning: control {group} ({kind}) does nothing here: every class of the training split has "
+            f"{int(counts[0])} images, so {IDLE_ON_BALANCED[kind]}; it trains as the baseline does. It matters "
+            "only with imbalanced classes (e.g. data.rare or per-class samples_per_class).")

@@ -71,8 +71,10 @@ def synthesize(model, counts, seed, *, score=None, min_confidence=None, keep_fra
                 accepted[c] += int(sure.sum())
             kept[c].append(fake[chosen])
         generated += ask
-    images = np.concatenate([np.concatenate(parts) for parts in kept if parts])
-    labels = np.concatenate([np.full(sum(len(p) for p in parts), c) for c, parts in enumerate(kept) if parts])
+    parts = [part for class_parts in kept for part in class_parts]
+    # Every count 0 (`fill` on balanced classes, a small ratio): no round ran; an empty set of the right shape.
+    images = np.concatenate(parts) if parts else model.generate(labels=np.zeros(0, int), seed=seed * 1000)
+    labels = np.concatenate([np.full(kept_counts()[c], c) for c in range(k)]).astype(int)
     report = {"asked": counts.tolist(), "generated": generated.tolist(), "accepted": accepted.tolist(),
               "kept": kept_counts().tolist()}
     return to_uint8(images), labels, report

@@ -26,7 +26,10 @@ def held_signals():
         yield
         return
     received = []
-    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in HELD_SIGNALS}
+    # A handler installed from C (an embedding program's) reads as None and could not be put back: such
+    # a signal is left to it.
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in HELD_SIGNALS
+                if signal.getsignal(s) is not None}
     try:
         yield
     finally:
@@ -84,6 +87,17 @@ class StandingStatistics(keras.callbacks.Callback):
             refresh(seed=done)
 
 
+def _state_variables(model):
+    """Every variable `model.save_weights` writes: the model's own and those of the optimizers it holds."""
+    found, seen = [], set()
+    optimizers = [value for value in vars(model).values() if isinstance(value, keras.optimizers.Optimizer)]
+    for variable in list(model.variables) + [v for optimizer in optimizers for v in optimizer.variables]:
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            found.append(variable)
+    return found
+
+
 class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
     """Keras's `BackupAndRestore` (double checkpoint) whose backup is never half-written, which falls
     back to the previous backup when the latest cannot be loaded, and which backs up every few
@@ -113,14 +127,30 @@ class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
         super().__init__(str(backup_dir), double_checkpoint=True, delete_checkpoint=False)
         self.log, self.every_seconds, self.also_every = log, every_seconds, also_every
         self.saved_epoch, self._saved_at = 0, None
+        self._unsaved = None  # (epoch, values of every variable) of a finished epoch not backed up yet
 
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch, self._last_batch_seen = epoch + 1, 0
         due = time.monotonic() - self._saved_at >= self.every_seconds
         if due or (self.also_every and self._current_epoch % self.also_every == 0):
             self._save_model()
+        else:  # kept in memory (far cheaper than a file) for `save_on_interrupt`
+            # Copied: a numpy view can share the variable's buffer, which an XLA step updates in place.
+            self._unsaved = (self._current_epoch, [np.array(v.numpy(), copy=True) for v in _state_variables(self.model)])
+
+    def save_on_interrupt(self):
+        """Back up the last finished epoch that is not backed up yet: called when Ctrl-C (or SIGTERM) stops
+        training, so an interrupt loses only the epoch in progress, whatever `every_seconds` is. The model's
+        variables are set back to that epoch's end first (they hold part of the next epoch's steps)."""
+        if self._unsaved is None:
+            return
+        self._current_epoch, values = self._unsaved
+        for variable, value in zip(_state_variables(self.model), values):
+            variable.assign(value)
+        self._save_model()
 
     def _save_model(self):
+        self._unsaved = None
         with held_signals():
             os.makedirs(self.backup_dir, exist_ok=True)
             for latest, previous in ((self._weights_path, self._prev_weights_path),
@@ -134,7 +164,19 @@ class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
                        json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
         self.saved_epoch, self._saved_at = self._current_epoch, time.monotonic()
 
+    def restore(self, model):
+        """Load the backup (or the one before it) into `model` now, before `fit`; return the epochs it holds.
+
+        The caller then trims its logs to that epoch: a fall-back to the previous backup, found only
+        while loading, must not leave rows of the epochs the resumed run trains again."""
+        self.set_model(model)
+        self.on_train_begin()
+        self._restored = True
+        return self.saved_epoch
+
     def on_train_begin(self, logs=None):
+        if getattr(self, "_restored", False):  # done by `restore`; fit starts at the epoch it set
+            return
         try:
             self._load_model()
         except (OSError, ValueError) as exc:

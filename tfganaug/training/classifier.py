@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from tfganaug.data.pipeline import FreshSynthesis, classifier_dataset, one_hot
+from tfganaug.data.pipeline import FreshSynthesis, classifier_dataset, keyed_steps, one_hot
 from tfganaug.distribute import call_in_batches, first_local_batch, step_logs
 from tfganaug.evaluation.metrics import classification_metrics
 from tfganaug.training.callbacks import StopOnNonFiniteLoss
@@ -98,10 +98,11 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         jit_compile=jit_compile,
     )
     if fresh is not None:
-        train_ds = FreshSynthesis(images, targets, fresh, batch_size, seed, epochs, augment)
-    else:
+        train_ds, steps = FreshSynthesis(images, targets, fresh, batch_size, seed, epochs, augment), None
+    else:  # endless, epoch e in an order drawn from (seed, e)
         train_ds = classifier_dataset(images, targets, batch_size, shuffle_seed=seed, augment=augment,
                                       sample_weight=sample_weight)
+        steps = keyed_steps(len(images), batch_size)
     extra_callbacks = list(callbacks)
     callbacks, val_ds = [StopOnNonFiniteLoss(
         f"Nothing of this run was saved; lower classifier.learning_rate (now {learning_rate}) and run the same "
@@ -113,7 +114,7 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max", patience=patience or epochs, restore_best_weights=True))
     history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, class_weight=class_weight,
-                        callbacks=callbacks + extra_callbacks, verbose=verbose, shuffle=False)  # the dataset shuffles itself
+                        callbacks=callbacks + extra_callbacks, verbose=verbose, shuffle=False, steps_per_epoch=steps)  # the dataset shuffles itself
     return {k: [float(v) for v in values] for k, values in history.history.items()}
 
 

@@ -82,7 +82,10 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
 
     Args:
         model: a compiled GAN from `tfganaug.gans`.
-        dataset: batches of (images in [-1, 1], int labels).
+        dataset: batches of (images in [-1, 1], int labels); or `dataset(first_epoch)` -> the batches from
+            the first epoch this call trains (after a backup's), for an endless dataset whose epochs are
+            keyed (`tfganaug.data.pipeline.gan_dataset`, with `steps_per_epoch`): a resumed run then
+            trains on the data of an uninterrupted one.
         epochs: total epochs (already finished ones are not redone).
         folder: the GAN's folder (see the module docstring).
         spec: JSON-able description written to `gan.json` (what `tfganaug.training.gan_folder.load_trained_gan` rebuilds from).
@@ -90,7 +93,7 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
         class_names: names of the classes, for the sample grids.
         sample_every: epochs between sample grids (0: only the last epoch).
         verbose: Keras `fit` verbosity.
-        steps_per_epoch: for endless datasets (a CycleGAN's two zipped domains).
+        steps_per_epoch: for endless datasets (`gan_dataset`, a CycleGAN's two zipped domains).
         grids: the sample-grid callback (default: `SampleGrids` of the classes, with TensorBoard images).
         extra_callbacks: more Keras callbacks for `fit`.
         jit_compile: XLA for the training step (True/False), or "auto" to keep the model's setting.
@@ -107,7 +110,12 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
     folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / SPEC_FILE, json.dumps(spec, indent=1))
     backup = folder / "backup"
-    done = backed_up_epochs(folder)
+    backed_up_epochs(folder)  # repairs a backup whose metadata a kill cut short
+    backup_callback = SafeBackupAndRestore(backup, every_seconds=backup_seconds,
+                                           also_every=select["every"] if select else 0)
+    done = backup_callback.restore(model)
+    if callable(dataset):
+        dataset = dataset(done)
     _trim_csv(folder / "losses.csv", done)
     selection = []
     if select is not None:
@@ -115,8 +123,6 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
         # Before the backup: an epoch that is backed up has been evaluated.
         selection.append(BestCheckpoint(folder, select["measure"], select["metric"], select["every"], epochs,
                                         folder / "tensorboard" / "quality"))
-    backup_callback = SafeBackupAndRestore(backup, every_seconds=backup_seconds,
-                                           also_every=select["every"] if select else 0)
     callbacks = [
         # Before the backup: a diverged epoch is never saved.
         StopOnNonFiniteLoss(f"The last backup (after epoch {{backed_up}}) is kept in {backup}; lower the learning "
@@ -136,8 +142,12 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
     ]
     if jit_compile != "auto":
         model.jit_compile = jit_compile
-    history = model.fit(dataset, epochs=epochs, verbose=verbose, shuffle=False, callbacks=callbacks,
-                        steps_per_epoch=steps_per_epoch)
+    try:
+        history = model.fit(dataset, epochs=epochs, verbose=verbose, shuffle=False, callbacks=callbacks,
+                            steps_per_epoch=steps_per_epoch)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep every finished epoch, not only the last timed backup
+        backup_callback.save_on_interrupt()
+        raise
     if selection and (folder / BEST_FILE).exists():
         model.load_weights(folder / BEST_FILE)
     with atomic_path(folder / WEIGHTS_FILE, suffix=".weights.h5") as tmp:

@@ -44,8 +44,15 @@ def settings_key(*parts):
 
 
 def read_spec(folder):
-    """The `gan.json` of a model folder."""
-    return json.loads((Path(folder) / SPEC_FILE).read_text())
+    """The `gan.json` of a model folder; `UnreadableModel` when it is truncated or not a JSON object."""
+    path = Path(folder) / SPEC_FILE
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UnreadableModel(path, str(exc).splitlines()[0]) from None
+    if not isinstance(spec, dict):
+        raise UnreadableModel(path, f"a {type(spec).__name__}, not a JSON object")
+    return spec
 
 
 def model_kind(spec):
