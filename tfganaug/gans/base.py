@@ -17,6 +17,7 @@ from tfganaug.distribute import (
 from tfganaug.gans.diffaugment import POLICIES, diff_augment
 from tfganaug.gans.feature_branch import feature_discriminator_loss, feature_generator_loss, weighted_feature_loss
 from tfganaug.gans.losses import ADVERSARIAL_LOSSES, gradient_penalty, lecam_regularizer
+from tfganaug.gans.moving_average import MovingAverageGenerator
 from tfganaug.gans.noise import draw_noise
 
 
@@ -25,7 +26,7 @@ def sparse_ce(labels, logits):
     return tf.reduce_mean(keras.ops.sparse_categorical_crossentropy(labels, logits, from_logits=True))
 
 
-class GANBase(keras.Model):
+class GANBase(MovingAverageGenerator, keras.Model):
     """A GAN as a `keras.Model`: `fit` on (images in [-1, 1], int labels) batches.
 
     Each `train_step` makes `d_steps` discriminator steps and one generator step (one
@@ -278,40 +279,6 @@ class GANBase(keras.Model):
         due = self.d_optimizer.iterations % self.ADA_INTERVAL == 0  # counts this step: it has been applied
         self.ada_p.assign(tf.where(due, tf.clip_by_value(moved, 0.0, 1.0), self.ada_p))
         self.ada_stats.assign(tf.where(due, tf.zeros_like(stats), stats))
-
-    def update_ema(self):
-        """One step of the generator's moving average: trainable weights averaged with `ema_decay` (after
-        `ema_start` generator steps; copied before), batch-norm statistics copied."""
-        decay = tf.where(self.g_optimizer.iterations > self.ema_start, self.ema_decay, 0.0)
-        for average, weight in zip(self.ema_generator.trainable_weights, self.generator.trainable_weights):
-            average.assign(decay * average + (1.0 - decay) * weight)
-        for average, weight in zip(self.ema_generator.non_trainable_weights, self.generator.non_trainable_weights):
-            average.assign(weight)
-
-    STANDING_BATCHES = 8  # batches of 128 images that re-estimate the average generator's batch norms
-
-    def refresh_ema_statistics(self, seed=0, batches=STANDING_BATCHES, batch_size=128):
-        """The moving average generator's batch-norm statistics re-estimated for its own weights
-        ("standing statistics", Brock et al. 2019): the exact mean over `batches` batches of its
-        outputs in training mode, classes in turn. The live generator's statistics, copied at each
-        step, belong to other weights: a long average sampled with them made worse images than the
-        live generator (GAN-test 18% against 26% on Fashion-MNIST, issue 21). No-op without `ema`."""
-        norms = [] if self.ema_generator is None else [
-            layer for layer in self.ema_generator._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
-        if not norms:
-            return
-        momenta = [layer.momentum for layer in norms]
-        labels = (np.arange(batch_size) % self.num_classes).astype(np.int32)
-        try:
-            for i in range(batches):
-                for layer in norms:  # momentum i / (i + 1): the running mean of the i + 1 batches so far
-                    layer.momentum = i / (i + 1)
-                noise = draw_noise(batch_size, self.latent_dim, seed * 1000 + i)
-                inputs = self.generator_inputs(noise, labels)
-                self.distribute_strategy.run(lambda x: self.ema_generator(x, training=True), args=(inputs,))
-        finally:
-            for layer, momentum in zip(norms, momenta):
-                layer.momentum = momentum
 
     def generator_step(self, labels, random):
         """One optimizer step of the generator for a batch of `labels`; returns its loss."""
