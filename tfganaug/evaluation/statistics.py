@@ -1,28 +1,42 @@
-"""Statistics a user can trust: bootstrap intervals over seeds and test images, paired differences
+"""Statistics a user can trust: 95% intervals over seeds and test images, paired differences
 between groups, and Holm's correction across the groups compared.
 
 Every group of a seed is tested on the same test images (the seed's split), so two groups are
-compared with a two-level paired bootstrap, both groups resampled jointly:
+compared seed by seed: d_s, the difference of their metric on seed s. The interval of the mean
+difference D = mean(d_s) over n seeds is a Student's t interval, D +- t(df) * SE, with
 
-1. the seeds, with replacement (only with `MIN_SEEDS` or more: two values give three distinct
-   resamples, an interval that means nothing; with fewer, every seed is kept and only level 2 runs);
-2. within each seed, the test images of each class, with replacement. The test split is drawn per
-   class, so the resample keeps the class counts and every class keeps its recall.
+    SE^2 = s_d^2 / n + max(images - twice, 0)
 
-A resampled value is the metric of a resampled confusion matrix: it is a proper accuracy, so the
-percentile intervals never leave [0, 1] (a Student's t interval over two seeds reached 144%). The
-p-value of a difference is the two-sided bootstrap p: twice the share of resampled differences on
-the far side of 0 (with the +1 of Davison & Hinkley, so it is never 0).
+- s_d^2 / n: the t-test over seeds: the spread of d_s between seeds (the training runs' luck, and
+  each seed's own noise on the test images) sees everything but the test images the seeds share;
+- images: the variance of D when the test images of each class are resampled (bootstrap), ONE
+  resample shared by every seed (the seeds are tested on the same images: crossed, not nested);
+- twice: the part of `images` that is each seed's own noise, already in s_d^2, so taken out (two-way
+  ANOVA): with v, the mean over seeds of each seed's own bootstrap variance, twice = (v - images) /
+  (n - 1). What is left is the variance of the images all seeds share. With a split drawn per seed
+  (`resplit_per_seed`) the seeds share no image, images - twice is about 0: a plain t-test over seeds.
+- df: Welch-Satterthwaite, (n - 1) * (SE^2 / (s_d^2 / n))^2 (at least n - 1): the image term rests on
+  thousands of images, only the seed term on a few values.
 
-A run stored before per-image predictions were kept (`test_predictions`) is resampled from its
-confusion matrix alone: its draws are independent of the other group's, which widens the interval.
+With fewer than `MIN_SEEDS` seeds SE^2 = images only (two seeds give a t with one degree of freedom,
+an interval that means nothing): the interval covers the test images, not the training runs, and
+results.py sets no `significant`. The p-value is the t-test's (two-sided), so p < 0.05 exactly when
+the interval is clear of 0; an interval is cut at the metric's range ([0, 1], a difference [-1, 1]).
+A group's own interval is the same with its metric values in place of d_s. Coverage and false
+positives of this interval are measured by bench/statistics_coverage.py (docs/statistics.md).
+
+A resampled value is the metric of a resampled confusion matrix, so any metric (macro-F1 too) gets
+its image variance. A run stored before per-image predictions were kept (`test_predictions`) is
+resampled from its confusion matrix alone: its draws are independent of the other group's, which
+widens the interval.
 """
 
 import numpy as np
+from scipy import stats
 
 ALPHA = 0.05  # two-sided level: 95% intervals, significance at 5% after Holm's correction
 RESAMPLES = 2000
-MIN_SEEDS = 3  # seeds needed before the seeds themselves are resampled
+MIN_SEEDS = 3  # seeds needed before the variation between seeds is estimated and a difference tested
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "rare_recall")
 _CHUNK = 250  # resamples drawn at once: bounds memory at _CHUNK x (images of the largest class)
 
@@ -91,8 +105,37 @@ def resampled_confusions(runs, num_classes, resamples, rng):
     return out
 
 
+def t_interval(observed, draws, bounds):
+    """(estimate, low, high, p, df) of the mean over seeds, as the module docstring says.
+
+    Args:
+        observed: [n] the value (or paired difference) of each seed.
+        draws: [resamples, n] its values on resampled test images, the same resample for every seed
+            of one row.
+        bounds: (low, high) the range the interval is cut to.
+    """
+    observed = np.asarray(observed, dtype=np.float64)
+    n, estimate = len(observed), float(np.mean(observed))
+    images = float(np.var(draws.mean(axis=1), ddof=1))
+    variance, df = images, np.inf
+    if n >= MIN_SEEDS:
+        seeds = float(np.var(observed, ddof=1)) / n
+        twice = (float(np.var(draws, axis=0, ddof=1).mean()) - images) / (n - 1)
+        variance = seeds + max(images - twice, 0.0)
+        df = (n - 1) * (variance / seeds) ** 2 if seeds > 0 else np.inf
+    se = np.sqrt(variance)
+    if se == 0:  # no spread at all: the interval is the point, significant unless it is 0
+        return estimate, estimate, estimate, 1.0 if estimate == 0 else 0.0, df
+    half = float(stats.t.ppf(1 - ALPHA / 2, df)) * se
+    p = float(2 * stats.t.sf(abs(estimate) / se, df))
+    return estimate, max(bounds[0], estimate - half), min(bounds[1], estimate + half), p, df
+
+
 class Bootstrap:
-    """Resampled metric values of every group and seed of a run, drawn jointly per seed.
+    """Per-seed metric values of every group, and their values on resampled test images.
+
+    Each seed's test images are resampled with the same random draws (a fresh generator with the
+    same seed per run seed), so seeds tested on one shared split share every resample.
 
     Args:
         records: run records ("group", "seed", "confusion_matrix", and, for runs that stored them,
@@ -106,11 +149,10 @@ class Bootstrap:
 
     def __init__(self, records, num_classes, metrics=("accuracy",), rare=(), resamples=RESAMPLES, seed=0):
         self.resamples, self.seed = resamples, seed
-        rng = np.random.default_rng(seed)
         self.values, self.observed = {}, {}  # [metric][group][seed] -> [resamples] / float
         for run_seed in sorted({r["seed"] for r in records}):
             runs = {r["group"]: r for r in records if r["seed"] == run_seed}
-            confusions = resampled_confusions(runs, num_classes, resamples, rng)
+            confusions = resampled_confusions(runs, num_classes, resamples, np.random.default_rng(seed))
             for metric in metrics:
                 for group, confusion in confusions.items():
                     self.values.setdefault(metric, {}).setdefault(group, {})[run_seed] = metric_from_confusion(
@@ -118,45 +160,31 @@ class Bootstrap:
                     self.observed.setdefault(metric, {}).setdefault(group, {})[run_seed] = float(
                         metric_from_confusion(runs[group]["confusion_matrix"], metric, rare))
 
-    def _draws(self, metric, groups, seeds):
-        """[group][resamples]: the mean over (resampled) seeds of each group's resampled values."""
-        rng = np.random.default_rng(self.seed + 1)
-        n = len(seeds)
-        picks = (rng.integers(0, n, size=(self.resamples, n)) if n >= MIN_SEEDS
-                 else np.tile(np.arange(n), (self.resamples, 1)))
-        columns = np.arange(self.resamples)[:, None]
-        out = []
-        for group in groups:
-            stacked = np.stack([self.values[metric][group][s] for s in seeds], axis=1)  # [resamples, seeds]
-            out.append(stacked[columns, picks].mean(axis=1))
-        return out
-
     def seeds(self, group, metric="accuracy"):
         """The group's seeds, in order."""
         return sorted(self.values[metric][group])
 
     def interval(self, group, metric="accuracy"):
-        """(low, high): the 95% percentile interval of the group's mean `metric`."""
-        (draws,) = self._draws(metric, [group], self.seeds(group, metric))
-        low, high = np.quantile(draws, [ALPHA / 2, 1 - ALPHA / 2])
-        return float(low), float(high)
+        """(low, high): the 95% interval of the group's mean `metric` (cut to [0, 1])."""
+        seeds = self.seeds(group, metric)
+        observed = [self.observed[metric][group][s] for s in seeds]
+        draws = np.stack([self.values[metric][group][s] for s in seeds], axis=1)
+        _, low, high, _, _ = t_interval(observed, draws, (0.0, 1.0))
+        return low, high
 
     def difference(self, group, other, metric="accuracy"):
         """`group` minus `other` over the seeds both have: {"diff", "low", "high", "p", "n", "levels"}.
 
-        `levels` says what was resampled: "seeds and test images", or "test images" with fewer than
-        `MIN_SEEDS` shared seeds. Without shared seeds every value is None.
+        `levels` says what the interval covers: "seeds and test images", or "test images" with fewer
+        than `MIN_SEEDS` shared seeds. Without shared seeds every value is None.
         """
         seeds = sorted(set(self.values[metric][group]) & set(self.values[metric][other]))
         if not seeds:
             return {"diff": None, "low": None, "high": None, "p": None, "n": 0, "levels": None}
-        a, b = self._draws(metric, [group, other], seeds)
-        d = a - b
-        observed = float(np.mean([self.observed[metric][group][s] - self.observed[metric][other][s] for s in seeds]))
-        low, high = np.quantile(d, [ALPHA / 2, 1 - ALPHA / 2])
-        tail = min(np.count_nonzero(d <= 0), np.count_nonzero(d >= 0))
-        return {"diff": observed, "low": float(low), "high": float(high),
-                "p": float(min(1.0, 2 * (tail + 1) / (self.resamples + 1))), "n": len(seeds),
+        observed = [self.observed[metric][group][s] - self.observed[metric][other][s] for s in seeds]
+        draws = np.stack([self.values[metric][group][s] - self.values[metric][other][s] for s in seeds], axis=1)
+        diff, low, high, p, _ = t_interval(observed, draws, (-1.0, 1.0))
+        return {"diff": diff, "low": low, "high": high, "p": p, "n": len(seeds),
                 "levels": "seeds and test images" if len(seeds) >= MIN_SEEDS else "test images"}
 
 
