@@ -111,8 +111,9 @@ def noisy_pair(rng, labels):
 
 
 def test_seeds_on_the_same_test_images_share_every_image_resample():
-    # Three copies of one seed: no spread between seeds, so the interval is the one seed's (test
-    # images only), not narrower as if three seeds had each been tested on other images.
+    # Three copies of one seed: no spread between seeds, so the standard error is the one seed's (test
+    # images only), not 1/sqrt(3) of it as if three seeds had each been tested on other images; the
+    # quantile is Student's t with 2 degrees of freedom instead of the normal one.
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 2, 400)
     a, b = noisy_pair(rng, labels)
@@ -120,7 +121,8 @@ def test_seeds_on_the_same_test_images_share_every_image_resample():
     three = Bootstrap(copies, 2).difference("a", "b")
     one = Bootstrap([r for r in copies if r["seed"] == 0], 2).difference("a", "b")
     width = one["high"] - one["low"]
-    assert width > 0.05 and three["high"] - three["low"] == pytest.approx(width, rel=1e-9)
+    ratio = stats.t.ppf(0.975, 2) / stats.norm.ppf(0.975)
+    assert width > 0.05 and three["high"] - three["low"] == pytest.approx(width * ratio, rel=1e-9)
 
 
 def test_each_seeds_own_test_image_noise_is_counted_once():
@@ -130,13 +132,11 @@ def test_each_seeds_own_test_image_noise_is_counted_once():
     draws = np.stack([observed + shift, observed - shift])
     # By hand: seeds 0.01 / 3; images (the variance of the row means, +-0.02) 0.0008; each seed's own
     # variance (2 * 0.03)^2 / 2 = 0.0018, 0.0018, 0: mean 0.0012, of which twice = (0.0012 - 0.0008) /
-    # (3 - 1) = 0.0002 is already in the seeds' spread. SE^2 = 0.01 / 3 + 0.0008 - 0.0002; df =
-    # 2 * (SE^2 / (0.01 / 3))^2.
-    variance = 0.01 / 3 + 0.0006
-    df = 2 * (variance / (0.01 / 3)) ** 2
-    half = stats.t.ppf(0.975, df) * np.sqrt(variance)
+    # (3 - 1) = 0.0002 is already in the seeds' spread. SE^2 = 0.01 / 3 + 0.0008 - 0.0002, 2 df.
+    variance, df = 0.01 / 3 + 0.0006, 2
+    half = 4.30265 * np.sqrt(variance)
     estimate, low, high, p, got_df = t_interval(observed, draws, (-1, 1))
-    assert got_df == pytest.approx(df) and (low, high) == pytest.approx((0.2 - half, 0.2 + half), abs=1e-9)
+    assert got_df == pytest.approx(df) and (low, high) == pytest.approx((0.2 - half, 0.2 + half), abs=1e-5)
     assert p == pytest.approx(2 * stats.t.sf(0.2 / np.sqrt(variance), df))
 
 

@@ -15,8 +15,9 @@ difference D = mean(d_s) over n seeds is a Student's t interval, D +- t(df) * SE
   ANOVA): with v, the mean over seeds of each seed's own bootstrap variance, twice = (v - images) /
   (n - 1). What is left is the variance of the images all seeds share. With a split drawn per seed
   (`resplit_per_seed`) the seeds share no image, images - twice is about 0: a plain t-test over seeds.
-- df: Welch-Satterthwaite, (n - 1) * (SE^2 / (s_d^2 / n))^2 (at least n - 1): the image term rests on
-  thousands of images, only the seed term on a few values.
+- df = n - 1, as the t-test's: the interval is never narrower than the t-test over seeds. (Welch-
+  Satterthwaite's larger df narrowed it whenever the image term came out a little above 0, and
+  `significant` then fired in 9.5% of the simulated experiments without a difference.)
 
 With fewer than `MIN_SEEDS` seeds SE^2 = images only (two seeds give a t with one degree of freedom,
 an interval that means nothing): the interval covers the test images, not the training runs, and
@@ -122,7 +123,7 @@ def t_interval(observed, draws, bounds):
         seeds = float(np.var(observed, ddof=1)) / n
         twice = (float(np.var(draws, axis=0, ddof=1).mean()) - images) / (n - 1)
         variance = seeds + max(images - twice, 0.0)
-        df = (n - 1) * (variance / seeds) ** 2 if seeds > 0 else np.inf
+        df = n - 1
     se = np.sqrt(variance)
     if se == 0:  # no spread at all: the interval is the point, significant unless it is 0
         return estimate, estimate, estimate, 1.0 if estimate == 0 else 0.0, df
