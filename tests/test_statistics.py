@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from tfganaug.evaluation.metrics import classification_metrics
-from tfganaug.evaluation.statistics import Bootstrap, holm, metric_from_confusion, t_interval
+from tfganaug.evaluation.statistics import Bootstrap, holm, metric_from_confusion, paired_interval
 
 
 def record(group, seed, labels, predictions, num_classes, per_image=True):
@@ -111,9 +111,8 @@ def noisy_pair(rng, labels):
 
 
 def test_seeds_on_the_same_test_images_share_every_image_resample():
-    # Three copies of one seed: no spread between seeds, so the standard error is the one seed's (test
-    # images only), not 1/sqrt(3) of it as if three seeds had each been tested on other images; the
-    # quantile is Student's t with 2 degrees of freedom instead of the normal one.
+    # Three copies of one seed: no spread between seeds, so the interval is the one seed's (test images
+    # only), not 1/sqrt(3) as wide as if three seeds had each been tested on other images.
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 2, 400)
     a, b = noisy_pair(rng, labels)
@@ -121,8 +120,7 @@ def test_seeds_on_the_same_test_images_share_every_image_resample():
     three = Bootstrap(copies, 2).difference("a", "b")
     one = Bootstrap([r for r in copies if r["seed"] == 0], 2).difference("a", "b")
     width = one["high"] - one["low"]
-    ratio = stats.t.ppf(0.975, 2) / stats.norm.ppf(0.975)
-    assert width > 0.05 and three["high"] - three["low"] == pytest.approx(width * ratio, rel=1e-9)
+    assert width > 0.05 and three["high"] - three["low"] == pytest.approx(width, rel=1e-9)
 
 
 def test_each_seeds_own_test_image_noise_is_counted_once():
@@ -132,12 +130,14 @@ def test_each_seeds_own_test_image_noise_is_counted_once():
     draws = np.stack([observed + shift, observed - shift])
     # By hand: seeds 0.01 / 3; images (the variance of the row means, +-0.02) 0.0008; each seed's own
     # variance (2 * 0.03)^2 / 2 = 0.0018, 0.0018, 0: mean 0.0012, of which twice = (0.0012 - 0.0008) /
-    # (3 - 1) = 0.0002 is already in the seeds' spread. SE^2 = 0.01 / 3 + 0.0008 - 0.0002, 2 df.
-    variance, df = 0.01 / 3 + 0.0006, 2
-    half = 4.30265 * np.sqrt(variance)
-    estimate, low, high, p, got_df = t_interval(observed, draws, (-1, 1))
-    assert got_df == pytest.approx(df) and (low, high) == pytest.approx((0.2 - half, 0.2 + half), abs=1e-5)
-    assert p == pytest.approx(2 * stats.t.sf(0.2 / np.sqrt(variance), df))
+    # (3 - 1) = 0.0002 is already in the seeds' spread, leaves 0.0006. Margins: t(0.975, 2 df) = 4.30265
+    # on the seeds' SE, 1.95996 on the images': sqrt((4.30265 * 0.057735)^2 + (1.95996 * 0.024495)^2).
+    half = np.hypot(4.30265 * np.sqrt(0.01 / 3), 1.95996 * np.sqrt(0.0006))
+    estimate, low, high, p = paired_interval(observed, draws, (-1, 1))
+    assert (estimate, low, high) == pytest.approx((0.2, 0.2 - half, 0.2 + half), abs=1e-5)
+    # p: the level whose interval just reaches 0.
+    assert np.hypot(stats.t.ppf(1 - p / 2, 2) * np.sqrt(0.01 / 3), stats.norm.ppf(1 - p / 2) * np.sqrt(0.0006)) \
+        == pytest.approx(0.2)
 
 
 def test_intervals_never_leave_zero_to_one():

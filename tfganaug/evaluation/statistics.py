@@ -3,28 +3,32 @@ between groups, and Holm's correction across the groups compared.
 
 Every group of a seed is tested on the same test images (the seed's split), so two groups are
 compared seed by seed: d_s, the difference of their metric on seed s. The interval of the mean
-difference D = mean(d_s) over n seeds is a Student's t interval, D +- t(df) * SE, with
+difference D = mean(d_s) over n seeds adds two margins, each with the quantile its own estimate
+deserves:
 
-    SE^2 = s_d^2 / n + max(images - twice, 0)
+    D +- sqrt((t(n - 1) * S)^2 + (z * I)^2)
 
-- s_d^2 / n: the t-test over seeds: the spread of d_s between seeds (the training runs' luck, and
-  each seed's own noise on the test images) sees everything but the test images the seeds share;
-- images: the variance of D when the test images of each class are resampled (bootstrap), ONE
-  resample shared by every seed (the seeds are tested on the same images: crossed, not nested);
-- twice: the part of `images` that is each seed's own noise, already in s_d^2, so taken out (two-way
-  ANOVA): with v, the mean over seeds of each seed's own bootstrap variance, twice = (v - images) /
-  (n - 1). What is left is the variance of the images all seeds share. With a split drawn per seed
-  (`resplit_per_seed`) the seeds share no image, images - twice is about 0: a plain t-test over seeds.
-- df = n - 1, as the t-test's: the interval is never narrower than the t-test over seeds. (Welch-
-  Satterthwaite's larger df narrowed it whenever the image term came out a little above 0, and
-  `significant` then fired in 9.5% of the simulated experiments without a difference.)
+- S^2 = s_d^2 / n, the t-test over seeds: the spread of d_s between seeds holds the training runs'
+  luck and each seed's own luck on the test images, but not the test images all seeds share. It
+  rests on n values: Student's t quantile with n - 1 degrees of freedom (4.30 for 3 seeds).
+- I^2 = images - twice, the variance of those shared test images. images: the variance of D when
+  the test images of each class are resampled (bootstrap), ONE resample shared by every seed (the
+  seeds are tested on the same images: crossed, not nested); twice: the part of it that is each
+  seed's own noise, already in S^2, so taken out (two-way ANOVA): with v, the mean over seeds of
+  each seed's own bootstrap variance, twice = (v - images) / (n - 1) (I^2 is at least 0). It rests
+  on thousands of images: the normal quantile z (1.96). With a split drawn per seed
+  (`resplit_per_seed`) the seeds share no image and I is about 0: a plain t-test over seeds.
 
-With fewer than `MIN_SEEDS` seeds SE^2 = images only (two seeds give a t with one degree of freedom,
-an interval that means nothing): the interval covers the test images, not the training runs, and
-results.py sets no `significant`. The p-value is the t-test's (two-sided), so p < 0.05 exactly when
-the interval is clear of 0; an interval is cut at the metric's range ([0, 1], a difference [-1, 1]).
-A group's own interval is the same with its metric values in place of d_s. Coverage and false
-positives of this interval are measured by bench/statistics_coverage.py (docs/statistics.md).
+The interval is never narrower than the t-test over seeds, so `significant` fires no more often
+than that t-test's 5% without a difference. (A single t with Welch-Satterthwaite's degrees of
+freedom did: a small image term raised the degrees of freedom more than the width, 9.5% false
+positives at 3 seeds in the bench.) With fewer than `MIN_SEEDS` seeds S is left out (two seeds give
+a t with one degree of freedom, an interval that means nothing) and I^2 is the whole `images`: the
+interval covers the test images, not the training runs, and results.py sets no `significant`. The
+p-value is the level at which the interval just reaches 0, so p < 0.05 exactly when the 95%
+interval is clear of 0; an interval is cut at the metric's range ([0, 1], a difference [-1, 1]). A
+group's own interval is the same with its metric values in place of d_s. Coverage and false
+positives are measured by bench/statistics_coverage.py (docs/statistics.md).
 
 A resampled value is the metric of a resampled confusion matrix, so any metric (macro-F1 too) gets
 its image variance. A run stored before per-image predictions were kept (`test_predictions`) is
@@ -34,6 +38,7 @@ widens the interval.
 
 import numpy as np
 from scipy import stats
+from scipy.optimize import brentq
 
 ALPHA = 0.05  # two-sided level: 95% intervals, significance at 5% after Holm's correction
 RESAMPLES = 2000
@@ -106,8 +111,14 @@ def resampled_confusions(runs, num_classes, resamples, rng):
     return out
 
 
-def t_interval(observed, draws, bounds):
-    """(estimate, low, high, p, df) of the mean over seeds, as the module docstring says.
+def _margin(level, seeds_se, images_se, df):
+    """Half-width of the two-sided `level` interval: the seeds' and the images' margins in quadrature."""
+    t = stats.t.ppf(1 - (1 - level) / 2, df) if seeds_se else 0.0
+    return float(np.hypot(t * seeds_se, stats.norm.ppf(1 - (1 - level) / 2) * images_se))
+
+
+def paired_interval(observed, draws, bounds):
+    """(estimate, low, high, p) of the mean over seeds, as the module docstring says.
 
     Args:
         observed: [n] the value (or paired difference) of each seed.
@@ -118,18 +129,18 @@ def t_interval(observed, draws, bounds):
     observed = np.asarray(observed, dtype=np.float64)
     n, estimate = len(observed), float(np.mean(observed))
     images = float(np.var(draws.mean(axis=1), ddof=1))
-    variance, df = images, np.inf
+    seeds_se, images_se = 0.0, np.sqrt(images)
     if n >= MIN_SEEDS:
-        seeds = float(np.var(observed, ddof=1)) / n
+        seeds_se = np.sqrt(float(np.var(observed, ddof=1)) / n)
         twice = (float(np.var(draws, axis=0, ddof=1).mean()) - images) / (n - 1)
-        variance = seeds + max(images - twice, 0.0)
-        df = n - 1
-    se = np.sqrt(variance)
-    if se == 0:  # no spread at all: the interval is the point, significant unless it is 0
-        return estimate, estimate, estimate, 1.0 if estimate == 0 else 0.0, df
-    half = float(stats.t.ppf(1 - ALPHA / 2, df)) * se
-    p = float(2 * stats.t.sf(abs(estimate) / se, df))
-    return estimate, max(bounds[0], estimate - half), min(bounds[1], estimate + half), p, df
+        images_se = np.sqrt(max(images - twice, 0.0))
+    if seeds_se == 0 and images_se == 0:  # no spread at all: the interval is the point
+        return estimate, estimate, estimate, 1.0 if estimate == 0 else 0.0
+    half = _margin(1 - ALPHA, seeds_se, images_se, n - 1)
+    # p: the level 1 - p whose interval just reaches 0 (the margin falls as the level does).
+    reach = lambda p: _margin(1 - p, seeds_se, images_se, n - 1) - abs(estimate)  # noqa: E731
+    p = 1.0 if estimate == 0 else 0.0 if reach(1e-15) < 0 else brentq(reach, 1e-15, 1.0)
+    return estimate, max(bounds[0], estimate - half), min(bounds[1], estimate + half), float(p)
 
 
 class Bootstrap:
@@ -170,7 +181,7 @@ class Bootstrap:
         seeds = self.seeds(group, metric)
         observed = [self.observed[metric][group][s] for s in seeds]
         draws = np.stack([self.values[metric][group][s] for s in seeds], axis=1)
-        _, low, high, _, _ = t_interval(observed, draws, (0.0, 1.0))
+        _, low, high, _ = paired_interval(observed, draws, (0.0, 1.0))
         return low, high
 
     def difference(self, group, other, metric="accuracy"):
@@ -184,7 +195,7 @@ class Bootstrap:
             return {"diff": None, "low": None, "high": None, "p": None, "n": 0, "levels": None}
         observed = [self.observed[metric][group][s] - self.observed[metric][other][s] for s in seeds]
         draws = np.stack([self.values[metric][group][s] - self.values[metric][other][s] for s in seeds], axis=1)
-        diff, low, high, p, _ = t_interval(observed, draws, (-1.0, 1.0))
+        diff, low, high, p = paired_interval(observed, draws, (-1.0, 1.0))
         return {"diff": diff, "low": low, "high": high, "p": p, "n": len(seeds),
                 "levels": "seeds and test images" if len(seeds) >= MIN_SEEDS else "test images"}
 
