@@ -13,7 +13,7 @@ true difference is known exactly. A wrong image is put in the next class.
 
     nice -n 10 python bench/statistics_coverage.py --runs 400 --resamples 200 --json docs/benchmarks/statistics_coverage.json
 
-(about 8 minutes on 2 busy cores). A rate over 400 experiments is +-2 points (95%: 2 * sqrt(.95 * .05 / 400)).
+(about 5 minutes on 2 busy cores). A rate over 400 experiments is +-2 points (95%: 2 * sqrt(.95 * .05 / 400)).
 The interval only needs the variance of the resampled test images: 200 resamples are plenty.
 """
 
