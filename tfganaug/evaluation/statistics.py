@@ -22,13 +22,13 @@ deserves:
 The interval is never narrower than the t-test over seeds, so `significant` fires no more often
 than that t-test's 5% without a difference. (A single t with Welch-Satterthwaite's degrees of
 freedom did: a small image term raised the degrees of freedom more than the width, 9.5% false
-positives at 3 seeds in 200 experiments of the bench.) With fewer than `MIN_SEEDS` seeds S is left out (two seeds give
-a t with one degree of freedom, an interval that means nothing) and I^2 is the whole `images`: the
-interval covers the test images, not the training runs, and results.py sets no `significant`. The
-p-value is the level at which the interval just reaches 0, so p < 0.05 exactly when the 95%
-interval is clear of 0; an interval is cut at the metric's range ([0, 1], a difference [-1, 1]). A
-group's own interval is the same with its metric values in place of d_s. Coverage and false
-positives are measured by bench/statistics_coverage.py (docs/statistics.md).
+positives at 3 seeds in 200 experiments of the bench.) With fewer than `MIN_SEEDS` seeds S is left
+out (two seeds give a t with one degree of freedom, an interval that means nothing) and I^2 is the
+whole `images`: the interval covers the test images, not the training runs, and results.py sets no
+`significant`. The p-value is the level at which the interval just reaches 0, so p < 0.05 exactly
+when the 95% interval is clear of 0; an interval is cut at the metric's range ([0, 1], a difference
+[-1, 1]). A group's own interval is the same with its metric values in place of d_s. Coverage and
+false positives are measured by bench/statistics_coverage.py (docs/statistics.md).
 
 A resampled value is the metric of a resampled confusion matrix, so any metric (macro-F1 too) gets
 its image variance. A run stored before per-image predictions were kept (`test_predictions`) is
