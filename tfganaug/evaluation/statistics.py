@@ -1,28 +1,48 @@
-"""Statistics a user can trust: bootstrap intervals over seeds and test images, paired differences
+"""Statistics a user can trust: 95% intervals over seeds and test images, paired differences
 between groups, and Holm's correction across the groups compared.
 
 Every group of a seed is tested on the same test images (the seed's split), so two groups are
-compared with a two-level paired bootstrap, both groups resampled jointly:
+compared seed by seed: d_s, the difference of their metric on seed s. The interval of the mean
+difference D = mean(d_s) over n seeds adds two margins, each with the quantile its own estimate
+deserves:
 
-1. the seeds, with replacement (only with `MIN_SEEDS` or more: two values give three distinct
-   resamples, an interval that means nothing; with fewer, every seed is kept and only level 2 runs);
-2. within each seed, the test images of each class, with replacement. The test split is drawn per
-   class, so the resample keeps the class counts and every class keeps its recall.
+    D +- sqrt((t(n - 1) * S)^2 + (z * I)^2)
 
-A resampled value is the metric of a resampled confusion matrix: it is a proper accuracy, so the
-percentile intervals never leave [0, 1] (a Student's t interval over two seeds reached 144%). The
-p-value of a difference is the two-sided bootstrap p: twice the share of resampled differences on
-the far side of 0 (with the +1 of Davison & Hinkley, so it is never 0).
+- S^2 = s_d^2 / n, the t-test over seeds: the spread of d_s between seeds holds the training runs'
+  luck and each seed's own luck on the test images, but not the test images all seeds share. It
+  rests on n values: Student's t quantile with n - 1 degrees of freedom (4.30 for 3 seeds).
+- I^2 = images - twice, the variance of those shared test images. images: the variance of D when
+  the test images of each class are resampled (bootstrap), ONE resample shared by every seed (the
+  seeds are tested on the same images: crossed, not nested); twice: the part of it that is each
+  seed's own noise, already in S^2, so taken out (two-way ANOVA): with v, the mean over seeds of
+  each seed's own bootstrap variance, twice = (v - images) / (n - 1) (I^2 is at least 0). It rests
+  on thousands of images: the normal quantile z (1.96). With a split drawn per seed
+  (`resplit_per_seed`) the seeds share no image and I is about 0: a plain t-test over seeds.
 
-A run stored before per-image predictions were kept (`test_predictions`) is resampled from its
-confusion matrix alone: its draws are independent of the other group's, which widens the interval.
+The interval is never narrower than the t-test over seeds, so `significant` fires no more often
+than that t-test's 5% without a difference. (A single t with Welch-Satterthwaite's degrees of
+freedom did: a small image term raised the degrees of freedom more than the width, 9.5% false
+positives at 3 seeds in 200 experiments of the bench.) With fewer than `MIN_SEEDS` seeds S is left
+out (two seeds give a t with one degree of freedom, an interval that means nothing) and I^2 is the
+whole `images`: the interval covers the test images, not the training runs, and results.py sets no
+`significant`. The p-value is the level at which the interval just reaches 0, so p < 0.05 exactly
+when the 95% interval is clear of 0; an interval is cut at the metric's range ([0, 1], a difference
+[-1, 1]). A group's own interval is the same with its metric values in place of d_s. Coverage and
+false positives are measured by bench/statistics_coverage.py (docs/statistics.md).
+
+A resampled value is the metric of a resampled confusion matrix, so any metric (macro-F1 too) gets
+its image variance. A run stored before per-image predictions were kept (`test_predictions`) is
+resampled from its confusion matrix alone: its draws are independent of the other group's, which
+widens the interval.
 """
 
 import numpy as np
+from scipy import stats
+from scipy.optimize import brentq
 
 ALPHA = 0.05  # two-sided level: 95% intervals, significance at 5% after Holm's correction
 RESAMPLES = 2000
-MIN_SEEDS = 3  # seeds needed before the seeds themselves are resampled
+MIN_SEEDS = 3  # seeds needed before the variation between seeds is estimated and a difference tested
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "rare_recall")
 _CHUNK = 250  # resamples drawn at once: bounds memory at _CHUNK x (images of the largest class)
 
@@ -91,8 +111,43 @@ def resampled_confusions(runs, num_classes, resamples, rng):
     return out
 
 
+def _margin(level, seeds_se, images_se, df):
+    """Half-width of the two-sided `level` interval: the seeds' and the images' margins in quadrature."""
+    t = stats.t.ppf(1 - (1 - level) / 2, df) if seeds_se else 0.0
+    return float(np.hypot(t * seeds_se, stats.norm.ppf(1 - (1 - level) / 2) * images_se))
+
+
+def paired_interval(observed, draws, bounds):
+    """(estimate, low, high, p) of the mean over seeds, as the module docstring says.
+
+    Args:
+        observed: [n] the value (or paired difference) of each seed.
+        draws: [resamples, n] its values on resampled test images, the same resample for every seed
+            of one row.
+        bounds: (low, high) the range the interval is cut to.
+    """
+    observed = np.asarray(observed, dtype=np.float64)
+    n, estimate = len(observed), float(np.mean(observed))
+    images = float(np.var(draws.mean(axis=1), ddof=1))
+    seeds_se, images_se = 0.0, np.sqrt(images)
+    if n >= MIN_SEEDS:
+        seeds_se = np.sqrt(float(np.var(observed, ddof=1)) / n)
+        twice = (float(np.var(draws, axis=0, ddof=1).mean()) - images) / (n - 1)
+        images_se = np.sqrt(max(images - twice, 0.0))
+    if seeds_se == 0 and images_se == 0:  # no spread at all: the interval is the point
+        return estimate, estimate, estimate, 1.0 if estimate == 0 else 0.0
+    half = _margin(1 - ALPHA, seeds_se, images_se, n - 1)
+    # p: the level 1 - p whose interval just reaches 0 (the margin falls as the level does).
+    reach = lambda p: _margin(1 - p, seeds_se, images_se, n - 1) - abs(estimate)  # noqa: E731
+    p = 1.0 if estimate == 0 else 0.0 if reach(1e-15) < 0 else brentq(reach, 1e-15, 1.0)
+    return estimate, max(bounds[0], estimate - half), min(bounds[1], estimate + half), float(p)
+
+
 class Bootstrap:
-    """Resampled metric values of every group and seed of a run, drawn jointly per seed.
+    """Per-seed metric values of every group, and their values on resampled test images.
+
+    Each seed's test images are resampled with the same random draws (a fresh generator with the
+    same seed per run seed), so seeds tested on one shared split share every resample.
 
     Args:
         records: run records ("group", "seed", "confusion_matrix", and, for runs that stored them,
@@ -106,11 +161,10 @@ class Bootstrap:
 
     def __init__(self, records, num_classes, metrics=("accuracy",), rare=(), resamples=RESAMPLES, seed=0):
         self.resamples, self.seed = resamples, seed
-        rng = np.random.default_rng(seed)
         self.values, self.observed = {}, {}  # [metric][group][seed] -> [resamples] / float
         for run_seed in sorted({r["seed"] for r in records}):
             runs = {r["group"]: r for r in records if r["seed"] == run_seed}
-            confusions = resampled_confusions(runs, num_classes, resamples, rng)
+            confusions = resampled_confusions(runs, num_classes, resamples, np.random.default_rng(seed))
             for metric in metrics:
                 for group, confusion in confusions.items():
                     self.values.setdefault(metric, {}).setdefault(group, {})[run_seed] = metric_from_confusion(
@@ -118,45 +172,31 @@ class Bootstrap:
                     self.observed.setdefault(metric, {}).setdefault(group, {})[run_seed] = float(
                         metric_from_confusion(runs[group]["confusion_matrix"], metric, rare))
 
-    def _draws(self, metric, groups, seeds):
-        """[group][resamples]: the mean over (resampled) seeds of each group's resampled values."""
-        rng = np.random.default_rng(self.seed + 1)
-        n = len(seeds)
-        picks = (rng.integers(0, n, size=(self.resamples, n)) if n >= MIN_SEEDS
-                 else np.tile(np.arange(n), (self.resamples, 1)))
-        columns = np.arange(self.resamples)[:, None]
-        out = []
-        for group in groups:
-            stacked = np.stack([self.values[metric][group][s] for s in seeds], axis=1)  # [resamples, seeds]
-            out.append(stacked[columns, picks].mean(axis=1))
-        return out
-
     def seeds(self, group, metric="accuracy"):
         """The group's seeds, in order."""
         return sorted(self.values[metric][group])
 
     def interval(self, group, metric="accuracy"):
-        """(low, high): the 95% percentile interval of the group's mean `metric`."""
-        (draws,) = self._draws(metric, [group], self.seeds(group, metric))
-        low, high = np.quantile(draws, [ALPHA / 2, 1 - ALPHA / 2])
-        return float(low), float(high)
+        """(low, high): the 95% interval of the group's mean `metric` (cut to [0, 1])."""
+        seeds = self.seeds(group, metric)
+        observed = [self.observed[metric][group][s] for s in seeds]
+        draws = np.stack([self.values[metric][group][s] for s in seeds], axis=1)
+        _, low, high, _ = paired_interval(observed, draws, (0.0, 1.0))
+        return low, high
 
     def difference(self, group, other, metric="accuracy"):
         """`group` minus `other` over the seeds both have: {"diff", "low", "high", "p", "n", "levels"}.
 
-        `levels` says what was resampled: "seeds and test images", or "test images" with fewer than
-        `MIN_SEEDS` shared seeds. Without shared seeds every value is None.
+        `levels` says what the interval covers: "seeds and test images", or "test images" with fewer
+        than `MIN_SEEDS` shared seeds. Without shared seeds every value is None.
         """
         seeds = sorted(set(self.values[metric][group]) & set(self.values[metric][other]))
         if not seeds:
             return {"diff": None, "low": None, "high": None, "p": None, "n": 0, "levels": None}
-        a, b = self._draws(metric, [group, other], seeds)
-        d = a - b
-        observed = float(np.mean([self.observed[metric][group][s] - self.observed[metric][other][s] for s in seeds]))
-        low, high = np.quantile(d, [ALPHA / 2, 1 - ALPHA / 2])
-        tail = min(np.count_nonzero(d <= 0), np.count_nonzero(d >= 0))
-        return {"diff": observed, "low": float(low), "high": float(high),
-                "p": float(min(1.0, 2 * (tail + 1) / (self.resamples + 1))), "n": len(seeds),
+        observed = [self.observed[metric][group][s] - self.observed[metric][other][s] for s in seeds]
+        draws = np.stack([self.values[metric][group][s] - self.values[metric][other][s] for s in seeds], axis=1)
+        diff, low, high, p = paired_interval(observed, draws, (-1.0, 1.0))
+        return {"diff": diff, "low": low, "high": high, "p": p, "n": len(seeds),
                 "levels": "seeds and test images" if len(seeds) >= MIN_SEEDS else "test images"}
 
 

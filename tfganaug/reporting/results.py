@@ -48,10 +48,10 @@ def summarize(records, class_names, metric="accuracy", rare_classes=(), resample
     """One row per group (in first-seen order) and the run's statistics.
 
     Each row: mean and std over seeds of every metric; `seed_values` of the compared metrics; `ci`, the
-    95% bootstrap interval of the mean `metric` (None with fewer than `MIN_SEEDS` seeds: the table
-    shows the seeds' values instead); `vs_baseline` and, for GAN and translation groups, `vs_control`:
-    paired bootstrap differences (diff, low, high, p, p_holm, significant, n, levels) per compared
-    metric, Holm-corrected across the groups of each comparison.
+    95% interval of the mean `metric` (`statistics.paired_interval`; None with fewer than `MIN_SEEDS`
+    seeds: the table shows the seeds' values instead); `vs_baseline` and, for GAN and translation
+    groups, `vs_control`: paired differences (diff, low, high, p, p_holm, significant, n, levels) per
+    compared metric, Holm-corrected across the groups of each comparison.
 
     Args:
         records: run records ("group", "type", "seed", "train_size", the HEADLINE metrics,
