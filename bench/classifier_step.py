@@ -90,7 +90,7 @@ def plain_epoch(model, images, targets, batch_size, optimizer=None, pipeline=Tru
         return loss
 
     def run():
-        batches = classifier_dataset(images, targets, batch_size, shuffle_seed=0) if pipeline else [fixed] * steps
+        batches = classifier_dataset(images, targets, batch_size, shuffle_seed=0).take(steps) if pipeline else [fixed] * steps
         for x, y in batches:
             loss = step(x, y)
         float(loss)  # wait for the last step

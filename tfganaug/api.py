@@ -69,7 +69,7 @@ class Experiment:
         return f"Experiment({self.config.name!r} from {self.source})"
 
     @contextlib.contextmanager
-    def _named(self):
+    def naming_errors(self):
         """Errors found once the data is known (e.g. too few images) name the config file too."""
         try:
             yield
@@ -104,7 +104,7 @@ class Experiment:
 
         points = sweep_points(config) if config.sweep else [(None, config)]
         checked = []
-        with self._named():
+        with self.naming_errors():
             for value, point in points:
                 if value is not None:
                     say(f"\n=== sweep: {config.sweep.key} = {value} ===")
@@ -149,7 +149,7 @@ class Experiment:
         from tfganaug.experiment.progress import tracking
 
         run_dir = Path(out) if out else self.config.output.root / self.config.name
-        with self._named(), tracking(self.config), _tensorflow_warnings(shown=bool(verbose)):
+        with self.naming_errors(), tracking(self.config), _tensorflow_warnings(shown=bool(verbose)):
             train(self.config, run_dir, log=log, verbose=verbose, overwrite=overwrite)
         return Results(run_dir)
 

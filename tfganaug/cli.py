@@ -26,9 +26,10 @@ def _train(args):
         experiment.dry_run(estimate=not args.no_estimate, verbose=args.verbose)
     elif args.shard or args.executor:  # some or all of the planned tasks; `tfganaug report` gathers
         run_dir = Path(args.out) if args.out else experiment.config.output.root / experiment.config.name
-        if args.shard:
-            return train_shard(experiment.config, run_dir, args.shard)
-        return train_with_executor(experiment.config, run_dir, args)
+        with experiment.naming_errors():
+            if args.shard:
+                return train_shard(experiment.config, run_dir, args.shard)
+            return train_with_executor(experiment.config, run_dir, args)
     else:
         # Keras prints one line per epoch with -v; else each finished run's line is all.
         experiment.run(out=args.out, overwrite=args.overwrite, verbose=2 if args.verbose else 0)
@@ -264,7 +265,7 @@ def main(argv=None):
     # TensorFlow's C++ logging, read when it is imported: errors only with -v (warnings are many and
     # harmless), else none; its start-up lines ignore the setting (see `tfganaug.console`).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if args.verbose else "3")
-    if not args.verbose:
+    if not args.verbose and getattr(args, "needs_tensorflow", True):  # `status` reads files only
         quiet_tensorflow()
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _stop) if in_main_thread else None

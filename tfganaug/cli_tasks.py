@@ -79,7 +79,7 @@ def add_task_commands(commands):
 
     status = commands.add_parser("status", help="done, running, failed and missing tasks of a planned run")
     status.add_argument("run_dir", help="a run folder of `tfganaug plan`")
-    status.set_defaults(func=_status)
+    status.set_defaults(func=_status, needs_tensorflow=False)
 
 
 def train_shard(config, run_dir, shard):

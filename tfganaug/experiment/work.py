@@ -20,13 +20,13 @@ from tfganaug.experiment.estimate import _distinct_gans, _used_cyclegans, check_
 from tfganaug.experiment.progress import duration
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import planned_size
-from tfganaug.experiment.runner import (check_metric, gather, gather_sweep, refuse_other_config, run_path,
-                                        run_records)
+from tfganaug.experiment.runner import (check_metric, gather, gather_sweep, refuse_other_config, run_key,
+                                        run_path, run_records)
 from tfganaug.files import folder_lock, read_json, write_text
 from tfganaug.layout import CONFIG_FILE
 from tfganaug.locks import lease_seconds as checked_lease, lock_mode
 from tfganaug.reporting.report import write_report
-from tfganaug.tasks import Plan, config_key, make_tasks, point_configs, shared_models
+from tfganaug.tasks import TASKS_DIR, Plan, config_key, make_tasks, point_configs, shared_models
 
 WAIT_SECONDS = 2.0  # how often a worker looks again at tasks other processes are running
 
@@ -90,6 +90,11 @@ def plan(config, run_dir, shards=1, estimate=True, lock=None, lease_seconds=None
         for _, folder, point in point_configs(config):
             if folder:
                 write_text(run_dir / folder / CONFIG_FILE, to_yaml(point))
+        if old is not None and old.key != config_key(config):
+            # The old config's task records would mark this config's tasks done: they start afresh
+            # (its finished runs whose settings did not change are still found by their run keys).
+            for stale in (run_dir / TASKS_DIR).glob("task-*"):
+                stale.unlink()
         result = Plan(run_dir, tasks, shards, config_key(config), mode, grace)
         result.write()
     for line in describe_shards(result, estimate):
@@ -222,7 +227,7 @@ def _records(point, folder):
     for group in point.groups:
         for seed in point.seeds:
             record = read_json(run_path(folder, group, seed), what="running it again")
-            if record is not None:
+            if record is not None and record.get("key") == run_key(point, group, seed):  # not another config's
                 records.append(record)
     return records
 
