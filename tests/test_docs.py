@@ -241,7 +241,7 @@ def rewrite(text):
             while i < len(lines) and lines[i].startswith(">"):
                 i += 1
             verdict = json.loads((ROOT / last_source).read_text())["verdict"]
-            out += ["> " + part for part in textwrap.wrap(verdict, 100)]
+            out += ["> " + part for part in textwrap.wrap(verdict, 100, break_on_hyphens=False)]
             continue
         out.append(line)
         i += 1
@@ -251,8 +251,11 @@ def rewrite(text):
 def test_rewrite_restores_changed_numbers_and_keeps_the_rest():
     readme = (ROOT / "README.md").read_text()
     assert rewrite(readme) == readme
-    changed = readme.replace("| 82.93 ± 2.47 |", "| 12.34 ± 2.47 |").replace("-6.32 points", "-1.00 points")
-    assert changed != readme and rewrite(changed) == readme
+    cell = re.search(r"\| (\d+\.\d\d) ± ", readme).group(1)  # the first mean of the quickstart table
+    points = re.search(r"> Verdict: .*? (-?\d+\.\d\d) points", readme, re.S).group(1)
+    changed = readme.replace(f"| {cell} ± ", "| 12.34 ± ", 1).replace(f" {points} points", " 99.99 points", 1)
+    assert changed.count("12.34 ±") == readme.count("12.34 ±") + 1 and "99.99 points" in changed
+    assert rewrite(changed) == readme
 
 
 def _sourced_tables():
