@@ -11,7 +11,8 @@ import sys
 import threading
 from pathlib import Path
 
-from tfganaug.cli_tasks import add_task_commands, add_train_options, train_shard, train_with_executor
+from tfganaug.cli_tasks import (add_task_commands, add_train_options, non_negative, positive, train_shard,
+                                train_with_executor)
 from tfganaug.console import quiet_tensorflow
 from tfganaug.errors import UserError
 
@@ -161,22 +162,6 @@ def _report(args):
     return 0
 
 
-def _integer_from(minimum):
-    """An argparse type: an integer of at least `minimum`, else a message that says so."""
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer of at least {minimum}, got '{text}'")
-        return value
-    return parse
-
-
-_positive, _non_negative = _integer_from(1), _integer_from(0)
-
-
 def _datasets(args):
     from tfganaug.data.catalog import describe_sources
 
@@ -206,11 +191,11 @@ def build_parser():
 
     generate = commands.add_parser("generate", help="write images of a run's trained GAN as PNG folders + .npz")
     generate.add_argument("run_dir", help="the run folder of `tfganaug train`")
-    generate.add_argument("--per-class", type=_positive, help="images of each class (conditional GANs)")
-    generate.add_argument("--count", type=_positive, help="images in all (unconditional GANs)")
+    generate.add_argument("--per-class", type=positive, help="images of each class (conditional GANs)")
+    generate.add_argument("--count", type=positive, help="images in all (unconditional GANs)")
     generate.add_argument("--out", required=True, help="new folder to write (must not exist)")
     generate.add_argument("--gan", help="which GAN when the run trained several: its folder name under gans/ or model")
-    generate.add_argument("--seed", type=_non_negative, default=0, help="noise seed (same seed, same images)")
+    generate.add_argument("--seed", type=non_negative, default=0, help="noise seed (same seed, same images)")
     generate.set_defaults(func=_generate)
 
     evaluate = commands.add_parser("evaluate-gan", help="FID, KID, precision/recall, GAN-train/test of a run's GANs")
@@ -221,7 +206,7 @@ def build_parser():
     evaluate.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE", help="override a config value")
     evaluate.add_argument("--gan", help="only this GAN (folder name under gans/ or model); default: all")
     evaluate.add_argument("--inception-weights", help="local InceptionV3 no-top weights file for the features")
-    evaluate.add_argument("--per-class", type=_positive, help="generated images per class (default: test count)")
+    evaluate.add_argument("--per-class", type=positive, help="generated images per class (default: test count)")
     evaluate.set_defaults(func=_evaluate_gan)
 
     export = commands.add_parser("export", help="write a run's trained generator as a versioned SavedModel")
@@ -235,7 +220,7 @@ def build_parser():
     inspect.add_argument("run_dir", help="the run folder of `tfganaug train`")
     inspect.add_argument("--gan", help="which model when the run trained several: its folder name under gans/")
     inspect.add_argument("--layers", default="middle,last", help="middle, last and/or conv layer names (comma-separated)")
-    inspect.add_argument("--images", type=_positive, default=4, help="input images (rows of each grid)")
+    inspect.add_argument("--images", type=positive, default=4, help="input images (rows of each grid)")
     inspect.add_argument("--out", required=True, help="folder for the PNGs")
     inspect.set_defaults(func=_inspect_features)
 
