@@ -123,7 +123,7 @@ def _time_fit(build, data):
     return timer.result()
 
 
-def _distinct_gans(config):
+def distinct_gans(config):
     """The GAN settings of the run's GAN groups, each once (groups with the same settings share a GAN)."""
     gans = {}
     for group in (g for g in config.groups if g.type == "gan"):
@@ -131,7 +131,7 @@ def _distinct_gans(config):
     return list(gans.values())
 
 
-def _used_cyclegans(config):
+def used_cyclegans(config):
     used = {t.model for g in config.groups if g.type == "translation" for t in g.translations}
     return [c for c in config.cyclegans if c.name in used]
 
@@ -151,9 +151,9 @@ def check_models(config, splits):
     """Build every distinct model of the run at its configured sizes, training nothing (`--dry-run`)."""
     shape, k = splits.train.image_shape, splits.train.num_classes
     _built("classifier", "classifier", shape, lambda: classifier_recipe(config).build(shape, k))
-    for gan in _distinct_gans(config):
+    for gan in distinct_gans(config):
         _built(f"GAN {gan.model} ({gan.network})", "gan", shape, lambda: build_gan(gan, shape, k, 0))
-    for cfg in _used_cyclegans(config):
+    for cfg in used_cyclegans(config):
         _built(f"CycleGAN {cfg.name}", f"cyclegans.{cfg.name}", shape, lambda: build_cyclegan(cfg, shape, 0))
 
 
@@ -173,7 +173,7 @@ def estimate_times(config, splits, cache=None):
                                  shape, k, runtime)
     times = [ModelTime(f"classifier {c.model}", len(config.groups) * seeds, steps, setup, step,
                        advice="classifier.epochs or the classifier's width")]
-    for gan in _distinct_gans(config):
+    for gan in distinct_gans(config):
         step_batch, epochs = gan_schedule(gan, len(train))
         batch = step_batch * gan.d_steps
         what = f"GAN {gan.model} ({gan.network})"
@@ -193,7 +193,7 @@ def estimate_times(config, splits, cache=None):
         times.append(ModelTime(what, seeds, epochs * (len(train) // batch) * seeds, setup, step,
                                advice="gan.epochs/gan.kimg or the network's widths (gan.base_filters, gan.d_filters)",
                                timed_as=timed_as if timed_as != what else ""))
-    for cfg in _used_cyclegans(config):
+    for cfg in used_cyclegans(config):
         a, b = domain_classes(cfg.name, cfg.domain_a, cfg.domain_b, train.class_names)
         counts = train.counts()
         n_a, n_b = int(counts[a].sum()), int(counts[b].sum())

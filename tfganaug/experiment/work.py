@@ -16,7 +16,7 @@ from tfganaug.config import to_yaml
 from tfganaug.distribute import runtime_scope
 from tfganaug.errors import UserError
 from tfganaug.experiment.builders import RunData, make_splits
-from tfganaug.experiment.estimate import _distinct_gans, _used_cyclegans, check_models, estimate_times
+from tfganaug.experiment.estimate import distinct_gans, used_cyclegans, check_models, estimate_times
 from tfganaug.experiment.progress import duration
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import planned_size
@@ -37,9 +37,9 @@ def _task_seconds(point, splits, times, tasks):
     c = point.classifier
     gan_keys = [next(iter(shared_models(point, g))) for g in point.groups if g.type == "gan"]
     distinct = list(dict.fromkeys(gan_keys))
-    per_model = {key: t.seconds_per_run for key, t in zip(distinct, times[1:1 + len(_distinct_gans(point))])}
-    cyclegans = times[1 + len(_distinct_gans(point)):]
-    per_model.update({f"cyclegan:{cfg.name}": t.seconds_per_run for cfg, t in zip(_used_cyclegans(point), cyclegans)})
+    per_model = {key: t.seconds_per_run for key, t in zip(distinct, times[1:1 + len(distinct_gans(point))])}
+    cyclegans = times[1 + len(distinct_gans(point)):]
+    per_model.update({f"cyclegan:{cfg.name}": t.seconds_per_run for cfg, t in zip(used_cyclegans(point), cyclegans)})
     seconds = {}
     for task in tasks:
         total, models = 0.0, set()
