@@ -9,13 +9,21 @@ GAN-train and GAN-test, both also as fractions of the real classifier's test acc
 smallest per-class spread with the classes flagged as collapsed. The reference row is a second set
 of real images held out from training (the split's `extra` images), measured the same way.
 
-Targets (issue 21): GAN-train >= 0.7x the real classifier's accuracy, GAN-test >= 0.8x, recall at
-least half the reference's, no class flagged as collapsed, FID at most half the previous best's.
+Targets (issue 31, for the features recipe): GAN-train >= 0.75x the real classifier's accuracy, recall at
+least half the reference's, no class flagged as collapsed, each class recognisable in its sample grid.
 
-    python bench/gan_quality.py --minutes 8 --json docs/studies/gan_quality/results.json
+A generator name may end in `@bf16`: the same recipe trained under Keras's mixed_bfloat16 policy (fast on
+CPUs with AMX / AVX512-BF16). Each data set's figures are merged into the --json file under its name, so
+the data sets can run in separate sittings; each row records the mean 1-minute load average seen while it
+trained (a wall-clock budget is only fair on an otherwise idle machine).
+
+    python bench/gan_quality.py --minutes 30 --data fashion_mnist_100 \
+        --gans cgan-dcgan cgan-resnet32-ema99 cgan-resnet32-ema99@bf16 cgan-resnet-features-lite0@bf16 \
+        --json docs/benchmarks/gan_quality.json --grids docs/benchmarks/gan_quality
 """
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -30,6 +38,7 @@ import numpy as np  # noqa: E402
 from tfganaug.config import GANTraining, validate  # noqa: E402
 from tfganaug.data.pipeline import gan_dataset, gan_steps  # noqa: E402
 from tfganaug.data.pixels import to_signed  # noqa: E402
+from tfganaug.reporting.plots import save_sample_grid  # noqa: E402
 from tfganaug.evaluation.gan_evaluation import evaluate_generators  # noqa: E402
 from tfganaug.experiment.builders import build_gan, classifier_recipe, make_splits  # noqa: E402
 from timing import write_json  # noqa: E402  (bench/timing.py)
@@ -43,6 +52,8 @@ DATA = {
                                 "val_per_class": 50, "extra_per_class": 100},
 }
 GANS = {
+    # A plain CGAN on the DCGAN pair (the issue-31 case's 0.60x at ~2,400 steps): Keras-example defaults.
+    "cgan-dcgan": {"model": "cgan", "network": "dcgan", "latent_dim": 64, "base_filters": 64, "d_filters": [32, 64]},
     # The issue's measured best of the old generation (GAN-test 80% but one image per class on Fashion-MNIST).
     "acgan-dcgan-diffaugment": {"model": "acgan", "network": "dcgan", "latent_dim": 64, "base_filters": 64,
                                 "d_filters": [32, 64], "diffaugment": ["translation", "cutout"]},
@@ -96,29 +107,55 @@ class HeldOutReal:
         return to_signed(np.stack(picks))
 
 
-def train_for(gan, train, minutes, seed=0):
-    """A GAN trained epoch by epoch until `minutes` have passed; (model, epochs, seconds)."""
-    keras.utils.set_random_seed(seed)
-    model = build_gan(gan, train.image_shape, train.num_classes, seed)
-    batch = gan.batch_size * gan.d_steps
-    started, epochs = time.time(), 0
-    while time.time() - started < 60 * minutes:
-        model.fit(gan_dataset(train.images, train.labels, batch, seed, first_epoch=epochs), initial_epoch=epochs,
-                  epochs=epochs + 1, steps_per_epoch=gan_steps(len(train), batch), verbose=0)
-        epochs += 1
-    return model, epochs, time.time() - started
+def train_for(gan, train, minutes, seed=0, policy="float32"):
+    """A GAN trained epoch by epoch under the Keras dtype `policy` until `minutes` have passed:
+    (model, {"epochs", "generator_steps", "seconds", "mean_load"})."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        keras.utils.set_random_seed(seed)
+        model = build_gan(gan, train.image_shape, train.num_classes, seed)
+        batch = gan.batch_size * gan.d_steps
+        steps = gan_steps(len(train), batch)
+        started, epochs, loads = time.time(), 0, []
+        while time.time() - started < 60 * minutes:
+            model.fit(gan_dataset(train.images, train.labels, batch, seed, first_epoch=epochs),
+                      initial_epoch=epochs, epochs=epochs + 1, steps_per_epoch=steps, verbose=0)
+            epochs += 1
+            loads.append(os.getloadavg()[0])
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    return model, {"epochs": epochs, "generator_steps": epochs * steps, "seconds": round(time.time() - started),
+                   "mean_load": round(float(np.mean(loads)), 2)}
 
 
-def run(name, data, minutes, log, gans=DEFAULT_GANS):
+def split_name(name):
+    """("recipe", dtype policy) of a --gans entry: "cgan-resnet32@bf16" -> ("cgan-resnet32", "mixed_bfloat16")."""
+    recipe, _, precision = name.partition("@")
+    return recipe, "mixed_bfloat16" if precision == "bf16" else "float32"
+
+
+def save_grid(name, gan_name, model, class_names, folder, per_class=8):
+    """A PNG of `per_class` images of each class from `model`: FOLDER/NAME_GAN.png."""
+    labels = np.repeat(np.arange(len(class_names)), per_class)
+    images = np.asarray(model.generate(labels=labels, seed=0), dtype="float32")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    save_sample_grid(images, list(class_names), Path(folder) / f"{name}_{gan_name.replace('@', '_')}.png",
+                     title=f"{gan_name} on {name}")
+
+
+def run(name, data, minutes, log, gans=DEFAULT_GANS, grids=None):
     config = validate({"name": name, "data": data, "classifier": CLASSIFIER, "groups": ["baseline"]})
     splits = make_splits(config.data)
     recipe = classifier_recipe(config)
     cache = Path(tempfile.mkdtemp(prefix="gan_quality_"))
     generators, trained = [], {}
     for gan_name in gans:
-        model, epochs, seconds = train_for(GANTraining(**GANS[gan_name]), splits.train, minutes)
-        log(f"{name}: {gan_name} trained {epochs} epochs in {seconds:.0f} s")
-        trained[gan_name] = {"epochs": epochs, "seconds": round(seconds)}
+        preset, policy = split_name(gan_name)
+        model, trained[gan_name] = train_for(GANTraining(**GANS[preset]), splits.train, minutes, policy=policy)
+        log(f"{name}: {gan_name} {trained[gan_name]}")
+        if grids:
+            save_grid(name, gan_name, model, splits.train.class_names, grids)
         generators.append((gan_name, model, {}))
     extra = [splits.extra.images[splits.extra.labels == c] for c in range(splits.extra.num_classes)]
     generators.append(("held-out real images (reference)", HeldOutReal(extra), {}))
@@ -155,15 +192,24 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=8.0, help="training time of each GAN on each data set")
     parser.add_argument("--data", nargs="+", default=list(DATA), choices=list(DATA))
-    parser.add_argument("--gans", nargs="+", default=DEFAULT_GANS, choices=list(GANS),
-                        help="the generators to train (default: the previous best and the data-efficient one)")
-    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--gans", nargs="+", default=DEFAULT_GANS, metavar="GAN[@bf16]",
+                        help=f"the generators to train, of {', '.join(GANS)} (default: the previous best and the "
+                             f"data-efficient one); @bf16 trains in mixed_bfloat16")
+    parser.add_argument("--json", help="also write the figures to this file (merged by data set)")
+    parser.add_argument("--grids", help="save each generator's sample grid in this folder")
     args = parser.parse_args(argv)
+    unknown = [g for g in args.gans if split_name(g)[0] not in GANS or g.partition("@")[2] not in ("", "bf16")]
+    if unknown:
+        parser.error(f"unknown generator(s) {', '.join(unknown)}; choose from {', '.join(GANS)}, optionally with @bf16")
     log = lambda line: print(line, flush=True)  # noqa: E731
-    results = {name: run(name, DATA[name], args.minutes, log, args.gans) for name in args.data}
-    for name, result in results.items():
-        print("\n" + table(name, result))
-    write_json(args.json, {"command": "python bench/gan_quality.py " + " ".join(sys.argv[1:]), **results})
+    command = "python bench/gan_quality.py " + " ".join(sys.argv[1:])
+    results = {}
+    for name in args.data:
+        results[name] = {"command": command, **run(name, DATA[name], args.minutes, log, args.gans, args.grids)}
+        print("\n" + table(name, results[name]), flush=True)
+        if args.json:  # after each data set: a sitting that ends early keeps what it finished
+            merged = json.loads(Path(args.json).read_text()) if Path(args.json).exists() else {}
+            write_json(args.json, {**merged, **results})
 
 
 if __name__ == "__main__":

@@ -33,11 +33,13 @@ SHAPE, K = (28, 28, 1), 10
 RECIPE = {"model": "cgan", "loss": "hinge", "latent_dim": 64, "diffaugment": ["translation", "cutout"],
           "lecam": 0.3, "ema": {"decay": 0.99}, "beta_1": 0.0}
 # The network pairs, at widths that keep a run within minutes on 2 shared cores (the Fashion-MNIST
-# recipes use base_filters 32, d_filters [32, 64] for resnet). Hook for the discriminator feature
-# branch: once `gan.features` exists, add e.g. "resnet+features": {"network": "resnet", ..., "features": {...}}.
+# recipes use base_filters 32, d_filters [32, 64] for resnet); resnet+features adds the frozen-trunk
+# branch of bench/gan_quality.py's features recipe (its bare work: trunk, projections and heads too).
 PAIRS = {
     "dcgan": {"network": "dcgan", "base_filters": 32, "d_filters": [32, 64]},
     "resnet": {"network": "resnet", "base_filters": 16, "d_filters": [16, 32]},
+    "resnet+features": {"network": "resnet", "base_filters": 16, "d_filters": [16, 32],
+                        "features": {"trunk": "vgg16", "input_size": 32, "depths": [0, 1, 2]}},
 }
 # Features switched off one at a time (float32): the setting that turns each off.
 TOGGLES = {"no EMA": {"ema": None}, "no DiffAugment": {"diffaugment": []}, "no LeCam": {"lecam": 0.0}}
@@ -71,25 +73,33 @@ def plain_copy(network):
 
 
 def bare_step(gan):
-    """A `tf.function` doing one discriminator and one generator step of `gan`'s layers (hinge, Adam)."""
+    """A `tf.function` doing one discriminator and one generator step of `gan`'s layers (hinge, Adam), the
+    feature branch's (frozen trunk, fixed projections, trained heads) included where `gan` has one."""
     generator, discriminator = plain_copy(gan.generator), plain_copy(gan.discriminator)
+    branch = gan.feature_discriminator  # its heads as built: the branch is one model, not cloned
+    d_weights = discriminator.trainable_variables + (branch.trainable_variables if branch is not None else [])
     g_opt, d_opt = keras.optimizers.Adam(2e-4, 0.0), keras.optimizers.Adam(2e-4, 0.0)
     g_opt.build(generator.trainable_variables)
-    d_opt.build(discriminator.trainable_variables)
+    d_opt.build(d_weights)
+
+    def logits(images, labels):
+        """Every real/fake logit of `images`: the discriminator's, then the branch's per depth."""
+        out = [tf.reshape(tf.cast(discriminator([images, labels], training=True), tf.float32), [-1])]
+        if branch is not None:
+            out.append(tf.reshape(tf.cast(branch([images, labels], training=True)[..., 0], tf.float32), [-1]))
+        return tf.concat(out, axis=0)
 
     @tf.function
     def step(real, labels):
         noise = tf.random.normal([tf.shape(real)[0], gan.latent_dim])
         fake = generator([noise, labels], training=True)
         with tf.GradientTape() as tape:
-            real_logits = tf.cast(discriminator([real, labels], training=True), tf.float32)
-            fake_logits = tf.cast(discriminator([fake, labels], training=True), tf.float32)
-            d_loss = tf.reduce_mean(tf.nn.relu(1 - real_logits)) + tf.reduce_mean(tf.nn.relu(1 + fake_logits))
-        d_opt.apply_gradients(zip(tape.gradient(d_loss, discriminator.trainable_variables),
-                                  discriminator.trainable_variables))
+            d_loss = (tf.reduce_mean(tf.nn.relu(1 - logits(real, labels)))
+                      + tf.reduce_mean(tf.nn.relu(1 + logits(fake, labels))))
+        d_opt.apply_gradients(zip(tape.gradient(d_loss, d_weights), d_weights))
         with tf.GradientTape() as tape:
             fake = generator([noise, labels], training=True)
-            g_loss = -tf.reduce_mean(tf.cast(discriminator([fake, labels], training=True), tf.float32))
+            g_loss = -tf.reduce_mean(logits(fake, labels))
         g_opt.apply_gradients(zip(tape.gradient(g_loss, generator.trainable_variables), generator.trainable_variables))
         return d_loss, g_loss
     return step

@@ -61,7 +61,7 @@ def _assert_close(mine, theirs, rel, where=""):
 
 def assert_same_results(run, serial_run, rel=0.0):
     """results.json and gan_metrics.json of `run` are those of the serial run (timings aside); floats
-    within `rel` when its processes ran TensorFlow with other thread pools (other orders of float sums)."""
+    within `rel` when given (the test of a plan whose thread count differs from the serial run's)."""
     mine, theirs = (json.loads((r / "results.json").read_text()) for r in (run, serial_run))
     assert [r["group"] for r in mine["runs"]] == ["baseline", "acgan-pseudo_label", "acgan-all_in_one"]
     if rel:
@@ -178,18 +178,31 @@ def test_the_local_executor_runs_each_task_in_its_own_process_with_its_gpu(seria
     config, serial_run = serial
     run = tmp_path / "run"
     assert main(["train", str(config), "--out", str(run), "--executor", "local", "--gpus", "0,1"]) == 0
-    # Each worker's TensorFlow has half the cores' threads: sums in another order, the last float digits move.
-    assert_same_results(run, serial_run, rel=1e-4)
-    summary = json.loads((run / "results.json").read_text())["summary"]
-    serial_summary = json.loads((serial_run / "results.json").read_text())["summary"]
-    assert [r["accuracy"] for r in summary] == [r["accuracy"] for r in serial_summary]  # the metrics exactly
+    # Every float to the last bit: each worker's TensorFlow has the serial run's intra-op thread count (the
+    # plan's), though the two share the cores (with half each, their sums would split otherwise).
+    assert_same_results(run, serial_run)
     plan = Plan.load(run)
     records = [plan.record(task) for task in plan.tasks]
     assert sorted(r["resources"]["CUDA_VISIBLE_DEVICES"] for r in records) == ["0", "1"]  # one GPU per worker
     assert len({r["pid"] for r in records} | {os.getpid()}) == 3  # a fresh process per task
-    threads = str(max(1, len(os.sched_getaffinity(0)) // 2))
-    assert all(r["resources"]["TF_NUM_INTRAOP_THREADS"] == threads for r in records)
+    assert plan.threads == len(os.sched_getaffinity(0))  # what a serial run here uses
+    assert all(r["intra_op_threads"] == plan.threads for r in records)
+    assert all(r["resources"]["TF_NUM_INTRAOP_THREADS"] == str(plan.threads) for r in records)
     assert "training GAN acgan" in (run / "tasks" / "task-1.log").read_text()
+
+
+def test_a_plan_with_another_thread_count_gives_other_numbers(serial, tmp_path):
+    """Why every task process takes the plan's thread count: with another, its float sums split otherwise."""
+    config, serial_run = serial
+    run = tmp_path / "run"
+    cores = len(os.sched_getaffinity(0))
+    assert main(["plan", str(config), "--out", str(run), "--no-estimate", "--threads", str(cores + 1)]) == 0
+    _finish([_cli("worker", run)])
+    plan = Plan.load(run)
+    assert plan.threads == cores + 1 and all(plan.record(t)["intra_op_threads"] == cores + 1 for t in plan.tasks)
+    assert main(["report", str(run)]) == 0
+    with pytest.raises(AssertionError):
+        assert_same_results(run, serial_run)
 
 
 def test_tasks_as_submitit_jobs_then_report_give_the_serial_results(serial, tmp_path):
@@ -205,7 +218,7 @@ def test_tasks_as_submitit_jobs_then_report_give_the_serial_results(serial, tmp_
     assert gather is None  # the local executor has no dependent jobs: the gather is ours to start
     assert sorted(job.result() for job in jobs) == [0, 1]
     assert main(["report", str(run)]) == 0
-    assert_same_results(run, serial_run, rel=1e-4)  # submitit's local jobs may set thread counts of their own
+    assert_same_results(run, serial_run)  # each job's TensorFlow takes the plan's thread count
 
 
 def test_a_sweep_run_as_a_shard_then_reported_gives_the_serial_sweep(tmp_path, npz_file):
@@ -240,7 +253,7 @@ def test_tasks_as_ray_tasks_then_report_give_the_serial_results(serial, tmp_path
     pids = {plan.record(task)["pid"] for task in plan.tasks}
     assert len(pids) == 2 and os.getpid() not in pids  # max_calls=1: a fresh Ray worker process per task
     assert main(["report", str(run)]) == 0
-    assert_same_results(run, serial_run, rel=1e-4)  # Ray sets the workers' thread counts (OMP_NUM_THREADS=1)
+    assert_same_results(run, serial_run)  # Ray's workers too take the plan's thread count
 
 
 def test_a_worker_stopped_by_sigterm_exits_130_and_its_task_is_claimed_again(serial, tmp_path, capsys):

@@ -204,6 +204,26 @@ def test_local_executor_slots_get_a_gpu_each_and_a_share_of_the_cores():
     assert len(slot_environments(cores=2)) == 1
     with pytest.raises(UserError, match="--gpus 'a,b'"):
         slot_environments("a,b")
+    planned = slot_environments("0,1", cores=8, intra_op_threads=8)  # a plan's count: the serial run's numbers
+    assert [(s["TF_NUM_INTRAOP_THREADS"], s["TF_NUM_INTEROP_THREADS"]) for s in planned] == [("8", "2")] * 2
+
+
+PIN = """
+import tensorflow as tf
+from tfganaug.distribute import intra_op_threads, pin_intra_op_threads
+assert intra_op_threads() == {env}  # TF_NUM_INTRAOP_THREADS, before TensorFlow starts
+assert pin_intra_op_threads(3, log=print)
+tf.reduce_sum(tf.ones([4]))  # TensorFlow starts with the pinned count
+assert intra_op_threads() == 3 and tf.config.threading.get_intra_op_parallelism_threads() == 3
+assert pin_intra_op_threads(3) and not pin_intra_op_threads(2, log=print)
+"""
+
+
+def test_a_task_process_pins_the_plans_thread_count_before_tensorflow_starts():
+    out = subprocess.run([sys.executable, "-c", PIN.format(env=5)], capture_output=True, text=True,
+                         env={**os.environ, "TF_NUM_INTRAOP_THREADS": "5"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "TensorFlow already runs here with 3 intra-op threads, the plan says 2" in out.stdout
 
 
 @pytest.mark.parametrize("args, message", [

@@ -64,6 +64,10 @@ def add_task_commands(commands):
                       help="how processes lock tasks: flock (one machine, local disks; default) or lease "
                            "(NFS, Lustre, GPFS: a file with a heartbeat)")
     plan.add_argument("--lease-seconds", type=float, help="lease mode: a holder silent this long is dead (default 120)")
+    plan.add_argument("--threads", type=positive,
+                      help="TensorFlow intra-op threads of every task (default: this machine's, as a serial run "
+                           "here): a float sum's order follows it, so the same count gives the same numbers; set "
+                           "it to the cores each cluster job gets")
     plan.add_argument("--overwrite", action="store_true", help="plan over a folder of another config")
     plan.set_defaults(func=_plan)
 
@@ -110,8 +114,8 @@ def train_with_executor(config, run_dir, args):
         planned(config, run_dir)
         failed = run_ray(run_dir, args.gpus_per_task, args.ray_address)
     else:
-        slots = slot_environments(args.gpus, args.workers)
-        planned(config, run_dir)
+        slot_environments(args.gpus, args.workers)  # checked before any work
+        slots = slot_environments(args.gpus, args.workers, intra_op_threads=planned(config, run_dir).threads)
         failed = run_local(run_dir, slots)
     if failed:
         print(f"error: {failed} task(s) failed; see `tfganaug status {run_dir}`; run the same command again to "
@@ -129,7 +133,7 @@ def _plan(args):
     run_dir = Path(args.out) if args.out else config.output.root / config.name
     try:
         plan(config, run_dir, shards=args.shards, estimate=not args.no_estimate, lock=args.lock,
-             lease_seconds=args.lease_seconds, overwrite=args.overwrite)
+             lease_seconds=args.lease_seconds, overwrite=args.overwrite, threads=args.threads)
     except ConfigError as exc:
         raise ConfigError(f"{args.config}: {exc}") from None
     print(f"run the shards with `tfganaug train {args.config} --out {run_dir} --shard i/{args.shards}` (or "

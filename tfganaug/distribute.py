@@ -53,6 +53,35 @@ def precision_policy(setting):
     return "float32" if setting == "off" else setting
 
 
+def intra_op_threads():
+    """The size of this process's TensorFlow intra-op thread pool: as set by `tf.config.threading`, else by
+    TF_NUM_INTRAOP_THREADS, else TensorFlow's default (the CPUs this process may run on)."""
+    configured = tf.config.threading.get_intra_op_parallelism_threads()
+    from_env = os.environ.get("TF_NUM_INTRAOP_THREADS", "")
+    if configured:
+        return configured
+    return int(from_env) if from_env.isdigit() and int(from_env) > 0 else len(os.sched_getaffinity(0))
+
+
+def pin_intra_op_threads(threads, log=print):
+    """Run this process's TensorFlow ops on `threads` intra-op threads; True when they do.
+
+    A matmul, convolution or reduction splits its float sums by the size of this pool, so the same model
+    trained with another thread count gives other numbers in the last bits, and over a full training run
+    other accuracies (a tenth of a point to a point, measured by bench/scale_out.py). Every process of a
+    planned run therefore takes the plan's count, whatever cores it was given. Once TensorFlow has started
+    in this process the count can no longer change: then a warning, and False."""
+    if intra_op_threads() == threads:
+        return True
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:
+        log(f"warning: TensorFlow already runs here with {intra_op_threads()} intra-op threads, the plan says "
+            f"{threads}: results may differ from a serial run in the last digits")
+        return False
+    return True
+
+
 def make_strategy(kind="auto", tpu_address=None):
     """The `tf.distribute.Strategy` for `runtime.distribute`.
 

@@ -3,7 +3,9 @@
 Each task runs in a new Python process (`tfganaug worker RUN --task i`, started by exec: nothing
 is forked from a process that has started TensorFlow), whose environment is set before
 TensorFlow starts: `CUDA_VISIBLE_DEVICES` to its worker's GPU (without it every process would take
-GPU 0, and all its memory), and TensorFlow's thread pools to its share of the CPU cores.
+GPU 0, and all its memory), and TensorFlow's intra-op pool to the plan's thread count (the serial
+run's, so that its numbers are the serial run's to the last bit; several workers on one machine then
+share its cores), its inter-op pool and OpenMP to the worker's share of the cores.
 """
 
 import os
@@ -16,13 +18,14 @@ from tfganaug.errors import UserError
 from tfganaug.tasks import TASKS_DIR, Plan
 
 
-def slot_environments(gpus=None, workers=None, cores=None):
+def slot_environments(gpus=None, workers=None, cores=None, intra_op_threads=None):
     """The environment of each worker slot: [{variable: value}].
 
     Args:
         gpus: "0,1": GPU ids handed out to the slots in turn (None: the devices are left as they are).
         workers: slots (default: one per GPU id, else 1).
         cores: CPU cores to share out (default: those this process may use).
+        intra_op_threads: TensorFlow intra-op threads of each slot (a plan's `threads`; default: its share).
     """
     ids = [g.strip() for g in gpus.split(",")] if gpus else []
     if gpus is not None and (not ids or not all(g.isdigit() for g in ids)):
@@ -32,8 +35,8 @@ def slot_environments(gpus=None, workers=None, cores=None):
     threads = max(1, cores // workers)
     slots = []
     for i in range(workers):
-        env = {"TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": str(min(2, threads)),
-               "OMP_NUM_THREADS": str(threads)}
+        env = {"TF_NUM_INTRAOP_THREADS": str(intra_op_threads or threads),
+               "TF_NUM_INTEROP_THREADS": str(min(2, threads)), "OMP_NUM_THREADS": str(threads)}
         if ids:
             env["CUDA_VISIBLE_DEVICES"] = ids[i % len(ids)]
         if workers > max(1, len(ids)) or not ids:

@@ -127,11 +127,13 @@ class Plan:
         key: `config_key` of the planned config.
         lock: "flock" or "lease": how every process of the run locks tasks and models.
         lease_seconds: a lease's grace period (lease mode).
+        threads: TensorFlow intra-op threads of every task's process (`pin_intra_op_threads`): the
+            count the serial run would use, so that every process gives its numbers to the last bit.
     """
 
-    def __init__(self, run_dir, tasks, shards=1, key=None, lock="flock", lease_seconds=None):
+    def __init__(self, run_dir, tasks, shards=1, key=None, lock="flock", lease_seconds=None, threads=None):
         self.run_dir, self.tasks, self.shards, self.key = run_dir, tasks, shards, key
-        self.lock, self.lease_seconds = lock, lease_seconds
+        self.lock, self.lease_seconds, self.threads = lock, lease_seconds, threads
 
     @staticmethod
     def path(run_dir):
@@ -145,12 +147,13 @@ class Plan:
             return None
         tasks = [Task(**{**t, "groups": tuple(t["groups"]), "labels": tuple(t["labels"]),
                          "models": tuple(t["models"])}) for t in raw["tasks"]]
-        return cls(run_dir, tasks, raw["shards"], raw["config_key"], raw["lock"], raw.get("lease_seconds"))
+        return cls(run_dir, tasks, raw["shards"], raw["config_key"], raw["lock"], raw.get("lease_seconds"),
+                   raw.get("threads"))
 
     def write(self):
         write_text(self.path(self.run_dir), json.dumps(
             {"config_key": self.key, "shards": self.shards, "lock": self.lock, "lease_seconds": self.lease_seconds,
-             "tasks": [asdict(t) for t in self.tasks]}, indent=1))
+             "threads": self.threads, "tasks": [asdict(t) for t in self.tasks]}, indent=1))
 
     def shard(self, index, shards=None):
         """The tasks of shard `index` of `shards` (default: the planned count), balanced by estimate."""

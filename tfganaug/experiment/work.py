@@ -13,7 +13,7 @@ import traceback
 from dataclasses import replace
 
 from tfganaug.config import to_yaml
-from tfganaug.distribute import runtime_scope
+from tfganaug.distribute import intra_op_threads, pin_intra_op_threads, runtime_scope
 from tfganaug.errors import UserError
 from tfganaug.experiment.builders import RunData, make_splits
 from tfganaug.experiment.estimate import distinct_gans, used_cyclegans, check_models, estimate_times
@@ -53,7 +53,7 @@ def _task_seconds(point, splits, times, tasks):
 
 
 def plan(config, run_dir, shards=1, estimate=True, lock=None, lease_seconds=None, overwrite=False, log=print,
-         wait=False):
+         wait=False, threads=None):
     """Check `config` (data fetched, every model built), then write the resolved config and the task
     list into `run_dir`; print the estimated hours per shard; return the `Plan`.
 
@@ -63,6 +63,8 @@ def plan(config, run_dir, shards=1, estimate=True, lock=None, lease_seconds=None
         lock, lease_seconds: how the run's processes lock (`tfganaug.locks`); kept in the plan.
         overwrite: replace the plan and runs of another config.
         wait: wait for the folder lock instead of refusing (shards that plan for themselves).
+        threads: TensorFlow intra-op threads of every task (default: this process's, as a serial run here
+            would have): the same count in every process gives the serial run's numbers to the last bit.
     """
     if config.runtime.distribute == "multi_worker":
         raise UserError("runtime.distribute: multi_worker trains each model on several machines together; tasks "
@@ -95,7 +97,7 @@ def plan(config, run_dir, shards=1, estimate=True, lock=None, lease_seconds=None
             # (its finished runs whose settings did not change are still found by their run keys).
             for stale in (run_dir / TASKS_DIR).glob("task-*"):
                 stale.unlink()
-        result = Plan(run_dir, tasks, shards, config_key(config), mode, grace)
+        result = Plan(run_dir, tasks, shards, config_key(config), mode, grace, threads or intra_op_threads())
         result.write()
     for line in describe_shards(result, estimate):
         log(line)
@@ -136,7 +138,8 @@ def run_task(plan, config, task, log=print, verbose=None):
     point = next(p for _, folder, p in point_configs(config) if folder == task.folder)
     folder = plan.run_dir / task.folder if task.folder else plan.run_dir
     log(f"task {task.index}: {task.describe()}")
-    plan.write_record(task, state="running", started=time.time(), ended=None, error=None)
+    plan.write_record(task, state="running", started=time.time(), ended=None, error=None,
+                      intra_op_threads=intra_op_threads())
     try:
         with runtime_scope(point.runtime):
             data = RunData(point)
@@ -170,11 +173,18 @@ def _claim(plan, config, task, block, log, verbose):
         lock.release()
 
 
+def _take_part(plan, log):
+    """Make this process one of `plan`'s: its locks, its TensorFlow thread count (before TensorFlow starts)."""
+    plan.use_locks()
+    if plan.threads:  # plans of older versions have none
+        pin_intra_op_threads(plan.threads, log)
+
+
 def run_shard(config, run_dir, index, count=None, log=print, verbose=None):
     """Run the tasks of shard `index` of `count` (default: as planned); a task another process runs is
     waited for. Returns the number of its tasks that failed."""
     found = planned(config, run_dir, log, count)
-    found.use_locks()
+    _take_part(found, log)
     tasks = found.shard(index, count)
     log(f"shard {index}/{count or found.shards}: {len(tasks)} of {len(found.tasks)} tasks")
     failed = sum(_claim(found, config, task, True, log, verbose) is False for task in tasks)
@@ -192,7 +202,7 @@ def work(run_dir, log=print, verbose=None, retry_failed=False, wait=True, only=N
     if found is None:
         raise UserError(f"{run_dir} has no task plan ({run_dir}/tasks/plan.json); run `tfganaug plan EXP.yaml --out "
                         f"{run_dir}` first")
-    found.use_locks()
+    _take_part(found, log)
     config = load_config(run_dir / CONFIG_FILE)
     mine_failed, skip = 0, set()
     while True:
