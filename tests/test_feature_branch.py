@@ -1,6 +1,7 @@
 """The discriminator's feature branch: a frozen trunk, fixed random projections, conditional heads,
 the branch's losses in the GAN step, its config, and the pretrained weights read offline."""
 
+import json
 import os
 
 import keras
@@ -191,6 +192,34 @@ def test_the_branch_works_with_ema_d_steps_ada_and_lecam_and_is_not_exported(tmp
     images = loaded.serving_default(label=tf.constant([0, 2]), seed=tf.constant(1))["image_float"]
     noise = tf.stack([tf.random.stateless_normal([4], [1, i]) for i in range(2)])  # the export's noise of seed 1
     np.testing.assert_allclose(images, model.ema_generator([noise, tf.constant([0, 2])], training=False), atol=1e-5)
+
+
+def test_a_finished_gan_reloads_after_its_trunk_weights_file_has_gone(tmp_path):
+    """The trunk's weights are in the GAN's checkpoint: a run folder stays readable when the file that
+    `features.weights` named has moved (or the `features` extra was uninstalled)."""
+    from tfganaug.experiment import build_from_spec
+    from tfganaug.layout import SPEC_FILE, WEIGHTS_FILE
+    from tfganaug.training.gan_folder import load_trained_gan
+
+    network = feature_trunks.build_efficientnet_lite0()
+    network.layers[1].kernel.assign(network.layers[1].kernel * 3.0)  # unlike any fresh random build
+    trunk_file = tmp_path / "lite0.weights.h5"
+    network.save_weights(trunk_file)
+    gan = {"model": "cgan", "network": "dcgan", "latent_dim": 4, "base_filters": 4, "d_filters": [4, 4],
+           "features": {"trunk": "efficientnet_lite0", "weights": str(trunk_file), "depths": [0, 1], "input_size": 32}}
+    spec = {"gan": GANTraining(**gan).model_dump(mode="json"), "image_shape": list(SHAPE), "num_classes": K,
+            "seed": 0, "class_names": ["a", "b", "c"]}
+    model = build_from_spec(spec)
+    trunk = _weights(_trunk(model).layers)
+    assert np.allclose(np.array(_trunk(model).weights[0]), np.array(network.layers[1].kernel))  # read the file
+    folder = tmp_path / "gans" / "cgan-features"
+    folder.mkdir(parents=True)
+    (folder / SPEC_FILE).write_text(json.dumps(spec))
+    model.save_weights(folder / WEIGHTS_FILE)
+    trunk_file.unlink()
+    reloaded, _ = load_trained_gan(folder, build_from_spec)
+    for before, after in zip(trunk, _weights(_trunk(reloaded).layers)):
+        np.testing.assert_array_equal(before, after)
 
 
 # ---------------------------------------------------------------- config

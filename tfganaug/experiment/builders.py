@@ -134,18 +134,19 @@ def classifier_recipe(config, seed=None):
 DEFAULT_INSTANCE_NOISE = {"dcgan": 0.05}
 
 
-def build_feature_branch(features, image_shape, num_outputs, num_classes, seed):
+def build_feature_branch(features, image_shape, num_outputs, num_classes, seed, trunk_weights=True):
     """The discriminator's feature branch as the `FeaturesConfig` describes: the frozen trunk with its
-    weights loaded, projections drawn from `seed`, heads with `num_outputs` logits (seeing the label
-    when `num_classes` > 0)."""
+    weights loaded (unless not `trunk_weights`), projections drawn from `seed`, heads with `num_outputs`
+    logits (seeing the label when `num_classes` > 0)."""
     trunk = build_trunk(features.trunk, image_shape, depths=features.depths, input_size=features.input_size,
-                        weights=str(features.weights))
+                        weights=str(features.weights) if trunk_weights else None)
     return build_feature_discriminator(trunk, num_outputs, num_classes, channels=features.channels,
                                        head_filters=features.head_filters, seed=seed)
 
 
-def build_gan(gan, image_shape, num_classes, seed):
-    """A compiled, untrained GAN model as the `GANTraining` config describes."""
+def build_gan(gan, image_shape, num_classes, seed, trunk_weights=True):
+    """A compiled, untrained GAN model as the `GANTraining` config describes; without `trunk_weights`, a
+    feature branch's trunk is left at random (for a checkpoint that holds its weights)."""
     cls = GAN_MODELS[gan.model]
     build_g, build_d = GAN_NETWORKS[gan.network]
     generator = build_g(gan.latent_dim, image_shape, num_classes if cls.conditional else 0, **gan.generator_options())
@@ -155,7 +156,7 @@ def build_gan(gan, image_shape, num_classes, seed):
     features = {}
     if gan.features is not None:
         branch = build_feature_branch(gan.features, image_shape, cls.discriminator_outputs(num_classes),
-                                      num_classes if cls.discriminator_sees_label else 0, seed)
+                                      num_classes if cls.discriminator_sees_label else 0, seed, trunk_weights)
         features = {"feature_discriminator": branch, "feature_weight": gan.features.weight,
                     "feature_start_kimg": gan.features.start_kimg}
     model = cls(generator, discriminator, latent_dim=gan.latent_dim, num_classes=num_classes, loss=gan.loss,
@@ -227,9 +228,15 @@ def build_cyclegan(cfg, image_shape, seed, steps_per_epoch=1):
     return model
 
 
-def build_from_spec(spec):
-    """An untrained compiled GAN or CycleGAN from the `gan.json` of its folder."""
+def build_from_spec(spec, pretrained=True):
+    """An untrained compiled GAN or CycleGAN from the `gan.json` of its folder. `pretrained=False` (for
+    loading a checkpoint, which holds them) skips reading a feature branch's trunk weights: a finished GAN
+    stays readable when its `features.weights` file has moved or the `features` extra is gone."""
     if model_kind(spec) == "cyclegan":
         return build_cyclegan(CycleGANConfig(**spec["cyclegan"]), tuple(spec["image_shape"]), spec["seed"],
                               spec["steps_per_epoch"])
-    return build_gan(GANTraining(**spec["gan"]), tuple(spec["image_shape"]), spec["num_classes"], spec["seed"])
+    gan = spec["gan"]
+    if not pretrained and gan.get("features"):
+        gan = {**gan, "features": {**gan["features"], "weights": "package"}}  # not read: no file to check
+    return build_gan(GANTraining(**gan), tuple(spec["image_shape"]), spec["num_classes"], spec["seed"],
+                     trunk_weights=pretrained)

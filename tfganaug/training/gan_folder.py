@@ -103,7 +103,8 @@ def load_trained_gan(folder, build):
 
     Args:
         folder: a model folder written by `tfganaug.training.gan_fit.train_gan`.
-        build: `build(spec)` -> an untrained compiled model of the same architecture.
+        build: `build(spec, pretrained=False)` -> an untrained compiled model of the same architecture
+            (`pretrained=False`: frozen pretrained weights need not be read, the checkpoint has them).
 
     Returns:
         (model with the trained weights, spec dict).
@@ -111,7 +112,7 @@ def load_trained_gan(folder, build):
     folder = Path(folder)
     try:
         spec = read_spec(folder)
-        model = build(spec)
+        model = build(spec, pretrained=False)
         model.load_weights(folder / WEIGHTS_FILE)
     except (OSError, ValueError, KeyError) as exc:  # truncated or hand-edited files
         raise UnreadableModel(folder / WEIGHTS_FILE, str(exc).splitlines()[0]) from None
