@@ -290,3 +290,46 @@ def test_on_slurm_the_gather_is_a_job_that_waits_for_the_task_array(tmp_path):
     function, args, batched, parameters = executor.submitted[3]
     assert (function, args, batched, gather.job_id) == (gather_job, (str(tmp_path),), False, "78")
     assert parameters["slurm_dependency"] == "afterany:77"  # after every task of the array has ended
+
+
+def test_plan_and_report_lock_as_the_plan_says_and_a_replan_forgets_the_old_configs_tasks(tmp_path, monkeypatch):
+    import yaml
+
+    from tests.conftest import tiny_config, write_npz
+    from tfganaug.experiment import work
+    from tfganaug.experiment.runner import run_path
+    from tfganaug.files import LOCK_FILE, folder_lock
+
+    with folder_lock(tmp_path, mode="lease", lease_seconds=60):  # a lease, whatever $TFGANAUG_LOCK says
+        assert not FileLock(tmp_path / LOCK_FILE, "lease", 60).acquire()
+    modes, real = [], work.folder_lock
+    monkeypatch.setattr(work, "folder_lock", lambda folder, **kw: modes.append(kw["mode"]) or real(folder, **kw))
+    monkeypatch.setenv("TFGANAUG_LOCK", "flock")
+    raw = tiny_config(write_npz(tmp_path / "tiny.npz"), groups=["baseline"])
+    path, run, quiet = tmp_path / "tiny.yaml", tmp_path / "run", lambda *_: None
+    path.write_text(yaml.safe_dump(raw))
+    plan = work.plan(load_config(path), run, estimate=False, lock="lease", log=quiet)
+    plan.write_record(plan.tasks[0], state="done")
+    # A run record of another config (its run key differs) is not gathered as this config's.
+    stale = run_path(run, load_config(path).groups[0], 0)
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text(json.dumps({"key": "another config's run"}))
+    logged = []
+    with pytest.raises(UserError, match="no run has finished yet, so there is nothing to report"):
+        work.report(run, partial=True, log=logged.append)
+    assert modes == ["lease", "lease"] and f"{run}: no finished run yet" in logged
+    # Planned again from another config: the old config's task records go (they would mark its tasks done).
+    path.write_text(yaml.safe_dump({**raw, "seeds": [1]}))
+    with pytest.raises(UserError, match="planned from another config"):
+        work.plan(load_config(path), run, estimate=False, log=quiet)
+    replanned = work.plan(load_config(path), run, estimate=False, overwrite=True, log=quiet)
+    assert not list((run / "tasks").glob("task-*"))
+    assert [task for task, _ in replanned.states()["missing"]] == replanned.tasks
+    # `train --shard` (and --executor) plans over another config's plan only with --overwrite.
+    from tfganaug.cli import main
+
+    path.write_text(yaml.safe_dump({**raw, "seeds": [2]}))
+    with pytest.raises(UserError, match="planned from another config; add --overwrite"):
+        work.planned(load_config(path), run, log=quiet)
+    assert main(["train", str(path), "--out", str(run), "--shard", "0/1", "--overwrite"]) == 0
+    assert [t.seed for t in Plan.load(run).tasks] == [2] and Plan.load(run).is_done(Plan.load(run).tasks[0])

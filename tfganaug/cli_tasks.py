@@ -86,7 +86,7 @@ def add_task_commands(commands):
     status.set_defaults(func=_status, needs_tensorflow=False)
 
 
-def train_shard(config, run_dir, shard):
+def train_shard(config, run_dir, shard, overwrite=False):
     from tfganaug.tasks import Plan, parse_shard
 
     existing = Plan.load(run_dir) if run_dir.is_dir() else None
@@ -94,7 +94,7 @@ def train_shard(config, run_dir, shard):
 
     from tfganaug.experiment.work import run_shard
 
-    failed = run_shard(config, run_dir, index, count)
+    failed = run_shard(config, run_dir, index, count, overwrite=overwrite)
     if failed:
         print(f"error: {failed} task(s) of shard {index}/{count} failed; see `tfganaug status {run_dir}`",
               file=sys.stderr)
@@ -107,15 +107,15 @@ def train_with_executor(config, run_dir, args):
 
     if args.executor == "slurm":
         executor = slurm_executor(run_dir, args.slurm)  # checked before any work
-        planned(config, run_dir)
+        planned(config, run_dir, overwrite=args.overwrite)
         submit_tasks(run_dir, executor)  # and return: the gather is a job of its own
         return 0
     if args.executor == "ray":
-        planned(config, run_dir)
+        planned(config, run_dir, overwrite=args.overwrite)
         failed = run_ray(run_dir, args.gpus_per_task, args.ray_address)
     else:
         slot_environments(args.gpus, args.workers)  # checked before any work
-        slots = slot_environments(args.gpus, args.workers, intra_op_threads=planned(config, run_dir).threads)
+        slots = slot_environments(args.gpus, args.workers, intra_op_threads=planned(config, run_dir, overwrite=args.overwrite).threads)
         failed = run_local(run_dir, slots)
     if failed:
         print(f"error: {failed} task(s) failed; see `tfganaug status {run_dir}`; run the same command again to "

@@ -140,16 +140,16 @@ LOCK_FILE = "tfganaug.lock"
 
 
 @contextlib.contextmanager
-def folder_lock(folder, block=False):
+def folder_lock(folder, block=False, mode=None, lease_seconds=None):
     """Hold `folder/tfganaug.lock` while this process writes into `folder`: a second process is refused
     (`UserError` naming the `host:pid` that holds it), or with `block` waits for it. The lock dies with
     its process, kill -9 included; the file stays (see `tfganaug.locks`: flock, or a lease on shared
-    file systems with `$TFGANAUG_LOCK=lease`)."""
+    file systems with `mode` "lease" or `$TFGANAUG_LOCK=lease`)."""
     from tfganaug.locks import FileLock
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(folder / LOCK_FILE)
+    lock = FileLock(folder / LOCK_FILE, mode, lease_seconds)
     if not lock.acquire(block=block):
         raise UserError(f"{folder} is in use by process {lock.holder() or 'unknown'} (another tfganaug command "
                         "writing into it); wait for it to finish, or choose another --out")

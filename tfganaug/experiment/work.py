@@ -25,7 +25,6 @@ from tfganaug.experiment.runner import (check_metric, gather, gather_sweep, refu
 from tfganaug.files import folder_lock, read_json, write_text
 from tfganaug.layout import CONFIG_FILE
 from tfganaug.locks import lease_seconds as checked_lease, lock_mode
-from tfganaug.reporting.report import write_report
 from tfganaug.tasks import TASKS_DIR, Plan, config_key, make_tasks, point_configs, shared_models
 
 WAIT_SECONDS = 2.0  # how often a worker looks again at tasks other processes are running
@@ -82,7 +81,7 @@ def plan(config, run_dir, shards=1, estimate=True, lock=None, lease_seconds=None
         else:
             check_models(point, splits)
     tasks = [replace(t, seconds=seconds.get(t.index)) for t in tasks]
-    with folder_lock(run_dir, block=wait):
+    with folder_lock(run_dir, block=wait, mode=mode, lease_seconds=grace):  # the plan's mode, not the env's
         old = Plan.load(run_dir)
         if old is not None and old.key != config_key(config) and not overwrite:
             raise UserError(f"{run_dir} was planned from another config; choose a new --out, or add --overwrite "
@@ -114,15 +113,16 @@ def describe_shards(plan, estimated=True):
     return lines
 
 
-def planned(config, run_dir, log=print, shards=None):
+def planned(config, run_dir, log=print, shards=None, overwrite=False):
     """The plan of `run_dir` for `config`: read, or made (without an estimate, in `shards` shards)
-    when there is none."""
+    when there is none, or, with `overwrite`, when it is another config's."""
     found = Plan.load(run_dir)
-    if found is None:
-        found = plan(config, run_dir, shards=shards or 1, estimate=False, log=log, wait=True)
+    if found is None or (found.key != config_key(config) and overwrite):
+        found = plan(config, run_dir, shards=shards or (found.shards if found else 1), estimate=False, log=log,
+                     wait=True, overwrite=overwrite)
     elif found.key != config_key(config):
-        raise UserError(f"{run_dir} was planned from another config; plan this one with `tfganaug plan ... "
-                        "--overwrite`, or choose another --out")
+        raise UserError(f"{run_dir} was planned from another config; add --overwrite to plan this one there "
+                        "(finished runs whose settings did not change are kept), or choose another --out")
     return found
 
 
@@ -180,10 +180,10 @@ def _take_part(plan, log):
         pin_intra_op_threads(plan.threads, log)
 
 
-def run_shard(config, run_dir, index, count=None, log=print, verbose=None):
+def run_shard(config, run_dir, index, count=None, log=print, verbose=None, overwrite=False):
     """Run the tasks of shard `index` of `count` (default: as planned); a task another process runs is
-    waited for. Returns the number of its tasks that failed."""
-    found = planned(config, run_dir, log, count)
+    waited for; `overwrite`: plan this config over another's. Returns the number of its tasks that failed."""
+    found = planned(config, run_dir, log, count, overwrite)
     _take_part(found, log)
     tasks = found.shard(index, count)
     log(f"shard {index}/{count or found.shards}: {len(tasks)} of {len(found.tasks)} tasks")
@@ -255,7 +255,7 @@ def report(run_dir, partial=False, log=print):
                         f"(see `tfganaug status {run_dir}`); run them, or add --partial to report the finished ones")
     config = load_config(run_dir / CONFIG_FILE)
     points = []
-    with folder_lock(run_dir), runtime_scope(config.runtime):
+    with folder_lock(run_dir, mode=found.lock, lease_seconds=found.lease_seconds), runtime_scope(config.runtime):
         for value, folder_name, point in point_configs(config):
             folder = run_dir / folder_name if folder_name else run_dir
             records = _records(point, folder)
@@ -266,8 +266,9 @@ def report(run_dir, partial=False, log=print):
                 log(f"\n=== sweep: {config.sweep.key} = {value} ===")
             data = RunData(point)
             points.append((value, gather(point, folder, data, records, RunModels(point, folder, data, log), log)))
-        if config.sweep and points:
+        if not points:
+            raise UserError(f"{run_dir}: no run has finished yet, so there is nothing to report; see `tfganaug "
+                            f"status {run_dir}`")
+        if config.sweep:
             gather_sweep(config, run_dir, points, log)
-        elif not points:
-            write_report(run_dir)
     return points
