@@ -333,3 +333,28 @@ def test_plan_and_report_lock_as_the_plan_says_and_a_replan_forgets_the_old_conf
         work.planned(load_config(path), run, log=quiet)
     assert main(["train", str(path), "--out", str(run), "--shard", "0/1", "--overwrite"]) == 0
     assert [t.seed for t in Plan.load(run).tasks] == [2] and Plan.load(run).is_done(Plan.load(run).tasks[0])
+
+
+def test_a_task_refuses_what_train_refuses_up_front(tmp_path, monkeypatch):
+    """`runtime.jit_compile: true` on several replicas: a task fails with train()'s message before training."""
+    import contextlib
+
+    import yaml
+
+    from tests.conftest import tiny_config, write_npz
+    from tfganaug.experiment import work
+
+    raw = tiny_config(write_npz(tmp_path / "tiny.npz"), groups=["baseline"], runtime={"jit_compile": True})
+    path, run = tmp_path / "tiny.yaml", tmp_path / "run"
+    path.write_text(yaml.safe_dump(raw))
+    work.plan(load_config(path), run, estimate=False, log=lambda *_: None)
+
+    class TwoReplicas:
+        num_replicas_in_sync = 2
+
+    monkeypatch.setattr(work, "runtime_scope", contextlib.contextmanager(lambda runtime: (yield TwoReplicas())))
+    trained = []
+    monkeypatch.setattr(work, "run_records", lambda *args: trained.append(args))
+    assert work.work(run, log=lambda *_: None) == 1 and not trained
+    record = Plan.load(run).record(Plan.load(run).tasks[0])
+    assert record["state"] == "failed" and "jit_compile: true with 2 replicas" in record["error"]

@@ -98,6 +98,15 @@ def finetune(model, recipe, plan, splits, seed, epochs, verbose=2):
                                                       "val_accuracy_after": accuracy_after}}
 
 
+def check_runtime(config, strategy):
+    """Refuse, before anything trains, settings `strategy`'s replicas cannot run (`UserError`, `ConfigError`)."""
+    if strategy.num_replicas_in_sync > 1 and config.runtime.jit_compile is True:
+        raise UserError(f"runtime.jit_compile: true with {strategy.num_replicas_in_sync} replicas: Keras cannot "
+                        "XLA-compile a training step under MirroredStrategy; set runtime.jit_compile: auto "
+                        "(XLA off with several replicas) or train on one device")
+    check_replica_batches(config, strategy.num_replicas_in_sync)
+
+
 def train(config, run_dir, log=print, verbose=None, overwrite=False):
     """Run the experiment, or its sweep, into `run_dir` on the devices and precision of `config.runtime`.
 
@@ -106,11 +115,7 @@ def train(config, run_dir, log=print, verbose=None, overwrite=False):
     only it changes.
     """
     with runtime_scope(config.runtime) as strategy:
-        if strategy.num_replicas_in_sync > 1 and config.runtime.jit_compile is True:
-            raise UserError(f"runtime.jit_compile: true with {strategy.num_replicas_in_sync} replicas: Keras cannot "
-                            "XLA-compile a training step under MirroredStrategy; set runtime.jit_compile: auto "
-                            "(XLA off with several replicas) or train on one device")
-        check_replica_batches(config, strategy.num_replicas_in_sync)
+        check_runtime(config, strategy)
         if strategy.num_replicas_in_sync > 1:
             log(f"training on {describe_strategy(strategy)}; batch sizes are global")
         return (run_sweep if config.sweep else run_experiment)(config, worker_folder(run_dir, strategy), log, verbose,

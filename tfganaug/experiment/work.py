@@ -20,7 +20,7 @@ from tfganaug.experiment.estimate import distinct_gans, used_cyclegans, check_mo
 from tfganaug.experiment.progress import duration
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import planned_size
-from tfganaug.experiment.runner import (check_metric, gather, gather_sweep, refuse_other_config, run_key,
+from tfganaug.experiment.runner import (check_metric, check_runtime, gather, gather_sweep, refuse_other_config, run_key,
                                         run_path, run_records)
 from tfganaug.files import folder_lock, read_json, write_text
 from tfganaug.layout import CONFIG_FILE
@@ -141,7 +141,8 @@ def run_task(plan, config, task, log=print, verbose=None):
     plan.write_record(task, state="running", started=time.time(), ended=None, error=None,
                       intra_op_threads=intra_op_threads())
     try:
-        with runtime_scope(point.runtime):
+        with runtime_scope(point.runtime) as strategy:
+            check_runtime(point, strategy)  # what `train` refuses up front
             data = RunData(point)
             models = RunModels(point, folder, data, log, _verbose(verbose))
             run_records(point, folder, data, models, log, _verbose(verbose),
