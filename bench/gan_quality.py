@@ -126,7 +126,7 @@ def train_for(gan, train, minutes, seed=0, policy="float32"):
     finally:
         keras.mixed_precision.set_global_policy(previous)
     return model, {"epochs": epochs, "generator_steps": epochs * steps, "seconds": round(time.time() - started),
-                   "mean_load": round(float(np.mean(loads)), 2)}
+                   "mean_load": round(float(np.mean(loads)), 2) if loads else None}
 
 
 def split_name(name):

@@ -9,6 +9,7 @@ machine hits all alike; reported are median milliseconds per step and ratios tak
 Target (issue 31): the full step at >= 0.7x the speed of its bare work.
 
     nice python bench/gan_step.py                                # dcgan and resnet at 28x28, batch 32
+    nice python bench/gan_step.py --pairs dcgan resnet resnet+features   # + the features branch (`features` extra)
     nice python bench/gan_step.py --json docs/benchmarks/gan_step.json --repeats 7
 """
 
@@ -137,7 +138,8 @@ def runs_for(name, settings, policy, batch, steps, toggles):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
+    parser.add_argument("--pairs", nargs="+", default=["dcgan", "resnet"], choices=list(PAIRS),
+                        help="resnet+features needs the `features` extra (pip install -e '.[features]')")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=8, help="steps per timed run")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds")

@@ -1,12 +1,14 @@
 #!/bin/bash
 # A tfganaug study as a Slurm job array: plan once, one array task per shard, gather as a dependent job.
 #
-#   tfganaug plan experiments/gan_recipes_fashion.yaml --out /shared/runs/recipes --shards 8 --lock lease
+#   tfganaug plan experiments/gan_recipes_fashion.yaml --out /shared/runs/recipes --shards 8 --lock lease --threads 8
 #   jobid=$(sbatch --parsable --array=0-7 deploy/slurm_array.sh experiments/gan_recipes_fashion.yaml /shared/runs/recipes)
 #   sbatch --dependency=afterany:$jobid --wrap "tfganaug report /shared/runs/recipes"
 #   tfganaug status /shared/runs/recipes        # done / running / failed / missing, and the --array= to resubmit
 #
-# --lock lease: on NFS, Lustre or GPFS, where flock may not lock across machines. The array's size
+# --lock lease: on NFS, Lustre or GPFS, where flock may not lock across machines. --threads: the
+# --cpus-per-task below; every shard's TensorFlow takes it (the plan's count, not this job's environment,
+# so that results do not depend on where a shard ran). The array's size
 # must match --shards (or --shard auto takes the count from SLURM_ARRAY_TASK_COUNT). A shard that is
 # preempted or requeued resumes: finished runs are kept, a GAN resumes from its last backup.
 # Exit codes: 0 done, 1 a task failed (traceback in <run>/tasks/task-<i>.traceback.txt), 2 bad input
@@ -21,6 +23,5 @@
 set -euo pipefail
 config=$1
 run=$2
-export TF_NUM_INTRAOP_THREADS=${SLURM_CPUS_PER_TASK:-8}
 export TF_FORCE_GPU_ALLOW_GROWTH=true
 exec tfganaug train "$config" --out "$run" --shard auto

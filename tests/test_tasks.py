@@ -1,5 +1,5 @@
-"""Tasks, shards, status, locks and bad options, fast (TensorFlow is imported only by `tfganaug train`'s checks):
-see tests/test_scale.py for runs in several processes."""
+"""Tasks, shards, status, locks and bad options, mostly without TensorFlow (a few tests plan or run a tiny
+config in this process): see tests/test_scale.py for runs in several processes."""
 
 import json
 import os
@@ -332,7 +332,9 @@ def test_plan_and_report_lock_as_the_plan_says_and_a_replan_forgets_the_old_conf
     with pytest.raises(UserError, match="planned from another config; add --overwrite"):
         work.planned(load_config(path), run, log=quiet)
     assert main(["train", str(path), "--out", str(run), "--shard", "0/1", "--overwrite"]) == 0
-    assert [t.seed for t in Plan.load(run).tasks] == [2] and Plan.load(run).is_done(Plan.load(run).tasks[0])
+    again = Plan.load(run)
+    assert [t.seed for t in again.tasks] == [2] and again.is_done(again.tasks[0])
+    assert (again.lock, again.threads) == ("lease", plan.threads)  # the old plan's lock mode and thread count
 
 
 def test_a_task_refuses_what_train_refuses_up_front(tmp_path, monkeypatch):

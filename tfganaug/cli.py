@@ -29,7 +29,7 @@ def _train(args):
         run_dir = Path(args.out) if args.out else experiment.config.output.root / experiment.config.name
         with experiment.naming_errors():
             if args.shard:
-                return train_shard(experiment.config, run_dir, args.shard, args.overwrite)
+                return train_shard(experiment.config, run_dir, args.shard, args.overwrite, args.threads)
             return train_with_executor(experiment.config, run_dir, args)
     else:
         # Keras prints one line per epoch with -v; else each finished run's line is all.

@@ -45,6 +45,9 @@ def add_train_options(train):
                        help="with --executor slurm: a submitit parameter, e.g. slurm_partition=gpu, "
                             "gpus_per_node=1, timeout_min=600; repeatable")
     train.add_argument("--gpus", help="with --executor local: GPU ids, one per worker process (e.g. 0,1)")
+    train.add_argument("--threads", type=positive,
+                       help="with --shard or --executor, when they plan: TensorFlow intra-op threads of every task "
+                            "(as `tfganaug plan --threads`)")
     train.add_argument("--workers", type=positive,
                        help="with --executor local: processes at a time (default: one per --gpus id, else 1); "
                             "the CPU cores are shared out among them")
@@ -86,7 +89,7 @@ def add_task_commands(commands):
     status.set_defaults(func=_status, needs_tensorflow=False)
 
 
-def train_shard(config, run_dir, shard, overwrite=False):
+def train_shard(config, run_dir, shard, overwrite=False, threads=None):
     from tfganaug.tasks import Plan, parse_shard
 
     existing = Plan.load(run_dir) if run_dir.is_dir() else None
@@ -94,7 +97,7 @@ def train_shard(config, run_dir, shard, overwrite=False):
 
     from tfganaug.experiment.work import run_shard
 
-    failed = run_shard(config, run_dir, index, count, overwrite=overwrite)
+    failed = run_shard(config, run_dir, index, count, overwrite=overwrite, threads=threads)
     if failed:
         print(f"error: {failed} task(s) of shard {index}/{count} failed; see `tfganaug status {run_dir}`",
               file=sys.stderr)
@@ -107,15 +110,16 @@ def train_with_executor(config, run_dir, args):
 
     if args.executor == "slurm":
         executor = slurm_executor(run_dir, args.slurm)  # checked before any work
-        planned(config, run_dir, overwrite=args.overwrite)
+        planned(config, run_dir, overwrite=args.overwrite, threads=args.threads)
         submit_tasks(run_dir, executor)  # and return: the gather is a job of its own
         return 0
     if args.executor == "ray":
-        planned(config, run_dir, overwrite=args.overwrite)
+        planned(config, run_dir, overwrite=args.overwrite, threads=args.threads)
         failed = run_ray(run_dir, args.gpus_per_task, args.ray_address)
     else:
         slot_environments(args.gpus, args.workers)  # checked before any work
-        slots = slot_environments(args.gpus, args.workers, intra_op_threads=planned(config, run_dir, overwrite=args.overwrite).threads)
+        threads = planned(config, run_dir, overwrite=args.overwrite, threads=args.threads).threads
+        slots = slot_environments(args.gpus, args.workers, intra_op_threads=threads)
         failed = run_local(run_dir, slots)
     if failed:
         print(f"error: {failed} task(s) failed; see `tfganaug status {run_dir}`; run the same command again to "

@@ -68,8 +68,9 @@ def pin_intra_op_threads(threads, log=print):
 
     A matmul, convolution or reduction splits its float sums by the size of this pool, so the same model
     trained with another thread count gives other numbers in the last bits, and over a full training run
-    other accuracies (a tenth of a point to a point, measured by bench/scale_out.py). Every process of a
-    planned run therefore takes the plan's count, whatever cores it was given. Once TensorFlow has started
+    other accuracies (up to about a point on the quickstart: docs/benchmarks/scale_out.json). Every process of
+    a planned run therefore takes the plan's count, whatever cores it was given (equal numbers also need the
+    same CPU model: oneDNN picks other kernels on others). Once TensorFlow has started
     in this process the count can no longer change: then a warning, and False."""
     if intra_op_threads() == threads:
         return True

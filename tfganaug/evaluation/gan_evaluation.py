@@ -127,7 +127,7 @@ def evaluate_gans(run_dir, *, data_for, build, inception_weights=None, per_class
         run_dir: a run folder with `gans/`.
         data_for: `data_for(run seed)` -> (the run's `Splits` of that seed, its `ClassifierRecipe`, for the
             feature classifier and GAN-train classifiers): each GAN is measured on its own seed's split.
-        build: `build(spec)` -> an untrained GAN as its `gan.json` describes.
+        build: `build(spec, pretrained=False)` -> an untrained GAN as its `gan.json` describes.
         inception_weights: a local InceptionV3 no-top weights file for features, or None
             for the real-trained classifier's penultimate features.
         per_class: generated images per class (default: the test split's count per class).

@@ -59,17 +59,21 @@ def plan(config, run_dir, shards=1, estimate=True, lock=None, lease_seconds=None
     Args:
         shards: how many shards to balance the tasks into (by estimate; by count without `estimate`).
         estimate: time a few steps of each model here (as `train --dry-run`).
-        lock, lease_seconds: how the run's processes lock (`tfganaug.locks`); kept in the plan.
+        lock, lease_seconds: how the run's processes lock (`tfganaug.locks`); kept in the plan (default:
+            the folder's old plan's, else the environment's).
         overwrite: replace the plan and runs of another config.
         wait: wait for the folder lock instead of refusing (shards that plan for themselves).
-        threads: TensorFlow intra-op threads of every task (default: this process's, as a serial run here
-            would have): the same count in every process gives the serial run's numbers to the last bit.
+        threads: TensorFlow intra-op threads of every task (default: the folder's old plan's, else this
+            process's, as a serial run here would have): the same count in every process gives the serial
+            run's numbers to the last bit (on the same CPU model).
     """
     if config.runtime.distribute == "multi_worker":
         raise UserError("runtime.distribute: multi_worker trains each model on several machines together; tasks "
                         "are independent runs: plan with runtime.distribute one_device or mirrored")
-    mode = lock_mode(lock)
-    grace = checked_lease(lease_seconds) if mode == "lease" else None
+    previous = Plan.load(run_dir)  # a re-plan keeps its lock mode, lease and thread count unless given
+    mode = lock_mode(lock or (previous.lock if previous else None))
+    grace = checked_lease(lease_seconds or (previous.lease_seconds if previous else None)) if mode == "lease" else None
+    threads = threads or (previous.threads if previous else None) or intra_op_threads()
     tasks = make_tasks(config)
     seconds = {}
     for _, folder, point in point_configs(config):
@@ -96,7 +100,7 @@ def plan(config, run_dir, shards=1, estimate=True, lock=None, lease_seconds=None
             # (its finished runs whose settings did not change are still found by their run keys).
             for stale in (run_dir / TASKS_DIR).glob("task-*"):
                 stale.unlink()
-        result = Plan(run_dir, tasks, shards, config_key(config), mode, grace, threads or intra_op_threads())
+        result = Plan(run_dir, tasks, shards, config_key(config), mode, grace, threads)
         result.write()
     for line in describe_shards(result, estimate):
         log(line)
@@ -113,13 +117,16 @@ def describe_shards(plan, estimated=True):
     return lines
 
 
-def planned(config, run_dir, log=print, shards=None, overwrite=False):
-    """The plan of `run_dir` for `config`: read, or made (without an estimate, in `shards` shards)
-    when there is none, or, with `overwrite`, when it is another config's."""
+def planned(config, run_dir, log=print, shards=None, overwrite=False, threads=None):
+    """The plan of `run_dir` for `config`: read, or made (without an estimate, in `shards` shards, with
+    `threads`) when there is none, or, with `overwrite`, when it is another config's (keeping its lock
+    mode, lease and thread count unless `threads` is given: see `plan`)."""
     found = Plan.load(run_dir)
-    if found is None or (found.key != config_key(config) and overwrite):
-        found = plan(config, run_dir, shards=shards or (found.shards if found else 1), estimate=False, log=log,
-                     wait=True, overwrite=overwrite)
+    if found is None:
+        found = plan(config, run_dir, shards=shards or 1, estimate=False, log=log, wait=True, threads=threads)
+    elif found.key != config_key(config) and overwrite:
+        found = plan(config, run_dir, shards=shards or found.shards, estimate=False, overwrite=True, log=log,
+                     wait=True, threads=threads)
     elif found.key != config_key(config):
         raise UserError(f"{run_dir} was planned from another config; add --overwrite to plan this one there "
                         "(finished runs whose settings did not change are kept), or choose another --out")
@@ -181,10 +188,10 @@ def _take_part(plan, log):
         pin_intra_op_threads(plan.threads, log)
 
 
-def run_shard(config, run_dir, index, count=None, log=print, verbose=None, overwrite=False):
+def run_shard(config, run_dir, index, count=None, log=print, verbose=None, overwrite=False, threads=None):
     """Run the tasks of shard `index` of `count` (default: as planned); a task another process runs is
-    waited for; `overwrite`: plan this config over another's. Returns the number of its tasks that failed."""
-    found = planned(config, run_dir, log, count, overwrite)
+    waited for; `overwrite`, `threads`: as `planned`. Returns the number of its tasks that failed."""
+    found = planned(config, run_dir, log, count, overwrite, threads)
     _take_part(found, log)
     tasks = found.shard(index, count)
     log(f"shard {index}/{count or found.shards}: {len(tasks)} of {len(found.tasks)} tasks")

@@ -21,7 +21,8 @@ class TrainedModels:
     Args:
         folder: the run's models folder (`<run>/gans`).
         data_settings: JSON-able settings of the data; part of every key.
-        build: `build(spec)` -> an untrained compiled model (GAN or CycleGAN) as the spec describes.
+        build: `build(spec, pretrained=True)` -> an untrained compiled model (GAN or CycleGAN) as the spec
+            describes (`pretrained=False` when a checkpoint will supply frozen pretrained weights).
         log: where progress lines go.
     """
 
