@@ -29,8 +29,9 @@ STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
 # /proc/cpuinfo flags of CPUs whose oneDNN kernels run bfloat16 matmuls and convolutions natively
 # (Intel Sapphire Rapids and later, AMD Zen 4): 2-3x float32's speed on them.
 BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
-# Whether `runtime.mixed_precision: auto` trains in mixed_bfloat16 on such CPUs. False until a bench shows
-# bfloat16 GANs as good as float32 ones for the same wall-clock (bench/gan_step.py measured the speed only).
+# Whether `runtime.mixed_precision: auto` trains in mixed_bfloat16 on such CPUs. False until both data sets of
+# bench/gan_quality.py show bfloat16 GANs as good as float32 ones for the same wall-clock (so far Fashion-MNIST
+# only: docs/studies/gan_quality/README.md).
 AUTO_BFLOAT16 = False
 
 
