@@ -303,7 +303,7 @@ def test_plan_and_report_lock_as_the_plan_says_and_a_replan_forgets_the_old_conf
     with folder_lock(tmp_path, mode="lease", lease_seconds=60):  # a lease, whatever $TFGANAUG_LOCK says
         assert not FileLock(tmp_path / LOCK_FILE, "lease", 60).acquire()
     modes, real = [], work.folder_lock
-    monkeypatch.setattr(work, "folder_lock", lambda folder, **kw: modes.append(kw["mode"]) or real(folder, **kw))
+    monkeypatch.setattr(work, "folder_lock", lambda folder, **kw: modes.append(kw.get("mode")) or real(folder, **kw))
     monkeypatch.setenv("TFGANAUG_LOCK", "flock")
     raw = tiny_config(write_npz(tmp_path / "tiny.npz"), groups=["baseline"])
     path, run, quiet = tmp_path / "tiny.yaml", tmp_path / "run", lambda *_: None
