@@ -337,6 +337,29 @@ def test_plan_and_report_lock_as_the_plan_says_and_a_replan_forgets_the_old_conf
     assert (again.lock, again.threads) == ("lease", plan.threads)  # the old plan's lock mode and thread count
 
 
+def test_a_serial_train_into_a_planned_folder_meets_the_plans_lease_not_the_environments_flock(tmp_path, monkeypatch):
+    import yaml
+
+    from tests.conftest import tiny_config, write_npz
+    from tfganaug.experiment import work
+    from tfganaug.experiment.runner import run_experiment
+    from tfganaug.files import LOCK_FILE
+    from tfganaug.locks import holder_name
+
+    monkeypatch.setenv("TFGANAUG_LOCK", "flock")
+    path, run = tmp_path / "tiny.yaml", tmp_path / "run"
+    path.write_text(yaml.safe_dump(tiny_config(write_npz(tmp_path / "tiny.npz"), groups=["baseline"])))
+    work.plan(load_config(path), run, estimate=False, lock="lease", log=lambda *_: None)
+    worker = FileLock(run / LOCK_FILE, "lease", 60)  # a worker of the plan writing into the folder
+    assert worker.acquire()
+    try:  # a flock would not see the lease, and two processes would write the folder at once
+        with pytest.raises(UserError, match=f"in use by process {holder_name()}"):
+            run_experiment(load_config(path), run, log=lambda *_: None)
+    finally:
+        worker.release()
+    assert os.environ["TFGANAUG_LOCK"] == "flock"  # the plan's mode held only while the run did
+
+
 def test_a_task_refuses_what_train_refuses_up_front(tmp_path, monkeypatch):
     """`runtime.jit_compile: true` on several replicas: a task fails with train()'s message before training."""
     import contextlib

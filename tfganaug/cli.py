@@ -66,6 +66,7 @@ def _evaluate_gan(args):
     from tfganaug.files import folder_lock, write_text
     from tfganaug.layout import CONFIG_FILE, FEATURES_DIR, METRICS_FILE
     from tfganaug.serving.export import ExportedGenerator
+    from tfganaug.tasks import planned_locks
     from tfganaug.training.gan_folder import choose_gan, trained_gans
 
     target = _run_folder(args.target)
@@ -93,7 +94,7 @@ def _evaluate_gan(args):
     if not config_path.exists():
         raise UserError(f"{config_path} not found; give the run's experiment YAML with --data")
     config = load_config(config_path, args.set)
-    with folder_lock(target):  # it writes gan_metrics.json and features/ into the run
+    with planned_locks(target), folder_lock(target):  # it writes gan_metrics.json and features/ into the run
         evaluate_gans(target, data_for=RunData(config).for_seed, build=build_from_spec,
                       only=chosen.name if chosen else None, **options)
     print(f"GAN metrics written to {target / METRICS_FILE}")

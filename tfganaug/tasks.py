@@ -8,6 +8,7 @@ failed, `tasks/task-<i>.traceback.txt`. Nothing here imports TensorFlow: `tfgana
 partition tests are fast.
 """
 
+import contextlib
 import json
 import os
 import socket
@@ -26,6 +27,27 @@ SCHEDULER_IDS = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "J
                  "HOSTNAME", "RAY_JOB_ID")
 RESOURCES = ("CUDA_VISIBLE_DEVICES", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")  # what executors set
 STATES = ("done", "running", "failed", "missing")
+
+
+@contextlib.contextmanager
+def planned_locks(run_dir):
+    """Inside, this process locks as `run_dir`'s plan says (flock or a lease), whatever the environment says:
+    a serial `train` or an `evaluate-gan` into a planned folder must meet its workers' locks, and a flock
+    never sees a lease. Without a plan, nothing changes."""
+    from tfganaug.locks import LEASE_ENV, MODE_ENV
+
+    plan = Plan.load(run_dir)
+    saved = {name: os.environ.get(name) for name in (MODE_ENV, LEASE_ENV)}
+    if plan is not None:
+        plan.use_locks()
+    try:
+        yield plan
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dataclass(frozen=True)

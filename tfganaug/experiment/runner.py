@@ -33,6 +33,7 @@ from tfganaug.reporting.report import write_report
 from tfganaug.reporting.results import filter_notes, markdown_table, sweep_table, write_results
 from tfganaug.serving.export import export_generator, export_name
 from tfganaug.synthesis.controls import idle_control_note
+from tfganaug.tasks import planned_locks
 from tfganaug.training.classifier import predict_classes
 from tfganaug.training.gan_folder import load_trained_gan, stable_hash, trained_gans
 
@@ -133,7 +134,7 @@ def run_experiment(config, run_dir, log=print, verbose=None, overwrite=False):
     data = RunData(config)
     check_models(config, data.splits())  # bad data, and networks too big for it, are refused before the folder exists
     check_metric(config, data.splits().train)
-    with folder_lock(run_dir):
+    with planned_locks(run_dir), folder_lock(run_dir):
         refuse_other_config(run_dir, config, overwrite)
         return _run_groups(config, run_dir, data, log, verbose)
 
@@ -307,7 +308,7 @@ def run_sweep(config, run_dir, log=print, verbose=None, overwrite=False):
     """
     for _, point in sweep_points(config):
         make_splits(point.data)  # every point's data is checked before the first one trains
-    with folder_lock(run_dir):
+    with planned_locks(run_dir), folder_lock(run_dir):
         refuse_other_config(run_dir, config, overwrite)
         return _run_points(config, run_dir, log, verbose, overwrite)
 
