@@ -208,8 +208,25 @@ def main(argv=None):
         results[name] = {"command": command, **run(name, DATA[name], args.minutes, log, args.gans, args.grids)}
         print("\n" + table(name, results[name]), flush=True)
         if args.json:  # after each data set: a sitting that ends early keeps what it finished
-            merged = json.loads(Path(args.json).read_text()) if Path(args.json).exists() else {}
-            write_json(args.json, {**merged, **results})
+            old = json.loads(Path(args.json).read_text()) if Path(args.json).exists() else {}
+            write_json(args.json, merge(old, results))
+
+
+def merge(old, new):
+    """`new`'s data sets over `old`'s. A data set's rows of generators this sitting did not train are kept
+    when its real classifier scored the same and the budget was the same (so the rows compare), each with
+    the command that made it; otherwise the older entry goes whole."""
+    merged = dict(old)
+    for name, entry in new.items():
+        before = old.get(name, {})
+        comparable = (before.get("real_classifier_accuracy") == entry["real_classifier_accuracy"]
+                      and before.get("minutes_per_gan") == entry["minutes_per_gan"])
+        rows = {gan: {"command": entry["command"], **row} for gan, row in entry["gans"].items()}
+        if comparable:
+            kept = {gan: {"command": before["command"], **row} for gan, row in before["gans"].items() if gan not in rows}
+            rows = {**kept, **rows}
+        merged[name] = {**entry, "gans": rows}
+    return merged
 
 
 if __name__ == "__main__":
