@@ -14,11 +14,11 @@ least half the reference's, no class flagged as collapsed, each class recognisab
 
 A generator name may end in `@bf16`: the same recipe trained under Keras's mixed_bfloat16 policy (fast on
 CPUs with AMX / AVX512-BF16). Each data set's figures are merged into the --json file under its name, so
-the data sets can run in separate sittings; each row records the mean 1-minute load average seen while it
+the data sets, and a data set's generators, can run in separate sittings (`merge`); each row records the mean 1-minute load average seen while it
 trained (a wall-clock budget is only fair on an otherwise idle machine).
 
     python bench/gan_quality.py --minutes 30 --data fashion_mnist_100 \
-        --gans cgan-dcgan cgan-resnet32-ema99 cgan-resnet32-ema99@bf16 cgan-resnet-features-lite0@bf16 \
+        --gans cgan-dcgan cgan-resnet32-ema99 cgan-resnet32-ema99@bf16 cgan-resnet-features-lite0 \
         --json docs/benchmarks/gan_quality.json --grids docs/benchmarks/gan_quality
 """
 
