@@ -9,6 +9,9 @@ quickstart's 10 minutes on 2 cores (three GANs, one per seed, besides 9 classifi
 
     python bench/quickstart_gan.py --json docs/studies/quickstart_gan/candidates.json
     python bench/quickstart_gan.py --candidates mlp-wide-15 narrow-translation-ema-120
+
+A candidate's name may end in `@bf16`: trained under Keras's mixed_bfloat16 policy, as
+`runtime.mixed_precision: auto` trains on CPUs with AMX or AVX512-BF16 (bench/gan_quality.py).
 """
 
 import argparse
@@ -27,6 +30,7 @@ from tfganaug.config import GANTraining, validate  # noqa: E402
 from tfganaug.data.pipeline import gan_dataset, gan_steps  # noqa: E402
 from tfganaug.evaluation.gan_evaluation import evaluate_generators  # noqa: E402
 from tfganaug.experiment.builders import build_gan, classifier_recipe, make_splits  # noqa: E402
+from gan_quality import GANS as GAN_QUALITY, split_name  # noqa: E402  (bench/gan_quality.py)
 from timing import write_json  # noqa: E402  (bench/timing.py)
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "experiments" / "quickstart.yaml"
@@ -56,6 +60,11 @@ CANDIDATES = {
     # The quickstart's GAN since issue 21.
     "narrow-translation-ema-120": {**NARROW, **EMA, "diffaugment": ["translation"], "epochs": 120},
     "narrow-translation-ema-150": {**NARROW, **EMA, "diffaugment": ["translation"], "epochs": 150},
+    # Issue 31: the convolutional CGANs of bench/gan_quality.py for about a minute (in bfloat16: @bf16).
+    "cgan-dcgan-10": {**GAN_QUALITY["cgan-dcgan"], "epochs": 10},
+    "cgan-dcgan-20": {**GAN_QUALITY["cgan-dcgan"], "epochs": 20},
+    "cgan-resnet32-ema99-6": {**GAN_QUALITY["cgan-resnet32-ema99"], "epochs": 6},
+    "cgan-resnet32-ema99-12": {**GAN_QUALITY["cgan-resnet32-ema99"], "epochs": 12},
 }
 
 
@@ -68,7 +77,9 @@ def measure(candidates, log=print):
     cache = Path(tempfile.mkdtemp(prefix="quickstart_gan_"))
     results = {}
     for name in candidates:
-        gan = GANTraining(**CANDIDATES[name])
+        candidate, policy = split_name(name)
+        gan = GANTraining(**CANDIDATES[candidate])
+        keras.mixed_precision.set_global_policy(policy)
         keras.utils.set_random_seed(0)
         model = build_gan(gan, splits.train.image_shape, splits.train.num_classes, 0)
         batch = gan.batch_size * gan.d_steps
@@ -76,6 +87,7 @@ def measure(candidates, log=print):
         started = time.perf_counter()
         model.fit(data, epochs=gan.epochs, steps_per_epoch=gan_steps(len(splits.train), batch), verbose=0)
         seconds = time.perf_counter() - started
+        keras.mixed_precision.set_global_policy("float32")  # the real classifier of the metrics, as before
         m = evaluate_generators([(name, model, {})], splits=splits, recipe=recipe, cache_dir=cache,
                                 log=lambda line: None)[name]
         results[name] = {"seconds": round(seconds), **{k: m["overall"][k] for k in ("fid", "precision", "recall")},
@@ -92,9 +104,14 @@ def table_row(name, r):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), metavar="CANDIDATE[@bf16]",
+                        help=f"of {', '.join(CANDIDATES)}")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
+    unknown = [c for c in args.candidates if split_name(c)[0] not in CANDIDATES or c.partition("@")[2] not in ("", "bf16")]
+    if unknown:
+        parser.error(f"unknown candidate(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATES)}, "
+                     "optionally with @bf16")
     results = measure(args.candidates, log=lambda line: print(line, flush=True))
     real = next(iter(results.values()))["real_accuracy"]
     print(f"\nreal-trained classifier: {100 * real:.1f}% test accuracy (chance 10%)\n\n"
