@@ -135,6 +135,11 @@ def split_name(name):
     return recipe, "mixed_bfloat16" if precision == "bf16" else "float32"
 
 
+def unknown_names(names, known):
+    """The entries of `names` that are not a name of `known`, optionally with "@bf16"."""
+    return [n for n in names if split_name(n)[0] not in known or n.partition("@")[2] not in ("", "bf16")]
+
+
 def save_grid(name, gan_name, model, class_names, folder, per_class=8):
     """A PNG of `per_class` images of each class from `model`: FOLDER/NAME_GAN.png."""
     labels = np.repeat(np.arange(len(class_names)), per_class)
@@ -198,7 +203,7 @@ def main(argv=None):
     parser.add_argument("--json", help="also write the figures to this file (merged by data set)")
     parser.add_argument("--grids", help="save each generator's sample grid in this folder")
     args = parser.parse_args(argv)
-    unknown = [g for g in args.gans if split_name(g)[0] not in GANS or g.partition("@")[2] not in ("", "bf16")]
+    unknown = unknown_names(args.gans, GANS)
     if unknown:
         parser.error(f"unknown generator(s) {', '.join(unknown)}; choose from {', '.join(GANS)}, optionally with @bf16")
     log = lambda line: print(line, flush=True)  # noqa: E731

@@ -30,7 +30,7 @@ from tfganaug.config import GANTraining, validate  # noqa: E402
 from tfganaug.data.pipeline import gan_dataset, gan_steps  # noqa: E402
 from tfganaug.evaluation.gan_evaluation import evaluate_generators  # noqa: E402
 from tfganaug.experiment.builders import build_gan, classifier_recipe, make_splits  # noqa: E402
-from gan_quality import GANS as GAN_QUALITY, split_name  # noqa: E402  (bench/gan_quality.py)
+from gan_quality import GANS as GAN_QUALITY, split_name, unknown_names  # noqa: E402  (bench/gan_quality.py)
 from timing import write_json  # noqa: E402  (bench/timing.py)
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "experiments" / "quickstart.yaml"
@@ -87,7 +87,7 @@ def measure(candidates, log=print):
         started = time.perf_counter()
         model.fit(data, epochs=gan.epochs, steps_per_epoch=gan_steps(len(splits.train), batch), verbose=0)
         seconds = time.perf_counter() - started
-        keras.mixed_precision.set_global_policy("float32")  # the real classifier of the metrics, as before
+        keras.mixed_precision.set_global_policy("float32")  # the metrics' real classifier: float32, as in candidates.json
         m = evaluate_generators([(name, model, {})], splits=splits, recipe=recipe, cache_dir=cache,
                                 log=lambda line: None)[name]
         results[name] = {"seconds": round(seconds), **{k: m["overall"][k] for k in ("fid", "precision", "recall")},
@@ -108,7 +108,7 @@ def main(argv=None):
                         help=f"of {', '.join(CANDIDATES)}")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
-    unknown = [c for c in args.candidates if split_name(c)[0] not in CANDIDATES or c.partition("@")[2] not in ("", "bf16")]
+    unknown = unknown_names(args.candidates, CANDIDATES)
     if unknown:
         parser.error(f"unknown candidate(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATES)}, "
                      "optionally with @bf16")
