@@ -97,9 +97,10 @@ def test_auto_precision_reads_the_cpu_flags(tmp_path, monkeypatch):
     plain.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
     assert cpu_has_bfloat16(with_amx) and not cpu_has_bfloat16(plain) and not cpu_has_bfloat16(tmp_path / "none")
     monkeypatch.setattr(distribute, "cpu_has_bfloat16", lambda: True)
-    assert precision_policy("auto") == ("mixed_bfloat16" if distribute.AUTO_BFLOAT16 else "float32")
-    monkeypatch.setattr(distribute, "AUTO_BFLOAT16", True)
     assert precision_policy("auto") == "mixed_bfloat16"
+    monkeypatch.setattr(distribute, "AUTO_BFLOAT16", False)
+    assert precision_policy("auto") == "float32"
+    monkeypatch.setattr(distribute, "AUTO_BFLOAT16", True)
     monkeypatch.setattr(distribute, "cpu_has_bfloat16", lambda: False)
     assert precision_policy("auto") == "float32"
     assert precision_policy("off") == "float32" and precision_policy("mixed_float16") == "mixed_float16"

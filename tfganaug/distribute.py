@@ -29,11 +29,10 @@ STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
 # /proc/cpuinfo flags of CPUs whose oneDNN kernels run bfloat16 matmuls and convolutions natively
 # (Intel Sapphire Rapids and later, AMD Zen 4): 2-3x float32's speed on them.
 BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
-# Whether `runtime.mixed_precision: auto` trains in mixed_bfloat16 on such CPUs. Both data sets of
-# bench/gan_quality.py show the residual CGAN in bfloat16 about as good as in float32 for the same 30 minutes
-# (docs/studies/gan_quality/README.md); still False because turning it on moves the quickstart's published
-# numbers and needs float32 pinned in the tests that compare results bit for bit (ROADMAP.md).
-AUTO_BFLOAT16 = False
+# Whether `runtime.mixed_precision: auto` trains in mixed_bfloat16 on such CPUs: on for both data sets of
+# bench/gan_quality.py, where the residual CGAN in bfloat16 took 1.65-1.92x float32's generator steps in
+# the same 30 minutes for about as good images (docs/studies/gan_quality/README.md).
+AUTO_BFLOAT16 = True
 
 
 def cpu_has_bfloat16(cpuinfo="/proc/cpuinfo"):
@@ -48,7 +47,7 @@ def cpu_has_bfloat16(cpuinfo="/proc/cpuinfo"):
 
 def precision_policy(setting):
     """The Keras dtype policy of `runtime.mixed_precision`: "off" is float32; "auto" is mixed_bfloat16 on
-    a CPU-only machine whose CPU has bfloat16 arithmetic when `AUTO_BFLOAT16` is on, float32 otherwise."""
+    a CPU-only machine whose CPU has bfloat16 arithmetic (`AUTO_BFLOAT16`), float32 otherwise."""
     if setting == "auto":
         cpu_only = not tf.config.list_physical_devices("GPU") and not tf.config.list_physical_devices("TPU")
         return "mixed_bfloat16" if AUTO_BFLOAT16 and cpu_only and cpu_has_bfloat16() else "float32"

@@ -133,7 +133,7 @@ class RuntimeConfig(Strict):
     mixed_precision: Literal["auto", "off", "mixed_float16", "mixed_bfloat16"] = Field(
         "auto", description="mixed_float16 on GPUs (with loss scaling); mixed_bfloat16 on TPUs and on CPUs with AMX or "
                             "AVX512-BF16 (/proc/cpuinfo flags amx_bf16, avx512_bf16), slower on other CPUs; auto: "
-                            "float32 (see tfganaug.distribute.AUTO_BFLOAT16); off: float32")
+                            "mixed_bfloat16 on a CPU-only machine with such a CPU, else float32; off: float32")
     backup_seconds: float = Field(
         30, ge=0, description="GAN and CycleGAN training back up at the end of the first epoch that ends this long "
                               "after the last backup, so a kill loses at most this much training plus the epoch in "
