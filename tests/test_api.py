@@ -87,6 +87,19 @@ def test_a_generator_from_a_run_and_from_its_export_make_the_asked_classes(runs,
         assert np.abs(same - images).max() <= 1  # the same generator and noise, up to rounding
 
 
+def test_a_non_chief_worker_gets_the_results_it_wrote_not_the_chiefs(tmp_path, npz_file, monkeypatch):
+    """On a multi-worker run, worker 1 writes `worker-1/` and can finish before the chief has written
+    the run folder: `run` returns worker 1's results, never reads the chief's half-made folder."""
+    import tfganaug.experiment.runner as runner
+
+    monkeypatch.setattr(runner, "worker_folder", lambda run_dir, strategy=None: run_dir / "worker-1")
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(tiny_config(npz_file, groups=["baseline"])))
+    results = tfganaug.Experiment.from_yaml(path).run(out=tmp_path / "run", log=lambda *_: None)
+    assert results.run_dir == tmp_path / "run" / "worker-1" and results.results_json.exists()
+    assert not (tmp_path / "run" / "results.json").exists() and [r["group"] for r in results.records] == ["baseline"]
+
+
 def test_overrides_follow_the_rules_of_set(tmp_path, npz_file):
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(tiny_config(npz_file, groups=["baseline", "duplicate"])))

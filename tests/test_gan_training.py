@@ -313,7 +313,9 @@ def test_a_run_killed_during_gan_training_resumes_with_the_same_command(tmp_path
     (tmp_path / "k.yaml").write_text(yaml.safe_dump(raw))
     command = [sys.executable, "-m", "tfganaug.cli", "train", str(tmp_path / "k.yaml"), "--out", str(tmp_path / "run")]
     # SIGINT reset to its default in the child: started from a background process (CI), it would inherit it ignored.
-    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    # Its output goes to a file (a pipe nobody reads could fill and block it), shown if the test fails.
+    output = (tmp_path / "first.log").open("w")
+    first = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 240
     while time.time() < deadline and first.poll() is None:
@@ -326,7 +328,9 @@ def test_a_run_killed_during_gan_training_resumes_with_the_same_command(tmp_path
         time.sleep(0.05)
     assert first.poll() is None, "the GAN finished before it could be killed: make it slower"
     first.send_signal(getattr(signal, stop))
-    assert first.wait(timeout=120) == (130 if stop == "SIGINT" else -signal.SIGKILL)
+    stopped = first.wait(timeout=120)
+    output.close()
+    assert stopped == (130 if stop == "SIGINT" else -signal.SIGKILL), (tmp_path / "first.log").read_text()[-3000:]
     killed_at = json.loads(backups[0].read_text())["epoch"]
     assert 2 <= killed_at < epochs
 

@@ -141,7 +141,8 @@ class Experiment:
             log: where the run's lines go (`print`; a no-op function to stay silent).
 
         Returns:
-            `Results` of the run folder.
+            `Results` of the run folder (on a multi-worker run's non-chief workers: of their
+            `worker-<i>/` copy, since the chief's folder may not be finished yet).
         """
         if not verbose:
             import_tensorflow_quietly()
@@ -150,8 +151,8 @@ class Experiment:
 
         run_dir = Path(out) if out else self.config.output.root / self.config.name
         with self.naming_errors(), tracking(self.config), _tensorflow_warnings(shown=bool(verbose)):
-            train(self.config, run_dir, log=log, verbose=verbose, overwrite=overwrite)
-        return Results(run_dir)
+            written = train(self.config, run_dir, log=log, verbose=verbose, overwrite=overwrite)
+        return Results(written)
 
 
 @contextlib.contextmanager

@@ -109,7 +109,9 @@ def check_runtime(config, strategy):
 
 
 def train(config, run_dir, log=print, verbose=None, overwrite=False):
-    """Run the experiment, or its sweep, into `run_dir` on the devices and precision of `config.runtime`.
+    """Run the experiment, or its sweep, into `run_dir` on the devices and precision of `config.runtime`;
+    return the folder this process wrote: `run_dir`, or `run_dir/worker-<i>` on a multi-worker run's
+    non-chief workers (which may finish before the chief has written `run_dir`).
 
     Batch sizes in the config are global: with N replicas each gets 1/N of every
     batch. The runtime is not part of the run keys: finished runs are reused when
@@ -119,8 +121,9 @@ def train(config, run_dir, log=print, verbose=None, overwrite=False):
         check_runtime(config, strategy)
         if strategy.num_replicas_in_sync > 1:
             log(f"training on {describe_strategy(strategy)}; batch sizes are global")
-        return (run_sweep if config.sweep else run_experiment)(config, worker_folder(run_dir, strategy), log, verbose,
-                                                                overwrite)
+        folder = worker_folder(run_dir, strategy)
+        (run_sweep if config.sweep else run_experiment)(config, folder, log, verbose, overwrite)
+        return folder
 
 
 def run_experiment(config, run_dir, log=print, verbose=None, overwrite=False):
