@@ -104,3 +104,29 @@ def test_auto_precision_reads_the_cpu_flags(tmp_path, monkeypatch):
     monkeypatch.setattr(distribute, "cpu_has_bfloat16", lambda: False)
     assert precision_policy("auto") == "float32"
     assert precision_policy("off") == "float32" and precision_policy("mixed_float16") == "mixed_float16"
+
+
+def test_a_run_records_the_precision_each_model_trained_in(tmp_path, npz_file):
+    """results.json's runs and gan.json name the precision they trained in; a rerun in another precision
+    reuses them (the runtime is not part of the run keys) and keeps naming the one they trained in."""
+    import json
+
+    import yaml
+
+    from tests.conftest import tiny_config
+    from tfganaug.cli import main
+
+    gan = {"model": "acgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 1, "batch_size": 6,
+           "sample_every": 0}
+    raw = tiny_config(npz_file, groups=[{"type": "gan", "gan": gan}], output={"gan_metrics": False},
+                      runtime={"mixed_precision": "mixed_bfloat16"})
+    path, run = tmp_path / "exp.yaml", tmp_path / "run"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(path), "--out", str(run)]) == 0
+    path.write_text(yaml.safe_dump({**raw, "groups": ["baseline", *raw["groups"]], "runtime": {"mixed_precision": "off"}}))
+    assert main(["train", str(path), "--out", str(run), "--overwrite"]) == 0  # a group more: another config
+    precision = {r["group"]: r["precision"] for r in json.loads((run / "results.json").read_text())["runs"]}
+    assert precision == {"baseline": "float32", "acgan-pseudo_label": "mixed_bfloat16"}
+    (spec,) = run.glob("gans/acgan-*/gan.json")
+    assert json.loads(spec.read_text())["precision"] == "mixed_bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"  # the run put the policy back

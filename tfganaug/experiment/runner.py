@@ -66,8 +66,11 @@ def run_one(config, group, seed, splits, models=None, verbose=2, log_dir=None):
     metrics = classification_metrics(splits.test.labels, predictions, splits.test.class_names)
     # Per test image, so that groups can be compared image by image (the paired bootstrap).
     per_image = {"test_labels": splits.test.labels.tolist(), "test_predictions": predictions.tolist()}
+    # The precision is recorded because `runtime.mixed_precision: auto` depends on the machine (and a
+    # finished run is reused when only the runtime changes).
     return {"group": group.label, "type": group.type, "seed": seed, "train_size": int(plan.size),
-            "seconds": round(time.time() - started, 1), **metrics, "history": history, **extra, **per_image}
+            "seconds": round(time.time() - started, 1), "precision": keras.mixed_precision.global_policy().name,
+            **metrics, "history": history, **extra, **per_image}
 
 
 def _val_accuracy(model, val, num_classes):

@@ -108,7 +108,9 @@ def train_gan(model, dataset, *, epochs, folder, spec, seed, class_names=None, s
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    write_text(folder / SPEC_FILE, json.dumps(spec, indent=1))
+    # The precision it trains in, recorded because `runtime.mixed_precision: auto` depends on the machine.
+    write_text(folder / SPEC_FILE, json.dumps({**spec, "precision": keras.mixed_precision.global_policy().name},
+                                              indent=1))
     backup = folder / "backup"
     backed_up_epochs(folder)  # repairs a backup whose metadata a kill cut short
     backup_callback = SafeBackupAndRestore(backup, every_seconds=backup_seconds,
