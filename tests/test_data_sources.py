@@ -46,6 +46,28 @@ def test_fashion_mnist_missing_says_what_to_install(tmp_path, monkeypatch):
         fashion_mnist.load_fashion_mnist(allow_download=True)
 
 
+def test_fashion_mnist_is_never_downloaded_unless_the_config_asks(tmp_path, monkeypatch):
+    from tfganaug.config import validate
+    from tfganaug.experiment.builders import load_source
+
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "none")
+    monkeypatch.setattr(fashion_mnist, "KERAS_CACHE_DIR", tmp_path / "none2")
+    asked = []
+
+    def no_network():
+        asked.append(True)
+        raise DataError("no network here")
+
+    monkeypatch.setattr(fashion_mnist, "_download", no_network)
+    with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist.*data.download: true"):
+        load_source(validate({"name": "x", "data": {"source": "fashion_mnist"}, "groups": ["baseline"]}).data)
+    assert not asked  # the default reaches no network
+    with pytest.raises(DataError):
+        load_source(validate({"name": "x", "data": {"source": "fashion_mnist", "download": True},
+                              "groups": ["baseline"]}).data)
+    assert asked  # asked for: the download is tried
+
+
 def _write_idx(path, array):
     header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
     with gzip.open(path, "wb") as f:

@@ -24,7 +24,8 @@ class DataConfig(Strict):
     source: str = Field("animal_mnist", description="animal_mnist | fashion_mnist | folder | npz | tfds:<name>")
     path: Optional[Path] = Field(None, description="folder or .npz file (folder and npz sources)")
     data_dir: Optional[Path] = Field(None, description="TFDS data folder (tfds sources)")
-    download: bool = Field(True, description="allow downloads where the network exists (tfds, fashion_mnist)")
+    download: bool = Field(False, description="fetch the data set from the network when it is not on this machine "
+                           "(tfds, fashion_mnist); off by default: no run waits on a network it lacks")
     image_key: str = "image"
     label_key: str = "label"
     attributes: Optional[list[str]] = Field(None, description="boolean attributes that make 2^n classes (celeb_a)")
@@ -43,6 +44,11 @@ class DataConfig(Strict):
     resplit_per_seed: bool = Field(
         False, description="draw a new split (train, val, test) for every run seed, so the split's luck is in the "
                            "intervals; default: one split (data.seed) for every seed")
+
+    def key_dump(self):
+        """As `Strict.key_dump`, with `download` hashed as true whatever it is: it says where the files may
+        come from, never which images; true was its default when run keys and GAN folders were first made."""
+        return {**super().key_dump(), "download": True}
 
     def for_seed(self, run_seed):
         """The data settings of one run seed: these, or with `resplit_per_seed` a split seed of its own."""

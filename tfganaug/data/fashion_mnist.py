@@ -2,7 +2,7 @@
 
 Looked for, in order: the Debian package `dataset-fashion-mnist`
 (/usr/share/datasets/fashion-mnist), the Keras cache (~/.keras/datasets/fashion-mnist),
-and, only where the network exists, a download through `keras.datasets`.
+and, only with `data.download: true`, a download through `keras.datasets`.
 """
 
 import gzip
@@ -53,9 +53,8 @@ def read_idx(path):
 
 
 def _download():
-    # Last resort only: reached when neither the Debian package nor the Keras cache has
-    # the files and `data.download` is true. The default run (Animal-MNIST) and the
-    # tests never get here (the test command installs the Debian package).
+    # Last resort only: reached when neither the Debian package nor the Keras cache has the files and
+    # `data.download` is true (it is false by default). The tests never get here.
     import keras
 
     try:
@@ -64,7 +63,7 @@ def _download():
         raise DataError(f"data source 'fashion_mnist': files not found and the download failed ({exc}); install them with `{INSTALL_HINT}`") from exc
 
 
-def load_fashion_mnist(search_dirs=None, allow_download=True):
+def load_fashion_mnist(search_dirs=None, allow_download=False):
     """Load Fashion-MNIST as a `SourceData` (its own train split is the pool, its test split the test set).
 
     Args:
@@ -79,7 +78,8 @@ def load_fashion_mnist(search_dirs=None, allow_download=True):
         (x_train, y_train), (x_test, y_test) = _download()
     else:
         searched = ", ".join(str(d) for d in (search_dirs or (DEBIAN_DIR, KERAS_CACHE_DIR)))
-        raise DataError(f"data source 'fashion_mnist': files not found in {searched}; install them with `{INSTALL_HINT}`")
+        raise DataError(f"data source 'fashion_mnist': files not found in {searched}; install them with `{INSTALL_HINT}`, "
+                        "or set data.download: true where the network exists")
     return SourceData(
         pool=ImageSet(x_train[..., None], y_train.astype(np.int64), CLASS_NAMES),
         test=ImageSet(x_test[..., None], y_test.astype(np.int64), CLASS_NAMES),

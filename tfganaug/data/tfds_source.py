@@ -28,8 +28,8 @@ def _load_split(name, split, data_dir, download):
             raise DataError(f"data source 'tfds:{name}' cannot be loaded: {exc}") from exc
         if not builder.is_prepared():
             raise DataError(f"data source 'tfds:{name}' is not prepared in {builder.data_dir} and is not downloaded "
-                            f"here (--dry-run, or data.download: false). Run the same command without --dry-run "
-                            f"where the network exists, or {PREPARE_HINT.format(name=name)}")
+                            f"here (--dry-run, or data.download: false, the default). Set data.download: true and run "
+                            f"without --dry-run where the network exists, or {PREPARE_HINT.format(name=name)}")
     try:
         return tfds.load(name, split=split, data_dir=data_dir, download=download, with_info=True)
     except Exception as exc:  # tfds raises many types (not found, network, bad split): all are user-fixable
