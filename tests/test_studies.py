@@ -93,7 +93,8 @@ def _tiny_tfds_study(path, tmp_path, num_examples, per_class, capsys):
             # the loading path and the translation groups are under test here; MobileNetV2 is in test_classifiers
             "--set", "classifier.model=small_cnn", "--set", "classifier.input_size=null", "--set", "classifier.filters=[4]",
             "--set", "classifier.dense_units=8", "--set", "classifier.epochs=1", "--set", "classifier.batch_size=16",
-            *_cyclegan_overrides(path)]
+            # mock_data replaces tfds.load, not the builder's is_prepared(): through load, as a download would
+            "--set", "data.download=true", *_cyclegan_overrides(path)]
     with tfds.testing.mock_data(num_examples=num_examples):
         assert main(argv) == 0
     printed = capsys.readouterr().out
