@@ -1,13 +1,15 @@
 """The same GAN training step through Keras `fit` and through a plain `tf.function` of its `train_step`,
 each in fresh processes: does `fit` itself cost anything, and is the cost the same in every process?
 
-bench/gan_step.py times its "full" variants through `fit` and found the dcgan float32 step at 0.46x its
-bare work, with "no EMA" and "no LeCam" 1.5-1.6x faster. Here one model is stepped through `fit` and
+bench/gan_step.py once timed its "full" variants through `fit` on a dataset with tf.data's autotuning on
+and found the dcgan float32 step at 0.46x its bare work, with "no EMA" and "no LeCam" 1.5-1.6x faster.
+Here one model is stepped through `fit` on the batches a run feeds it (`prefetched`: autotuning off) and
 another, identical one (same settings and seed) through `tf.function(gan.train_step)` on the same batch,
-round-robin, in each of `--processes` fresh Python processes (three more through `fit`: with a callback
+round-robin, in each of `--processes` fresh Python processes; four more through `fit`: with a callback
 that keeps Keras's batch-end calls in the training thread, as a tfganaug run's BackupAndRestore does;
-8 steps per call of Keras's train function; XLA): the step's milliseconds, and the process's
-CPU seconds per wall second while each runs (2.0: both cores busy).
+8 steps per call of Keras's train function; XLA; and the same batches with tf.data's autotuning left on
+(tf.data's default). Reported: the step's milliseconds, and the process's CPU seconds per wall second
+while each runs (2.0: both cores busy).
 
     nice python bench/fit_step.py --json docs/benchmarks/fit_step.json       # dcgan, float32, 8 processes
     nice python bench/fit_step.py --pair resnet --policy mixed_bfloat16
@@ -32,13 +34,15 @@ def one_process(pair, policy, batch, steps, rounds):
     import tensorflow as tf
 
     from gan_step import PAIRS, full_gan, under_policy  # noqa: E402  (bench/gan_step.py)
+    from tfganaug.data.pipeline import prefetched
 
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, (batch, 28, 28, 1)).astype("float32")
     labels = (np.arange(batch) % 10).astype("int32")
-    data = tf.data.Dataset.from_tensors((images, labels)).repeat(steps).cache()
-    through_fit, synced, several, xla, direct = (under_policy(policy, lambda: full_gan(PAIRS[pair], batch))
-                                                 for _ in range(5))
+    autotuned = tf.data.Dataset.from_tensors((images, labels)).repeat(steps).cache()  # tf.data's defaults
+    data = prefetched(autotuned)  # as a run feeds its GAN: autotuning off
+    through_fit, synced, several, xla, tuned, direct = (
+        under_policy(policy, lambda: full_gan(PAIRS[pair], batch)) for _ in range(6))
 
     class BatchEnd(keras.callbacks.Callback):
         """Overrides `on_train_batch_end`, as BackupAndRestore does in a tfganaug run: Keras then calls
@@ -61,7 +65,8 @@ def one_process(pair, policy, batch, steps, rounds):
             "fit, batch-end callbacks in the training thread": lambda: synced.fit(data, epochs=1, verbose=0,
                                                                                     callbacks=[BatchEnd()]),
             "fit, steps_per_execution 8": lambda: several.fit(data, epochs=1, verbose=0),
-            "fit, XLA": lambda: xla.fit(data, epochs=1, verbose=0), "tf.function": plain}
+            "fit, XLA": lambda: xla.fit(data, epochs=1, verbose=0),
+            "fit, tf.data autotuning on": lambda: tuned.fit(autotuned, epochs=1, verbose=0), "tf.function": plain}
     for run in runs.values():
         run()  # traces
     wall, cpu = {name: [] for name in runs}, {name: [] for name in runs}

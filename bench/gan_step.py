@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfganaug.config import GANTraining  # noqa: E402
+from tfganaug.data.pipeline import prefetched  # noqa: E402
 from tfganaug.distribute import cpu_has_bfloat16  # noqa: E402
 from tfganaug.experiment.builders import build_gan  # noqa: E402
 from tfganaug.networks.spectral_norm import SNConv2D, SNDense, SNEmbedding  # noqa: E402
@@ -111,7 +112,9 @@ def runs_for(name, settings, policy, batch, steps, toggles):
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, (batch,) + SHAPE).astype("float32")
     labels = (np.arange(batch) % K).astype("int32")
-    data = tf.data.Dataset.from_tensors((images, labels)).repeat(steps).cache()
+    # Fed as a run feeds its GAN (`prefetched`: tf.data's autotuning off); with autotuning on, some fits
+    # wait on tf.data for whole seconds (bench/fit_step.py).
+    data = prefetched(tf.data.Dataset.from_tensors((images, labels)).repeat(steps).cache())
     runs = {}
 
     def through_fit(model):
