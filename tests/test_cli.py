@@ -270,3 +270,16 @@ def test_a_run_says_when_its_gan_metrics_mean_nothing_and_a_control_does_nothing
     assert results["verdict"].endswith("its GAN's metrics mean nothing: the classifier trained on the real images, "
                                        "which they are read in, is at chance.")
     assert idle in (tmp_path / "run" / "results.md").read_text()
+
+
+def test_ctrl_c_while_tensorflow_loads_ends_like_any_ctrl_c(monkeypatch, capsys):
+    def interrupted_import():
+        raise KeyboardInterrupt  # Ctrl-C in the seconds TensorFlow takes to import
+
+    monkeypatch.setattr("tfganaug.cli.quiet_tensorflow", interrupted_import)
+    try:
+        code = main(["train", "experiments/quickstart.yaml"])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C while TensorFlow loads escaped main() as a traceback")
+    assert code == 130
+    assert "interrupted; finished runs are kept" in capsys.readouterr().err

@@ -251,11 +251,12 @@ def main(argv=None):
     # TensorFlow's C++ logging, read when it is imported: errors only with -v (warnings are many and
     # harmless), else none; its start-up lines ignore the setting (see `tfganaug.console`).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if args.verbose else "3")
-    if not args.verbose and getattr(args, "needs_tensorflow", True):  # `status` reads files only
-        quiet_tensorflow()
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _stop) if in_main_thread else None
     try:
+        # Inside the try: importing TensorFlow takes seconds, and Ctrl-C then must end as any other does.
+        if not args.verbose and getattr(args, "needs_tensorflow", True):  # `status` reads files only
+            quiet_tensorflow()
         return args.func(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
