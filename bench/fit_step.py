@@ -8,8 +8,9 @@ another, identical one (same settings and seed) through `tf.function(gan.train_s
 round-robin, in each of `--processes` fresh Python processes; four more through `fit`: with a callback
 that keeps Keras's batch-end calls in the training thread, as a tfganaug run's BackupAndRestore does;
 8 steps per call of Keras's train function; XLA; and the same batches with tf.data's autotuning left on
-(tf.data's default). Reported: the step's milliseconds, and the process's CPU seconds per wall second
-while each runs (2.0: both cores busy).
+(tf.data's default). Reported: the step's milliseconds, the process's CPU seconds per wall second
+while each runs (2.0: both cores busy), and for `fit` the milliseconds from the epoch's end
+(`on_epoch_end`) to `fit` returning.
 
     nice python bench/fit_step.py --json docs/benchmarks/fit_step.json       # dcgan, float32, 8 processes
     nice python bench/fit_step.py --pair resnet --policy mixed_bfloat16
@@ -51,6 +52,12 @@ def one_process(pair, policy, batch, steps, rounds):
         def on_train_batch_end(self, batch, logs=None):
             pass
 
+    class EpochEnd(keras.callbacks.Callback):
+        """Notes when the epoch ended (a hook Keras calls in the training thread whatever the callbacks)."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.at = time.perf_counter()
+
     several.steps_per_execution = 8  # Keras runs 8 steps per call of its train function (a tf.while_loop)
     xla.jit_compile = True  # Keras's "auto" leaves XLA off on CPU
     step = tf.function(direct.train_step)
@@ -61,24 +68,32 @@ def one_process(pair, policy, batch, steps, rounds):
             logs = step(batch_tensors)
         float(next(iter(logs.values())))  # wait for the last step
 
-    runs = {"fit": lambda: through_fit.fit(data, epochs=1, verbose=0),
+    ended = EpochEnd()
+    runs = {"fit": lambda: through_fit.fit(data, epochs=1, verbose=0, callbacks=[ended]),
             "fit, batch-end callbacks in the training thread": lambda: synced.fit(data, epochs=1, verbose=0,
-                                                                                    callbacks=[BatchEnd()]),
-            "fit, steps_per_execution 8": lambda: several.fit(data, epochs=1, verbose=0),
-            "fit, XLA": lambda: xla.fit(data, epochs=1, verbose=0),
-            "fit, tf.data autotuning on": lambda: tuned.fit(autotuned, epochs=1, verbose=0), "tf.function": plain}
+                                                                                    callbacks=[BatchEnd(), ended]),
+            "fit, steps_per_execution 8": lambda: several.fit(data, epochs=1, verbose=0, callbacks=[ended]),
+            "fit, XLA": lambda: xla.fit(data, epochs=1, verbose=0, callbacks=[ended]),
+            "fit, tf.data autotuning on": lambda: tuned.fit(autotuned, epochs=1, verbose=0, callbacks=[ended]),
+            "tf.function": plain}
     for run in runs.values():
         run()  # traces
-    wall, cpu = {name: [] for name in runs}, {name: [] for name in runs}
+    wall, cpu, tail = ({name: [] for name in runs} for _ in range(3))
     for _ in range(rounds):
         for name, run in runs.items():
             used, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            ended.at = None
             run()
-            seconds, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF)
+            finished = time.perf_counter()
+            seconds, after = finished - started, resource.getrusage(resource.RUSAGE_SELF)
+            if ended.at is not None:
+                tail[name].append(finished - ended.at)
             wall[name].append(seconds)
             cpu[name].append((after.ru_utime - used.ru_utime + after.ru_stime - used.ru_stime) / seconds)
     return {name: {"ms": round(1000 * statistics.median(wall[name]) / steps, 1),
-                   "cpu_per_wall": round(statistics.median(cpu[name]), 2)} for name in runs}
+                   "cpu_per_wall": round(statistics.median(cpu[name]), 2),
+                   **({"ms_after_epoch_end": round(1000 * statistics.median(tail[name]))} if tail[name] else {})}
+            for name in runs}
 
 
 def main():
@@ -107,6 +122,8 @@ def main():
         if path != "tf.function":
             result[f"{path}: ms / tf.function ms, per process"] = [
                 round(row[path]["ms"] / row["tf.function"]["ms"], 2) for row in rows]
+            result[f"{path}: ms from the epoch's end to fit's return, per process"] = [
+                row[path]["ms_after_epoch_end"] for row in rows]
         result[f"{path}: median ms"] = round(statistics.median(row[path]["ms"] for row in rows), 1)
     del result["settings"]["child"], result["settings"]["json"]
     print(json.dumps({k: v for k, v in result.items() if k not in ("settings", "processes")}, indent=1))

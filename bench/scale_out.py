@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tfganaug.tasks import Plan  # noqa: E402
+from tfganaug.sharing.tasks import Plan  # noqa: E402
 from timing import write_json  # noqa: E402  (bench/timing.py)
 
 

@@ -16,7 +16,7 @@ import yaml
 from tests.conftest import tiny_config, write_npz
 from tfganaug.cli import main
 from tfganaug.distribute import intra_op_threads
-from tfganaug.tasks import Plan
+from tfganaug.sharing.tasks import Plan
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).parent.parent
@@ -210,7 +210,7 @@ def test_a_plan_with_another_thread_count_gives_other_numbers(serial, tmp_path):
 
 def test_tasks_as_submitit_jobs_then_report_give_the_serial_results(serial, tmp_path):
     submitit = pytest.importorskip("submitit", reason="the slurm extra: pip install 'tfganaug[slurm]'")
-    from tfganaug.executors import submit_tasks
+    from tfganaug.sharing.executors import submit_tasks
 
     config, serial_run = serial
     run = tmp_path / "run"
@@ -242,7 +242,7 @@ def test_a_sweep_run_as_a_shard_then_reported_gives_the_serial_sweep(tmp_path, n
 
 def test_tasks_as_ray_tasks_then_report_give_the_serial_results(serial, tmp_path):
     ray = pytest.importorskip("ray", reason="the ray extra: pip install 'tfganaug[ray]'")
-    from tfganaug.executors import run_ray
+    from tfganaug.sharing.executors import run_ray
 
     config, serial_run = serial
     run = tmp_path / "run"

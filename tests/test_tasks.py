@@ -14,8 +14,8 @@ import pytest
 
 from tfganaug.config import load_config
 from tfganaug.errors import UserError
-from tfganaug.locks import FileLock
-from tfganaug.tasks import (Plan, Task, assign_shards, describe_status, index_ranges, make_tasks, parse_shard,
+from tfganaug.sharing.locks import FileLock
+from tfganaug.sharing.tasks import (Plan, Task, assign_shards, describe_status, index_ranges, make_tasks, parse_shard,
                             point_configs, shared_models)
 
 EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.yaml"))
@@ -152,7 +152,7 @@ def test_a_lock_has_one_holder_named_host_pid_and_its_file_outlives_a_flock_rele
 
 
 def _holder_process(path, mode):
-    code = (f"import sys, time; from tfganaug.locks import FileLock; lock = FileLock({str(path)!r}, {mode!r}, 1); "
+    code = (f"import sys, time; from tfganaug.sharing.locks import FileLock; lock = FileLock({str(path)!r}, {mode!r}, 1); "
             "assert lock.acquire(); print('held', flush=True); time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
@@ -193,7 +193,7 @@ def test_a_lease_taken_over_is_not_deleted_by_its_old_holder(tmp_path):
 
 
 def test_local_executor_slots_get_a_gpu_each_and_a_share_of_the_cores():
-    from tfganaug.executors import slot_environments
+    from tfganaug.sharing.executors import slot_environments
 
     two = slot_environments("0,1", cores=8)
     assert [s["CUDA_VISIBLE_DEVICES"] for s in two] == ["0", "1"]
@@ -257,7 +257,7 @@ def test_status_worker_and_report_of_an_unplanned_folder_say_what_to_do(tmp_path
 def test_on_slurm_the_gather_is_a_job_that_waits_for_the_task_array(tmp_path):
     import contextlib
 
-    from tfganaug.executors import gather_job, run_task_job, submit_tasks
+    from tfganaug.sharing.executors import gather_job, run_task_job, submit_tasks
 
     class FakeSlurm:  # submitit's AutoExecutor API, recording instead of calling sbatch
         cluster = "slurm"
@@ -344,7 +344,7 @@ def test_a_serial_train_into_a_planned_folder_meets_the_plans_lease_not_the_envi
     from tfganaug.experiment import work
     from tfganaug.experiment.runner import run_experiment
     from tfganaug.files import LOCK_FILE
-    from tfganaug.locks import holder_name
+    from tfganaug.sharing.locks import holder_name
 
     monkeypatch.setenv("TFGANAUG_LOCK", "flock")
     path, run = tmp_path / "tiny.yaml", tmp_path / "run"

@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from tfganaug.cli_tasks import (add_task_commands, add_train_options, non_negative, positive, train_shard,
+from tfganaug.sharing.commands import (add_task_commands, add_train_options, non_negative, positive, train_shard,
                                 train_with_executor)
 from tfganaug.console import quiet_tensorflow
 from tfganaug.errors import UserError
@@ -66,7 +66,7 @@ def _evaluate_gan(args):
     from tfganaug.files import folder_lock, write_text
     from tfganaug.layout import CONFIG_FILE, FEATURES_DIR, METRICS_FILE
     from tfganaug.serving.export import ExportedGenerator
-    from tfganaug.tasks import planned_locks
+    from tfganaug.sharing.tasks import planned_locks
     from tfganaug.training.gan_folder import choose_gan, trained_gans
 
     target = _run_folder(args.target)
@@ -149,7 +149,7 @@ def _inspect_features(args):
 def _report(args):
     from tfganaug.files import folder_lock
     from tfganaug.reporting.report import write_report
-    from tfganaug.tasks import Plan
+    from tfganaug.sharing.tasks import Plan
 
     run_dir = _run_folder(args.run_dir)
     if Plan.load(run_dir) is not None:  # a planned run: gather its tasks

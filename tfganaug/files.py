@@ -143,9 +143,9 @@ LOCK_FILE = "tfganaug.lock"
 def folder_lock(folder, block=False, mode=None, lease_seconds=None):
     """Hold `folder/tfganaug.lock` while this process writes into `folder`: a second process is refused
     (`UserError` naming the `host:pid` that holds it), or with `block` waits for it. The lock dies with
-    its process, kill -9 included; the file stays (see `tfganaug.locks`: flock, or a lease on shared
+    its process, kill -9 included; the file stays (see `tfganaug.sharing.locks`: flock, or a lease on shared
     file systems with `mode` "lease" or `$TFGANAUG_LOCK=lease`)."""
-    from tfganaug.locks import FileLock
+    from tfganaug.sharing.locks import FileLock
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@
     <run>/gans/<prefix>-<key>/   one trained GAN or CycleGAN (gan.json, gan.weights.h5, ...)
     <run>/gan_metrics.json       the GAN metrics; <run>/features/ their caches
     <run>/locks/<model>.lock     held while a process loads or trains that model
-    <run>/tasks/                 the task plan and each task's record (`tfganaug plan`, see `tfganaug.tasks`)
+    <run>/tasks/                 the task plan and each task's record (`tfganaug plan`, see `tfganaug.sharing.tasks`)
 """
 
 CONFIG_FILE = "config.resolved.yaml"

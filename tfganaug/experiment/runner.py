@@ -33,7 +33,7 @@ from tfganaug.reporting.report import write_report
 from tfganaug.reporting.results import filter_notes, markdown_table, sweep_table, write_results
 from tfganaug.serving.export import export_generator, export_name
 from tfganaug.synthesis.controls import idle_control_note
-from tfganaug.tasks import planned_locks
+from tfganaug.sharing.tasks import planned_locks
 from tfganaug.training.classifier import predict_classes
 from tfganaug.training.gan_folder import load_trained_gan, stable_hash, trained_gans
 

@@ -1,6 +1,6 @@
 """Plan, work and gather: one experiment run by many processes into one run folder.
 
-`plan` checks everything, fetches the data and writes the task list (`tfganaug.tasks`); `run_shard`
+`plan` checks everything, fetches the data and writes the task list (`tfganaug.sharing.tasks`); `run_shard`
 and `work` run tasks, each under its own lock, writing run records and no summary; `report` gathers
 the records into what a serial `train` writes (GAN metrics, results, plots, exports, report). The
 folder lock is held only while planning and gathering.
@@ -24,8 +24,8 @@ from tfganaug.experiment.runner import (check_metric, check_runtime, gather, gat
                                         run_path, run_records)
 from tfganaug.files import folder_lock, read_json, write_text
 from tfganaug.layout import CONFIG_FILE
-from tfganaug.locks import lease_seconds as checked_lease, lock_mode
-from tfganaug.tasks import TASKS_DIR, Plan, config_key, make_tasks, point_configs, shared_models
+from tfganaug.sharing.locks import lease_seconds as checked_lease, lock_mode
+from tfganaug.sharing.tasks import TASKS_DIR, Plan, config_key, make_tasks, point_configs, shared_models
 
 WAIT_SECONDS = 2.0  # how often a worker looks again at tasks other processes are running
 
@@ -59,7 +59,7 @@ def plan(config, run_dir, shards=1, estimate=True, lock=None, lease_seconds=None
     Args:
         shards: how many shards to balance the tasks into (by estimate; by count without `estimate`).
         estimate: time a few steps of each model here (as `train --dry-run`).
-        lock, lease_seconds: how the run's processes lock (`tfganaug.locks`); kept in the plan (default:
+        lock, lease_seconds: how the run's processes lock (`tfganaug.sharing.locks`); kept in the plan (default:
             the folder's old plan's, else the environment's).
         overwrite: replace the plan and runs of another config.
         wait: wait for the folder lock instead of refusing (shards that plan for themselves).

@@ -6,7 +6,7 @@ import keras
 
 from tfganaug.files import inside, set_aside
 from tfganaug.layout import LOCKS_DIR, WEIGHTS_FILE
-from tfganaug.locks import FileLock
+from tfganaug.sharing.locks import FileLock
 from tfganaug.training.gan_fit import backed_up_epochs
 from tfganaug.training.gan_folder import UnreadableModel, load_trained_gan, settings_key
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from tfganaug.errors import UserError
 from tfganaug.files import inside, path_component, read_json, write_text
 from tfganaug.layout import RUNS_DIR
-from tfganaug.locks import FileLock
+from tfganaug.sharing.locks import FileLock
 from tfganaug.training.gan_folder import stable_hash
 
 TASKS_DIR = "tasks"
@@ -34,7 +34,7 @@ def planned_locks(run_dir):
     """Inside, this process locks as `run_dir`'s plan says (flock or a lease), whatever the environment says:
     a serial `train` or an `evaluate-gan` into a planned folder must meet its workers' locks, and a flock
     never sees a lease. Without a plan, nothing changes."""
-    from tfganaug.locks import LEASE_ENV, MODE_ENV
+    from tfganaug.sharing.locks import LEASE_ENV, MODE_ENV
 
     plan = Plan.load(run_dir)
     saved = {name: os.environ.get(name) for name in (MODE_ENV, LEASE_ENV)}
@@ -187,7 +187,7 @@ class Plan:
 
     def use_locks(self):
         """Make this process, and the processes it starts, lock as the plan says."""
-        from tfganaug.locks import LEASE_ENV, MODE_ENV
+        from tfganaug.sharing.locks import LEASE_ENV, MODE_ENV
 
         os.environ[MODE_ENV] = self.lock
         if self.lease_seconds:

@@ -1,5 +1,5 @@
 """The `tfganaug` commands of a run shared by many processes: `plan`, `worker`, `status`, and
-`train --shard / --executor` (see `tfganaug.tasks`, `tfganaug.experiment.work`, `tfganaug.executors`).
+`train --shard / --executor` (see `tfganaug.sharing.tasks`, `tfganaug.experiment.work`, `tfganaug.sharing.executors`).
 
 Imports nothing heavy at the top: `status` and bad options answer before TensorFlow starts.
 """
@@ -90,7 +90,7 @@ def add_task_commands(commands):
 
 
 def train_shard(config, run_dir, shard, overwrite=False, threads=None):
-    from tfganaug.tasks import Plan, parse_shard
+    from tfganaug.sharing.tasks import Plan, parse_shard
 
     existing = Plan.load(run_dir) if run_dir.is_dir() else None
     index, count = parse_shard(shard, existing.shards if existing else None)  # before TensorFlow starts
@@ -105,7 +105,7 @@ def train_shard(config, run_dir, shard, overwrite=False, threads=None):
 
 
 def train_with_executor(config, run_dir, args):
-    from tfganaug.executors import run_local, run_ray, slot_environments, slurm_executor, submit_tasks
+    from tfganaug.sharing.executors import run_local, run_ray, slot_environments, slurm_executor, submit_tasks
     from tfganaug.experiment.work import planned, report
 
     if args.executor == "slurm":
@@ -147,7 +147,7 @@ def _plan(args):
 
 
 def _planned_folder(path):
-    from tfganaug.tasks import Plan
+    from tfganaug.sharing.tasks import Plan
 
     run_dir = Path(path)
     found = Plan.load(run_dir)
@@ -168,7 +168,7 @@ def _worker(args):
 
 
 def _status(args):
-    from tfganaug.tasks import describe_status
+    from tfganaug.sharing.tasks import describe_status
 
     _, found = _planned_folder(args.run_dir)
     print("\n".join(describe_status(found)))

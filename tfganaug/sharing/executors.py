@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from tfganaug.errors import UserError
-from tfganaug.tasks import TASKS_DIR, Plan
+from tfganaug.sharing.tasks import TASKS_DIR, Plan
 
 
 def slot_environments(gpus=None, workers=None, cores=None, intra_op_threads=None):
