@@ -87,6 +87,20 @@ def test_a_generator_from_a_run_and_from_its_export_make_the_asked_classes(runs,
         assert np.abs(same - images).max() <= 1  # the same generator and noise, up to rounding
 
 
+def test_a_generator_draws_fresh_noise_on_every_call_unless_given_a_seed():
+    """Calling a loaded generator twice gives new images (as a user asking for more expects); a seed
+    still repeats them."""
+    from tests.replicas import tiny_gan
+    from tfganaug.generator import Generator
+
+    generator = Generator(tiny_gan("cgan"), ["c0", "c1", "c2"], (8, 8, 1), "tiny")
+    first, second = generator(labels=[0, 1, 2, 2]), generator(labels=[0, 1, 2, 2])
+    assert first.shape == (4, 8, 8, 1) and not np.array_equal(first, second)
+    assert np.array_equal(generator(labels=[0, 1, 2, 2], seed=5), generator(labels=[0, 1, 2, 2], seed=5))
+    unconditional = Generator(tiny_gan("gan"), ["c0", "c1", "c2"], (8, 8, 1), "tiny")
+    assert not np.array_equal(unconditional(count=3), unconditional(count=3))
+
+
 def test_a_non_chief_worker_gets_the_results_it_wrote_not_the_chiefs(tmp_path, npz_file, monkeypatch):
     """On a multi-worker run, worker 1 writes `worker-1/` and can finish before the chief has written
     the run folder: `run` returns worker 1's results, never reads the chief's half-made folder."""

@@ -25,13 +25,14 @@ class Generator:
         self.model, self.class_names, self.source = model, list(class_names), str(source)
         self.image_shape, self.conditional = tuple(image_shape), bool(model.conditional)
 
-    def __call__(self, labels=None, count=None, seed=0, truncation=None):
+    def __call__(self, labels=None, count=None, seed=None, truncation=None):
         """uint8 images [N, H, W, C]: one per label (conditional), or `count` (unconditional).
 
         Args:
             labels: class indices or class names, one per image (conditional GANs).
             count: how many images (unconditional GANs).
-            seed: noise seed (same seed, same images).
+            seed: noise seed: the same seed gives the same images; None (the default) draws fresh
+                noise on every call, so repeated calls give new images.
             truncation: redraw noise values beyond this magnitude (None: plain normal noise).
         """
         import numpy as np
