@@ -77,3 +77,45 @@ def test_no_module_is_over_350_lines():
     long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
             if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, f"split these modules (lines): {long}"
+
+
+FRONT_DOOR = {"tfganaug", "tfganaug.cli", "tfganaug.api", "tfganaug.generator"}
+FLOW = ("front door", "sharing", "experiment", "config")  # then the rest
+ARROWS_BACK_UP = 3
+
+
+def room(module, package=PACKAGE):
+    """The room of a module: "front door", its subpackage's name, or "the rest" (the root's helpers)."""
+    parts = module.split(".")
+    if module in FRONT_DOOR:
+        return "front door"
+    if len(parts) > 2 or (package / parts[1]).is_dir():
+        return parts[1]
+    return "the rest"
+
+
+def arrows_back_up(graph, package=PACKAGE):
+    """Sorted (importing room, imported room) pairs that point against the flow."""
+    rank = {name: i for i, name in enumerate(FLOW)}
+    pairs = {(room(a, package), room(b, package)) for a, edges in graph.items() for b in edges}
+    return sorted((a, b) for a, b in pairs if rank.get(b, len(FLOW)) < rank.get(a, len(FLOW)))
+
+
+def test_the_rooms_follow_the_flow_with_no_more_arrows_back_up_than_today():
+    """The flow: front door (cli, api, generator, the package's __init__) -> sharing -> experiment -> config
+    -> the rest (every other subpackage and the root's helpers, in any order among themselves). An arrow
+    back up is a pair of rooms (importing, imported) where the imported room comes earlier in the flow,
+    counted once however many modules make it. Today's three: experiment -> sharing (tasks run under the
+    plan's locks), the rest -> sharing (files.folder_lock), training -> sharing (a model's lock)."""
+    found = arrows_back_up(import_graph())
+    assert len(found) <= ARROWS_BACK_UP, f"arrows back up against the flow: {found}"
+
+
+def test_an_import_from_config_into_sharing_counts_as_an_arrow_back_up(tmp_path):
+    for room_name in ("sharing", "config", "experiment"):
+        (tmp_path / room_name).mkdir()
+        (tmp_path / room_name / "__init__.py").write_text("")
+    (tmp_path / "config" / "schema.py").write_text("import tfganaug.sharing.tasks\n")
+    (tmp_path / "sharing" / "tasks.py").write_text("from tfganaug.config import schema\n")
+    (tmp_path / "experiment" / "work.py").write_text("import tfganaug.config.schema\n")
+    assert arrows_back_up(import_graph(tmp_path), tmp_path) == [("config", "sharing")]
