@@ -108,3 +108,40 @@ def test_a_filter_asked_for_no_image_gives_an_empty_set(rule):
     images, labels, report = synthesize(StubGAN(), [0, 0, 0], seed=1, score=score, **rule)
     assert images.shape == (0, 2, 1, 1) and images.dtype == np.uint8 and labels.shape == (0,)
     assert report == {"asked": [0, 0, 0], "generated": [0, 0, 0], "accepted": [0, 0, 0], "kept": [0, 0, 0]}
+
+
+class IndexGAN:
+    """Image i of a call is one pixel of value i (uint8), whatever its class."""
+
+    conditional = True
+
+    def generate(self, labels, seed, truncation=None):
+        return (np.arange(len(labels), dtype=np.float32) / 127.5 - 1.0).reshape(-1, 1, 1, 1)
+
+
+# The scorer's probabilities of the four images drawn for class 0 (count 2, keep_fraction 0.5), by hand:
+#   image  probabilities        p(0)  entropy (nats)            loss -log p(0)
+#   0      [0.9, 0.05, 0.05]    0.9   0.394                     0.105
+#   1      [0.5, 0.5, 0.0]      0.5   0.693                     0.693
+#   2      [0.4, 0.3, 0.3]      0.4   1.089                     0.916
+#   3      [0.1, 0.9, 0.0]      0.1   0.325                     2.303
+TABLE = np.array([[0.9, 0.05, 0.05], [0.5, 0.5, 0.0], [0.4, 0.3, 0.3], [0.1, 0.9, 0.0]])
+
+
+@pytest.mark.parametrize("by,kept", [("confidence", [0, 1]), ("entropy", [1, 2]), ("loss", [2, 3])])
+def test_keep_fraction_by_entropy_or_loss_keeps_the_images_the_scorer_is_least_sure_of(by, kept):
+    def table_score(images):
+        return TABLE[np.rint((images[:, 0, 0, 0] + 1) * 127.5).astype(int)]
+
+    images, labels, report = synthesize(IndexGAN(), [2, 0, 0], seed=0, score=table_score, keep_fraction=0.5, by=by)
+    assert sorted(images[:, 0, 0, 0].tolist()) == kept and labels.tolist() == [0, 0]
+    assert report == {"asked": [2, 0, 0], "generated": [4, 0, 0], "accepted": [2, 0, 0], "kept": [2, 0, 0]}
+
+
+def test_ranking_by_uncertainty_with_a_confidence_threshold_is_refused_by_name(npz_file):
+    from tfganaug.config import validate
+    from tfganaug.errors import ConfigError
+
+    group = {"type": "gan", "gan": TINY_GAN, "filter": {"min_confidence": 0.5, "by": "entropy"}}
+    with pytest.raises(ConfigError, match="filter.by: entropy .* needs filter.keep_fraction"):
+        validate(tiny_config(npz_file, groups=[group]))

@@ -216,27 +216,40 @@ class Synthesis(Strict):
 
 class FilterConfig(Strict):
     """Keep only the generated images that a classifier trained on the real training split (the run's
-    feature classifier) agrees with; more are generated until every class has its count."""
+    feature classifier) agrees with; more are generated until every class has its count. `by: entropy | loss`
+    keeps the ones it is least sure of instead (what it already gets right may teach little)."""
+
+    late_keys = frozenset({"by"})
 
     min_confidence: Optional[float] = Field(
         None, gt=0, le=1, description="keep an image when the classifier predicts its class with at least this probability")
     keep_fraction: Optional[float] = Field(
         None, gt=0, le=1, description="or: generate count / keep_fraction images per class and keep the best ones")
     max_rounds: PositiveInt = Field(10, description="min_confidence: generate at most this many times a class's count")
+    by: Literal["confidence", "entropy", "loss"] = Field(
+        "confidence", description="keep_fraction keeps the highest confidence (probability of the asked class), or the "
+                                  "highest entropy, or loss (cross-entropy against the asked class): the least sure")
 
     @model_validator(mode="after")
     def _one_rule(self):
         if (self.min_confidence is None) == (self.keep_fraction is None):
             raise ValueError("give exactly one of filter.min_confidence (e.g. 0.9) or filter.keep_fraction (e.g. 0.5)")
+        if self.by != "confidence" and self.keep_fraction is None:
+            raise ValueError(f"filter.by: {self.by} ranks images from least to most sure; it needs filter.keep_fraction "
+                             "(e.g. 0.5), not min_confidence (a threshold on the confidence)")
         return self
 
 
 class GANGroup(GroupBase):
-    """A GAN's images added to the training set, labelled by `labeling`; `augment` adds classical augmentation."""
+    """A GAN's images added to the training set, labelled by `labeling`; `augment` adds classical augmentation.
+    `teacher` (distillation, Li et al. 2023): the real-trained feature classifier's softmax(logits / temperature)."""
 
     type: Literal["gan"]
     gan: GANTraining = Field(default_factory=GANTraining)
-    labeling: Literal["pseudo_label", "all_in_one", "lsro"] = "pseudo_label"
+    labeling: Literal["pseudo_label", "all_in_one", "lsro", "teacher"] = "pseudo_label"
+    temperature: float = Field(
+        1.0, gt=0, description="labeling teacher: softmax(logits / temperature); 1 keeps the teacher's own "
+                               "probabilities (its calibration on real images), above 1 flattens them")
     synthesize: Synthesis = Field(default_factory=lambda: Synthesis(ratio=0.5))
     min_confidence: Optional[float] = Field(None, ge=0, le=1, description="acgan: keep samples its class head agrees with")
     filter: Optional[FilterConfig] = Field(None, description="keep the images a real-trained classifier agrees with")
@@ -244,7 +257,7 @@ class GANGroup(GroupBase):
     finetune_epochs: int = Field(0, ge=0, description="then this many epochs on the real images only")
     augment: Optional[AugmentConfig] = Field(None, description="also apply classical augmentation (e.g. DAGAN_aug)")
 
-    late_keys = frozenset({"synthetic_weight", "finetune_epochs", "filter"})
+    late_keys = frozenset({"synthetic_weight", "finetune_epochs", "filter", "temperature"})
 
     @property
     def label(self):
@@ -259,6 +272,9 @@ class GANGroup(GroupBase):
         if self.filter is not None and self.gan.model == "gan":
             raise ValueError("filter keeps images whose classifier agrees with their class; the unconditional "
                              "'gan' makes images without one")
+        if "temperature" in self.model_fields_set and self.labeling != "teacher":
+            raise ValueError(f"temperature softens a teacher's probabilities; it applies to labeling teacher, not "
+                             f"'{self.labeling}'")
         if self.filter is not None and self.min_confidence is not None:
             raise ValueError("give filter (a real-trained classifier scores the images) or min_confidence (the "
                              "ACGAN's class head does), not both")

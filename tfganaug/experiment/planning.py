@@ -8,10 +8,11 @@ import numpy as np
 
 from tfganaug.data.folder import describe_layout
 from tfganaug.data.pipeline import one_hot
+from tfganaug.data.pixels import to_signed
 from tfganaug.synthesis import controls
 from tfganaug.synthesis.classical import build_classical_augmentation
 from tfganaug.synthesis.generate import synthesize
-from tfganaug.synthesis.labeling import synthesis_counts, targets
+from tfganaug.synthesis.labeling import synthesis_counts, targets, teacher_targets
 from tfganaug.synthesis.translation import translate, translation_plan
 
 
@@ -44,7 +45,7 @@ def _filter_options(group, model, models, seed):
     if group.filter is not None:
         f = group.filter
         return {"score": models.real_classifier_scores(seed), "min_confidence": f.min_confidence,
-                "keep_fraction": f.keep_fraction, "max_rounds": f.max_rounds}
+                "keep_fraction": f.keep_fraction, "max_rounds": f.max_rounds, "by": f.by}
     if group.min_confidence is not None:
         return {"score": model.class_probabilities, "min_confidence": group.min_confidence}
     return {}
@@ -63,10 +64,14 @@ def _gan_plan(group, train, seed, models, augment):
     counts = synthesis_counts(train.counts(), ratio=group.synthesize.ratio, fill=group.synthesize.fill)
     model = models.gan(group.gan, train, seed)
     options = {"truncation": group.synthesize.truncation, **_filter_options(group, model, models, seed)}
+    # The teacher is the feature classifier the filter and the GAN metrics use: trained on the real
+    # training split alone, with the run's classifier settings, once per data split (not per group).
+    teacher = models.real_classifier_scores(seed) if group.labeling == "teacher" else None
 
     def synthetic(draw_seed):
         images, labels, report = synthesize(model, counts, draw_seed, **options)
-        rows = targets([], labels, k, group.labeling)
+        soft = teacher_targets(teacher(to_signed(images)), group.temperature) if teacher else None
+        rows = targets([], labels, k, group.labeling, soft)
         weights = None if group.synthetic_weight == 1 else np.full(len(images), group.synthetic_weight, np.float32)
         return images, rows, weights, report
 

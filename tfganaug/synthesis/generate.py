@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from scipy.stats import entropy
 
 from tfganaug.data.pixels import to_uint8
 from tfganaug.errors import UserError
@@ -15,7 +16,7 @@ NPZ_FILE = "generated.npz"
 
 
 def synthesize(model, counts, seed, *, score=None, min_confidence=None, keep_fraction=None, max_rounds=10,
-               truncation=None):
+               truncation=None, by="confidence"):
     """Generate `counts[k]` uint8 images of each class k (unconditional: sum(counts), class -1).
 
     With `score` (images in [-1, 1] -> class probabilities [N, K]: a classifier trained on real images,
@@ -24,7 +25,9 @@ def synthesize(model, counts, seed, *, score=None, min_confidence=None, keep_fra
         still missing, divided by the acceptance rate seen so far, until every count is met or a class
         has used `max_rounds` times its count;
       - `keep_fraction`: it is among the best `keep_fraction` of count / keep_fraction images of class k,
-        ranked by the scorer's probability of k (one round, every count met).
+        ranked by the scorer's probability of k (one round, every count met); or, `by` "entropy" / "loss",
+        the `keep_fraction` of highest entropy of the scorer's probabilities / of highest cross-entropy
+        -log p(k) against class k: the images the scorer is least sure of.
     `truncation`: noise from a normal truncated at that many standard deviations.
 
     Returns:
@@ -60,10 +63,12 @@ def synthesize(model, counts, seed, *, score=None, min_confidence=None, keep_fra
         fake = model.generate(labels=asked, seed=seed * 1000 + round_, truncation=truncation)
         probabilities = np.asarray(score(fake))
         own = probabilities[np.arange(len(asked)), asked]
+        # Ranked best first; -log p(k) falls as p(k) rises, so "loss" ranks by -p(k) (no log of 0 needed).
+        rank = {"confidence": own, "entropy": entropy(probabilities, axis=1), "loss": -own}[by]
         for c in range(k):
             members = np.flatnonzero(asked == c)
             if keep_fraction is not None:
-                chosen = members[np.argsort(-own[members], kind="stable")[: counts[c]]]
+                chosen = members[np.argsort(-rank[members], kind="stable")[: counts[c]]]
                 accepted[c] += len(chosen)
             else:
                 sure = (probabilities[members].argmax(axis=1) == c) & (own[members] >= min_confidence)
