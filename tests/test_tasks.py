@@ -80,9 +80,22 @@ def test_the_heaviest_task_goes_to_the_lightest_shard():
 
 def test_shard_indexes_from_slurm_kubernetes_or_the_command_line():
     assert parse_shard("1/4", env={}) == (1, 4)
-    slurm = {"SLURM_ARRAY_TASK_ID": "7", "SLURM_ARRAY_TASK_MIN": "5", "SLURM_ARRAY_TASK_COUNT": "3"}
-    assert parse_shard("auto", planned=8, env=slurm) == (2, 3)  # --array=5-7 is shards 0..2 of 3
+    # `status` said --array=2,5 of a 6-shard plan: Slurm's task 5 sees MIN=2, COUNT=2; it is shard 5 of 6.
+    resubmitted = {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "2", "SLURM_ARRAY_TASK_MAX": "5",
+                   "SLURM_ARRAY_TASK_COUNT": "2"}
+    assert parse_shard("auto", planned=6, env=resubmitted) == (5, 6)
+    assert parse_shard("auto", planned=6, env={**resubmitted, "SLURM_ARRAY_TASK_ID": "2"}) == (2, 6)
+    # No plan yet (train --shard auto plans first): --array=0-3 is 4 shards.
+    first = {"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_MAX": "3"}
+    assert parse_shard("auto", env=first) == (1, 4)
+    with pytest.raises(UserError, match=r"SLURM_ARRAY_TASK_ID=5, but the plan has 3 shards \(0 to 2\): submit "
+                                        r"indexes 0 to 2 only .* or plan again with --shards 6 or more"):
+        parse_shard("auto", planned=3, env=resubmitted)
     assert parse_shard("auto", planned=4, env={"JOB_COMPLETION_INDEX": "3"}) == (3, 4)
+    with pytest.raises(UserError, match="JOB_COMPLETION_INDEX=3, but the plan has 2 shards"):
+        parse_shard("auto", planned=2, env={"JOB_COMPLETION_INDEX": "3"})
+    with pytest.raises(UserError, match="JOB_COMPLETION_INDEX=0 but the run folder has no plan"):
+        parse_shard("auto", env={"JOB_COMPLETION_INDEX": "0"})
     with pytest.raises(UserError, match="neither SLURM_ARRAY_TASK_ID"):
         parse_shard("auto", planned=4, env={})
     with pytest.raises(UserError, match="from 0 to N-1"):

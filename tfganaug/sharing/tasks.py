@@ -207,7 +207,10 @@ class Plan:
         return self._file(task, ".traceback.txt")
 
     def write_record(self, task, **fields):
-        """Merge `fields` into the task's record, with who is running it."""
+        """Merge `fields` into the task's record, with who is running it; a task done (its runs written)
+        keeps its "done": a late "failed" or "interrupted" of a second attempt never replaces it."""
+        if fields.get("state") in ("failed", "interrupted") and self.is_done(task):
+            return self.record(task)
         ids = {k: os.environ[k] for k in SCHEDULER_IDS if k in os.environ}
         resources = {k: os.environ[k] for k in RESOURCES if k in os.environ}
         record = {**self.record(task), "task": task.index, "host": socket.gethostname(), "pid": os.getpid(),
@@ -280,24 +283,33 @@ def describe_status(plan):
 
 
 def parse_shard(text, planned=None, env=None):
-    """(index, count) of `--shard i/N`, or of `--shard auto`: the index from `SLURM_ARRAY_TASK_ID` (less
-    `SLURM_ARRAY_TASK_MIN`) or `JOB_COMPLETION_INDEX`, the count from `SLURM_ARRAY_TASK_COUNT`, else
-    `planned` (the plan's shard count)."""
+    """(index, count) of `--shard i/N`, or of `--shard auto`: the index is `SLURM_ARRAY_TASK_ID` or
+    `JOB_COMPLETION_INDEX` itself and the count `planned` (the plan's shard count), so that a resubmission
+    of some shards (`sbatch --array=2,5`, as `tfganaug status` prints it) runs those very shards. Without a
+    plan yet, a Slurm array's count is its highest index + 1 (`SLURM_ARRAY_TASK_MAX`)."""
     env = os.environ if env is None else env
     if text == "auto":
         if "SLURM_ARRAY_TASK_ID" in env:
-            index = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", 0))
-            count = int(env.get("SLURM_ARRAY_TASK_COUNT", 0)) or planned
+            source = "SLURM_ARRAY_TASK_ID"
+            count = planned or int(env.get("SLURM_ARRAY_TASK_MAX", -1)) + 1
         elif "JOB_COMPLETION_INDEX" in env:
-            index, count = int(env["JOB_COMPLETION_INDEX"]), planned
+            source, count = "JOB_COMPLETION_INDEX", planned
         else:
             raise UserError("--shard auto: neither SLURM_ARRAY_TASK_ID (a Slurm job array) nor JOB_COMPLETION_INDEX "
                             "(a Kubernetes Indexed Job) is set; give --shard i/N")
-    else:
-        try:
-            index, count = (int(part) for part in text.split("/"))
-        except ValueError:
-            raise UserError(f"--shard {text!r}: expected i/N (e.g. 0/4) or auto") from None
+        index = int(env[source])
+        if not count:
+            raise UserError(f"--shard auto: {source}={index} but the run folder has no plan to take the shard count "
+                            "from; run `tfganaug plan EXP.yaml --out RUN --shards N` first")
+        if not 0 <= index < count:
+            raise UserError(f"--shard auto: {source}={index}, but the plan has {count} shards (0 to {count - 1}): "
+                            f"submit indexes 0 to {count - 1} only (as `tfganaug status RUN` prints them), or plan "
+                            f"again with --shards {index + 1} or more")
+        return index, count
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard {text!r}: expected i/N (e.g. 0/4) or auto") from None
     if not count or not 0 <= index < count:
         raise UserError(f"--shard {text}: shard {index} of {count}: the index must be from 0 to N-1 "
                         "(plan with --shards N)")
