@@ -67,3 +67,28 @@ def test_test_per_class_caps_the_test_set():
     pool = make_imageset(3, 10)
     splits = split_pool(pool, make_imageset(3, 8, seed=2), samples_per_class=4, test_per_class=5)
     assert splits.test.counts().tolist() == [5, 5, 5]
+
+
+def test_an_imbalance_ratio_gives_cao_et_al_s_exponential_profile_and_leaves_the_test_split_alone():
+    from tfganaug.config import validate
+    from tfganaug.experiment import make_splits
+
+    data = {"source": "fashion_mnist", "samples_per_class": 500, "imbalance_ratio": 100, "val_per_class": 10}
+    config = validate({"name": "lt", "data": data, "groups": ["baseline"]})
+    splits = make_splits(config.data)
+    # 500 * 100^(-i/9), i = 0..9: 500, 299.74, 179.69, 107.72, 64.58, 38.71, 23.21, 13.91, 8.34, 5, rounded.
+    assert splits.train.counts().tolist() == [500, 300, 180, 108, 65, 39, 23, 14, 8, 5]
+    assert splits.val.counts().tolist() == [10] * 10 and splits.test.counts().tolist() == [1000] * 10
+    assert "imbalance_ratio" not in validate({"name": "b", "groups": ["baseline"]}).data.key_dump()  # old run keys stay
+
+
+@pytest.mark.parametrize("data,words", [
+    ({"samples_per_class": 500, "imbalance_ratio": 10, "rare": {0: 0.5}}, "data.imbalance_ratio .* or data.rare"),
+    ({"samples_per_class": 500, "imbalance_ratio": 0.5}, "imbalance_ratio.*greater than or equal to 1"),
+    ({"samples_per_class": {0: 500}, "imbalance_ratio": 10}, "needs data.samples_per_class as one number"),
+])
+def test_a_long_tail_that_cannot_be_drawn_is_refused_by_name(data, words):
+    from tfganaug.config import validate
+
+    with pytest.raises(ConfigError, match=words):
+        validate({"name": "lt", "data": data, "groups": ["baseline"]})

@@ -19,7 +19,7 @@ SOURCES = ("animal_mnist", "fashion_mnist", "folder", "npz", "tfds:<name>")
 class DataConfig(Strict):
     """Where the images come from and how many of each class to use."""
 
-    late_keys = frozenset({"resplit_per_seed"})
+    late_keys = frozenset({"resplit_per_seed", "imbalance_ratio"})
 
     source: str = Field("animal_mnist", description="animal_mnist | fashion_mnist | folder | npz | tfds:<name>")
     path: Optional[Path] = Field(None, description="folder or .npz file (folder and npz sources)")
@@ -37,6 +37,10 @@ class DataConfig(Strict):
     test_fraction: float = Field(0.2, gt=0, lt=1, description="test share for sources with one split")
     samples_per_class: Union[PositiveInt, dict[ClassKey, PositiveInt], None] = None
     rare: dict[ClassKey, Annotated[float, Field(gt=0, le=1)]] = Field(default_factory=dict)
+    imbalance_ratio: Optional[float] = Field(
+        None, ge=1, description="long-tailed training classes (Cao et al. 2019): class i of K keeps samples_per_class "
+                                "* ratio^(-i/(K-1)) images (rounded), in the data set's class order; the test split "
+                                "stays as the data set gives it")
     val_per_class: Count = 0
     extra_per_class: Count = 0
     test_per_class: Optional[PositiveInt] = None
@@ -60,6 +64,16 @@ class DataConfig(Strict):
         if value in SOURCES[:4] or (value.startswith("tfds:") and len(value) > 5):
             return value
         raise ValueError(f"unknown data source {value!r}; allowed: {', '.join(SOURCES)}")
+
+    @model_validator(mode="after")
+    def _long_tail_fits(self):
+        if self.imbalance_ratio is not None and self.rare:
+            raise ValueError("give data.imbalance_ratio (a whole long-tailed profile) or data.rare (chosen classes "
+                             "made rare), not both")
+        if self.imbalance_ratio is not None and not isinstance(self.samples_per_class, int):
+            raise ValueError("data.imbalance_ratio needs data.samples_per_class as one number: the largest (first) "
+                             "class's count, e.g. 500")
+        return self
 
     @model_validator(mode="after")
     def _source_needs(self):

@@ -45,7 +45,14 @@ def resolve_class(key, class_names, where):
     raise ConfigError(f"{where}: unknown class {key!r}; classes are {list(class_names)} (or their indices 0-{len(class_names) - 1})")
 
 
-def train_counts(class_names, available, samples_per_class, rare=None, val_per_class=0, extra_per_class=0):
+def long_tail_counts(head, ratio, num_classes):
+    """The exponential long-tailed profile of Cao et al. (2019): class i of K keeps head * ratio^(-i/(K-1))
+    images, rounded (at least 1), so the first class has `head` and the last head / ratio."""
+    return [max(1, int(round(head * ratio ** (-i / (num_classes - 1))))) for i in range(num_classes)]
+
+
+def train_counts(class_names, available, samples_per_class, rare=None, val_per_class=0, extra_per_class=0,
+                 imbalance_ratio=None):
     """Training images per class.
 
     Args:
@@ -56,8 +63,11 @@ def train_counts(class_names, available, samples_per_class, rare=None, val_per_c
         rare: {class: fraction} multiplies the chosen classes' counts (0 < fraction <= 1).
         val_per_class, extra_per_class: images kept aside per class (an int or
             "same"), so that "all that is left" can be worked out.
+        imbalance_ratio: with an int `samples_per_class`, the long-tailed profile `long_tail_counts`.
     """
     k = len(class_names)
+    if imbalance_ratio is not None:
+        return long_tail_counts(samples_per_class, imbalance_ratio, k)
     per_class = [None] * k
     if isinstance(samples_per_class, int):
         per_class = [samples_per_class] * k
@@ -76,7 +86,7 @@ def train_counts(class_names, available, samples_per_class, rare=None, val_per_c
 
 
 def split_pool(pool, test, *, samples_per_class=None, rare=None, val_per_class=0, extra_per_class=0,
-               test_per_class=None, seed=0):
+               test_per_class=None, seed=0, imbalance_ratio=None):
     """Draw train / extra / val from `pool` per class, without overlap, deterministically.
 
     `val_per_class` and `extra_per_class` are an int or "same" (the class's own
@@ -89,7 +99,7 @@ def split_pool(pool, test, *, samples_per_class=None, rare=None, val_per_class=0
     def amount(spec, n):
         return n if spec == SAME else spec
 
-    counts = train_counts(names, available, samples_per_class, rare, val_per_class, extra_per_class)
+    counts = train_counts(names, available, samples_per_class, rare, val_per_class, extra_per_class, imbalance_ratio)
     rng = np.random.default_rng(seed)
     parts = {"train": [], "extra": [], "val": []}
     for c, n_train in enumerate(counts):

@@ -72,6 +72,7 @@ def make_splits(data, download=True):
         raise DataError(f"data.source {data.source}: one class ({source.pool.class_names[0]!r}); "
                         "a classifier needs at least two")
     return split_pool(source.pool, source.test, samples_per_class=data.samples_per_class, rare=data.rare,
+                      imbalance_ratio=data.imbalance_ratio,
                       val_per_class=data.val_per_class, extra_per_class=data.extra_per_class,
                       test_per_class=data.test_per_class, seed=data.seed)
 
