@@ -305,6 +305,26 @@ def test_on_slurm_the_gather_is_a_job_that_waits_for_the_task_array(tmp_path):
     assert parameters["slurm_dependency"] == "afterany:77"  # after every task of the array has ended
 
 
+def test_slurm_jobs_get_a_time_limit_from_the_longest_tasks_estimate_and_the_plans_threads(tmp_path):
+    from tfganaug.sharing.executors import slurm_defaults
+
+    tasks = [Task(i, "", None, 0, (i,), (f"g{i}",), (), seconds) for i, seconds in enumerate([100.0, 290.0, 50.0])]
+    plan = Plan(tmp_path, tasks, shards=1, key="k", threads=2)
+    lines = []
+    # 3 x 290 s = 14.5 min, rounded up to 15, + 10 minutes; no GPU unless asked.
+    assert slurm_defaults(plan, [], lines.append) == {"timeout_min": 25, "cpus_per_task": 2}
+    assert "Slurm time limit of every task: 25 min" in lines[0] and "task 1's 290 s" in lines[0]
+    lines.clear()
+    assert slurm_defaults(plan, ["timeout_min=4", "cpus_per_task=8"], lines.append) == {}  # the user's stand
+    assert lines == ["warning: --slurm timeout_min=4 is shorter than task 1's estimate (4.8 min on the planning "
+                     "machine): Slurm will kill it; give at least timeout_min=25"]
+    lines.clear()
+    assert slurm_defaults(plan, ["slurm_time=5", "gpus_per_node=1"], lines.append) == {"cpus_per_task": 2}
+    assert lines == []  # 5 minutes > 4.8
+    unestimated = Plan(tmp_path, [Task(0, "", None, 0, (0,), ("g0",), ())], key="k", threads=1)
+    assert slurm_defaults(unestimated, [], lines.append) == {"timeout_min": 24 * 60, "cpus_per_task": 1}
+
+
 def test_plan_and_report_lock_as_the_plan_says_and_a_replan_forgets_the_old_configs_tasks(tmp_path, monkeypatch):
     import yaml
 

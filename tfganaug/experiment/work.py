@@ -117,15 +117,16 @@ def describe_shards(plan, estimated=True):
     return lines
 
 
-def planned(config, run_dir, log=print, shards=None, overwrite=False, threads=None):
-    """The plan of `run_dir` for `config`: read, or made (without an estimate, in `shards` shards, with
-    `threads`) when there is none, or, with `overwrite`, when it is another config's (keeping its lock
-    mode, lease and thread count unless `threads` is given: see `plan`)."""
+def planned(config, run_dir, log=print, shards=None, overwrite=False, threads=None, estimate=False):
+    """The plan of `run_dir` for `config`: read, or made (in `shards` shards, with `threads`, estimated
+    only with `estimate`: shards that plan for themselves do not wait for it) when there is none, or, with
+    `overwrite`, when it is another config's (keeping its lock mode, lease and thread count unless
+    `threads` is given: see `plan`)."""
     found = Plan.load(run_dir)
     if found is None:
-        found = plan(config, run_dir, shards=shards or 1, estimate=False, log=log, wait=True, threads=threads)
+        found = plan(config, run_dir, shards=shards or 1, estimate=estimate, log=log, wait=True, threads=threads)
     elif found.key != config_key(config) and overwrite:
-        found = plan(config, run_dir, shards=shards or found.shards, estimate=False, overwrite=True, log=log,
+        found = plan(config, run_dir, shards=shards or found.shards, estimate=estimate, overwrite=True, log=log,
                      wait=True, threads=threads)
     elif found.key != config_key(config):
         raise UserError(f"{run_dir} was planned from another config; add --overwrite to plan this one there "

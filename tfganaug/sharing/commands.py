@@ -30,8 +30,9 @@ positive, non_negative = _integer_from(1), _integer_from(0)
 def add_train_options(train):
     """`tfganaug train`'s options for shards and executors."""
     train.add_argument("--shard", metavar="i/N|auto",
-                       help="run only shard i of N of the planned tasks, no summary (auto: the index from "
-                            "SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX); plans first if --out has no plan")
+                       help="run only shard i of N of the planned tasks, no summary (auto: i is "
+                            "SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX, N the plan's); plans first if --out "
+                            "has no plan")
     train.add_argument("--executor", choices=["local", "ray", "slurm"],
                        help="plan, then local: run every task in a fresh process here (--workers at a time) and "
                             "gather; ray: every task as a Ray task, then gather (needs tfganaug[ray]); slurm: "
@@ -43,7 +44,8 @@ def add_train_options(train):
                        help="with --executor ray: GPUs of each task (e.g. 1, or 0.5 for two tasks per GPU)")
     train.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
                        help="with --executor slurm: a submitit parameter, e.g. slurm_partition=gpu, "
-                            "gpus_per_node=1, timeout_min=600; repeatable")
+                            "gpus_per_node=1, timeout_min=600 (default: from the plan's estimate), "
+                            "cpus_per_task (default: the plan's threads); repeatable")
     train.add_argument("--gpus", help="with --executor local: GPU ids, one per worker process (e.g. 0,1)")
     train.add_argument("--threads", type=positive,
                        help="with --shard or --executor, when they plan: TensorFlow intra-op threads of every task "
@@ -105,7 +107,8 @@ def train_shard(config, run_dir, shard, overwrite=False, threads=None):
 
 
 def train_with_executor(config, run_dir, args):
-    from tfganaug.sharing.executors import run_local, run_ray, slot_environments, slurm_executor, submit_tasks
+    from tfganaug.sharing.executors import (run_local, run_ray, slot_environments, slurm_defaults, slurm_executor,
+                                            submit_tasks)
     from tfganaug.experiment.work import planned, report
 
     if args.executor == "slurm":
@@ -114,7 +117,9 @@ def train_with_executor(config, run_dir, args):
         submit_tasks(run_dir, executor)  # and return: the gather is a job of its own
         return 0
     if args.executor == "ray":
-        planned(config, run_dir, overwrite=args.overwrite, threads=args.threads)
+        # Estimated when planned here: the jobs' time limit follows the longest task's estimate.
+        found = planned(config, run_dir, overwrite=args.overwrite, threads=args.threads, estimate=True)
+        executor.update_parameters(**slurm_defaults(found, args.slurm))
         failed = run_ray(run_dir, args.gpus_per_task, args.ray_address)
     else:
         slot_environments(args.gpus, args.workers)  # checked before any work

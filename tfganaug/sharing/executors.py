@@ -8,6 +8,7 @@ run's, so that its numbers are the serial run's to the last bit; several workers
 share its cores), its inter-op pool and OpenMP to the worker's share of the cores.
 """
 
+import math
 import os
 import subprocess
 import sys
@@ -142,18 +143,53 @@ def slurm_executor(run_dir, settings):
         import submitit
     except ImportError:
         raise UserError("--executor slurm needs submitit: pip install 'tfganaug[slurm]'") from None
+    executor = submitit.AutoExecutor(folder=run_dir / TASKS_DIR / "submitit", cluster="slurm")
+    try:
+        executor.update_parameters(**slurm_parameters(settings))
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"--slurm: {exc}") from None
+    return executor
+
+
+def slurm_parameters(settings):
+    """{key: value} of `--slurm key=value` settings (whole numbers as int)."""
     parameters = {}
     for item in settings:
         key, sep, value = item.partition("=")
         if not sep:
             raise UserError(f"--slurm {item!r}: expected key=value, e.g. slurm_partition=gpu")
         parameters[key] = int(value) if value.isdigit() else value
-    executor = submitit.AutoExecutor(folder=run_dir / TASKS_DIR / "submitit", cluster="slurm")
-    try:
-        executor.update_parameters(**parameters)
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"--slurm: {exc}") from None
-    return executor
+    return parameters
+
+
+# The estimate comes from a few steps on the planning machine and has run low (by up to 1.6x in
+# docs/benchmarks/scale_out.json): a limit of 3x plus 10 minutes kills no task that is merely slow.
+TIME_FACTOR, TIME_EXTRA_MIN, TIME_UNKNOWN_MIN = 3, 10, 24 * 60
+
+
+def slurm_defaults(plan, settings, log=print):
+    """submitit parameters from `plan` for what `settings` (`--slurm key=value`) leaves out: the time
+    limit (`timeout_min`) 3x the longest task's estimate plus 10 minutes (24 hours when the plan has no
+    estimate; submitit's own default of 5 minutes kills most tasks), and `cpus_per_task` the plan's
+    thread count; no GPU unless asked (`gpus_per_node`). Warns when a given time limit is shorter than
+    the longest task's estimate."""
+    given = slurm_parameters(settings)
+    longest = max((t for t in plan.tasks if t.seconds is not None), key=lambda t: t.seconds, default=None)
+    defaults = {}
+    limit = given.get("timeout_min", given.get("slurm_time"))
+    if limit is None:
+        minutes = math.ceil(TIME_FACTOR * longest.seconds / 60) + TIME_EXTRA_MIN if longest else TIME_UNKNOWN_MIN
+        defaults["timeout_min"] = minutes
+        log(f"Slurm time limit of every task: {minutes} min (" + (
+            f"3x the longest task's estimate, task {longest.index}'s {longest.seconds:.0f} s, + {TIME_EXTRA_MIN} min"
+            if longest else "the plan has no estimate") + "); --slurm timeout_min=M sets another")
+    elif longest and isinstance(limit, int) and limit * 60 < longest.seconds:
+        log(f"warning: --slurm {'timeout_min' if 'timeout_min' in given else 'slurm_time'}={limit} is shorter than "
+            f"task {longest.index}'s estimate ({longest.seconds / 60:.1f} min on the planning machine): Slurm will "
+            f"kill it; give at least timeout_min={math.ceil(TIME_FACTOR * longest.seconds / 60) + TIME_EXTRA_MIN}")
+    if plan.threads and "cpus_per_task" not in given and "slurm_cpus_per_task" not in given:
+        defaults["cpus_per_task"] = plan.threads
+    return defaults
 
 
 # Ray (`pip install tfganaug[ray]`): each task a Ray task on `ray.init()` or an existing cluster.
