@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 import tfganaug
-from tests.conftest import tiny_config, write_npz
+from tests.conftest import make_imageset, tiny_config, write_npz
 from tfganaug.cli import main
 from tfganaug.config import load_config
-from tfganaug.errors import ConfigError, UserError
+from tfganaug.errors import ConfigError, DataError, UserError
 from tfganaug.experiment import estimate, make_splits
 from tfganaug.experiment.progress import Progress
 
@@ -162,6 +162,31 @@ def test_a_dry_run_plans_first_times_each_setting_once_and_writes_nothing(tmp_pa
     # An error found once the data is read names the file, as the CLI's.
     with pytest.raises(ConfigError, match=f"^{re.escape(str(path))}: .*samples_per_class"):
         tfganaug.Experiment.from_yaml(path, {"sweep": None, "data.samples_per_class": 40}).dry_run(log=print)
+
+
+def test_a_dry_run_fetches_what_the_run_would_and_says_so_first(tmp_path, monkeypatch):
+    """With data.download: true the dry run downloads as the run does (here a fake keras.datasets
+    download: no network), after a line naming it; without it, nothing is fetched and the error says how."""
+    from tfganaug.data import fashion_mnist
+
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "none")
+    monkeypatch.setattr(fashion_mnist, "KERAS_CACHE_DIR", tmp_path / "none2")
+    train, test = make_imageset(10, 8, (28, 28)), make_imageset(10, 2, (28, 28), seed=1)
+    fetched = []
+    monkeypatch.setattr(fashion_mnist, "_download", lambda: fetched.append(1) or (
+        (train.images[..., 0], train.labels), (test.images[..., 0], test.labels)))
+    raw = tiny_config("unused", data={"source": "fashion_mnist", "download": True, "samples_per_class": 4,
+                                      "val_per_class": 2})
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    shown = []
+    tfganaug.Experiment.from_yaml(path).dry_run(estimate=False, log=shown.append)
+    assert fetched == [1] and shown[0] == ("data.download: true: fetching fashion_mnist (through keras.datasets) "
+                                           "first, as the run would (kept for the run)")
+    assert "= 1 classifier runs" in shown[1] and "t-shirt" in shown[1]  # then the plan of the fetched data
+    with pytest.raises(DataError, match="set data.download: true"):
+        tfganaug.Experiment.from_yaml(path, {"data.download": False}).dry_run(estimate=False, log=shown.append)
+    assert fetched == [1]
 
 
 def test_cyclegans_of_the_same_networks_share_one_timing(tmp_path, npz_file, monkeypatch):

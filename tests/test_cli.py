@@ -94,6 +94,33 @@ def test_datasets_lists_sources(capsys):
     assert "animal_mnist       yes" in printed and "tfds:cassava" in printed
 
 
+def test_datasets_on_a_fresh_machine_prints_no_absl_warnings(tmp_path):
+    """With an empty home (no ~/tensorflow_datasets), tfds warns about each study data set's variant
+    folder that does not exist; `datasets` shows none of that, only its table."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import tfganaug
+
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("TFDS_DATA_DIR", None)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(tfganaug.__file__).resolve().parent.parent), env.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-m", "tfganaug.cli", "datasets"], capture_output=True, text=True,
+                          env=env, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "tfds:cassava" in done.stdout and "WARNING:absl" not in done.stdout + done.stderr, done.stderr
+
+
+def test_a_misspelt_tfds_name_is_answered_with_the_closest_names_in_a_few_lines(capsys):
+    assert main(["train", "experiments/quickstart.yaml", "--dry-run", "--no-estimate",
+                 "--set", "data.source=tfds:mnistt"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) <= 5, error
+    assert "TensorFlow Datasets has no data set 'mnistt'; did you mean tfds:mnist" in error
+
+
 @pytest.mark.slow
 def test_gan_groups_share_one_trained_gan_and_label_as_asked(tmp_path, npz_file, capsys):
     gan = {"model": "acgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 1, "batch_size": 8}
@@ -230,12 +257,24 @@ def test_a_data_efficient_gan_group_end_to_end(tmp_path, npz_file, capsys):
     assert "GAN quality during training" in report and "spread" in report
 
 
-def test_dry_run_of_an_unprepared_tfds_study_says_what_to_do_about_the_data(tmp_path, capsys):
-    # Never a download (no network wait) and never a module error: what to run and where.
-    assert main(["train", "experiments/cyclegan_cassava.yaml", "--dry-run", "--set", f"data.data_dir={tmp_path}"]) == 2
+def test_dry_run_of_an_unprepared_tfds_study_says_what_to_do_about_the_data(tmp_path, capsys, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    # With data.download: false, no download (no network wait) and never a module error: what to run and where.
+    args = ["train", "experiments/cyclegan_cassava.yaml", "--dry-run", "--set", f"data.data_dir={tmp_path}"]
+    assert main([*args, "--set", "data.download=false"]) == 2
     err = capsys.readouterr().err
     assert "'tfds:cassava' is not prepared in" in err and "data.data_dir" in err and "tfds build cassava" in err
     assert "module" not in err.lower() and "Traceback" not in err
+    # With the study's data.download: true the dry run fetches as the run would (here: no network).
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network here")
+
+    monkeypatch.setattr(tfds, "load", offline)
+    assert main(args) == 2
+    printed = capsys.readouterr()
+    assert "data.download: true: fetching tfds:cassava (" in printed.out
+    assert "no network here" in printed.err and "tfds build cassava" in printed.err and "Traceback" not in printed.err
 
 
 def test_a_sweep_over_a_nested_key_runs_each_point_in_its_own_folder(tmp_path, npz_file, capsys):

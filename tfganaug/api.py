@@ -83,6 +83,11 @@ class Experiment:
         The plan of every sweep point comes first (seconds); the estimate follows: a few timed training
         steps of each distinct model, multiplied out over epochs, groups and seeds.
 
+        With `data.download: true` the data is fetched as `run` would fetch it, after a line saying
+        what and how much: the plan and the estimate need the real images (classes, counts, shape),
+        and a dry run that stopped where the run goes on would check nothing. It lands in the data
+        set's own cache (e.g. ~/tensorflow_datasets), where the run finds it: nothing is fetched twice.
+
         Args:
             estimate: time the models (else they are only built, to check they fit the images).
             log: where each printed block goes (`print`; a no-op function to stay silent).
@@ -94,6 +99,7 @@ class Experiment:
         if not verbose:
             import_tensorflow_quietly()
         from tfganaug.experiment import check_metric, check_models, describe_plan, make_splits, sweep_points
+        from tfganaug.experiment.builders import pending_download
         from tfganaug.experiment.estimate import TimingCache, describe_times, estimate_times
 
         config, lines = self.config, []
@@ -108,7 +114,10 @@ class Experiment:
             for value, point in points:
                 if value is not None:
                     say(f"\n=== sweep: {config.sweep.key} = {value} ===")
-                splits = make_splits(point.data, download=False)
+                fetch = pending_download(point.data)
+                if fetch:
+                    say(f"data.download: true: fetching {fetch} first, as the run would (kept for the run)")
+                splits = make_splits(point.data)
                 check_metric(point, splits.train)
                 say(describe_plan(point, splits))
                 checked.append((value, point, splits))

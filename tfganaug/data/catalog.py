@@ -1,6 +1,8 @@
 """What data sources exist and whether each is usable offline on this machine (`tfganaug datasets`)."""
 
 from tfganaug.data import animal_mnist, fashion_mnist
+from tfganaug.data.tfds_source import is_prepared, tfds_builder
+from tfganaug.errors import DataError
 
 # TFDS data sets the studies use; any other TFDS image data set works the same way.
 STUDY_TFDS = ("cassava", "celeb_a", "cifar10", "svhn_cropped")
@@ -8,11 +10,8 @@ STUDY_TFDS = ("cassava", "celeb_a", "cifar10", "svhn_cropped")
 
 def _tfds_prepared(name):
     try:
-        import tensorflow_datasets as tfds
-
-        builder = tfds.builder(name)
-        return builder.is_prepared() if hasattr(builder, "is_prepared") else False
-    except Exception:  # an unknown or broken builder counts as not available
+        return is_prepared(tfds_builder(name))
+    except DataError:  # an unknown or broken builder counts as not available
         return False
 
 

@@ -7,6 +7,10 @@ black hair. `attribute_negatives` makes a 0 bit demand another attribute
 (Black_Hair: Blond_Hair keeps only black- or blond-haired people, with 0 = blond).
 """
 
+import contextlib
+import difflib
+import logging
+
 import numpy as np
 
 from tfganaug.data.imageset import ImageSet, SourceData
@@ -18,21 +22,74 @@ PREPARE_HINT = (
 )
 
 
+@contextlib.contextmanager
+def _quiet_lookup():
+    """tfds's absl warnings hidden while it looks for a data set: on a machine where nothing is prepared
+    it warns "Variant folder ~/tensorflow_datasets/<name>/<version> has no dataset_info.json" about
+    folders that do not exist. Errors still show; whatever is missing is said by our own errors."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def unknown_name_error(name):
+    """The `DataError` for a name tfds does not know: the closest names it does know, in a few lines
+    (tfds's own message lists its whole catalogue, some 450 lines)."""
+    import tensorflow_datasets as tfds
+
+    base = name.split("/")[0].split(":")[0]  # tfds names may carry a config and a version: celeb_a/x:2.1.0
+    close = difflib.get_close_matches(base, tfds.list_builders(with_community_datasets=False), n=3)
+    hint = f"did you mean {' or '.join(f'tfds:{c}' for c in close)}?" if close else "check its spelling"
+    return DataError(f"data source 'tfds:{name}': TensorFlow Datasets has no data set '{base}'; {hint} "
+                     "(every name: https://www.tensorflow.org/datasets/catalog/overview)")
+
+
+def tfds_builder(name, data_dir=None):
+    """tfds's builder of `name` without its lookup warnings; an unknown name is a short `DataError`."""
+    import tensorflow_datasets as tfds
+    from tensorflow_datasets.core.registered import DatasetNotFoundError
+
+    try:
+        with _quiet_lookup():
+            return tfds.builder(name, data_dir=data_dir)
+    except DatasetNotFoundError:
+        raise unknown_name_error(name) from None
+    except Exception as exc:  # a broken builder
+        raise DataError(f"data source 'tfds:{name}' cannot be loaded: {exc}") from exc
+
+
+def is_prepared(builder):
+    """Whether the builder's data is prepared in its data folder (its look-up warnings hidden)."""
+    with _quiet_lookup():
+        return builder.is_prepared()
+
+
+def pending_download(name, data_dir=None):
+    """What loading `name` with download on would fetch first ("tfds:mnist (11.1 MiB)"), or None when it
+    is prepared already."""
+    builder = tfds_builder(name, data_dir)
+    if is_prepared(builder):
+        return None
+    size = builder.info.download_size  # 0 when tfds cannot tell without the network
+    return f"tfds:{name} ({size})" if int(size) else f"tfds:{name} (size unknown until fetched)"
+
+
 def _load_split(name, split, data_dir, download):
     import tensorflow_datasets as tfds
 
-    if not download:
-        try:
-            builder = tfds.builder(name, data_dir=data_dir)
-        except Exception as exc:  # an unknown name or a broken builder
-            raise DataError(f"data source 'tfds:{name}' cannot be loaded: {exc}") from exc
-        if not builder.is_prepared():
-            raise DataError(f"data source 'tfds:{name}' is not prepared in {builder.data_dir} and is not downloaded "
-                            f"here (--dry-run, or data.download: false, the default). Set data.download: true and run "
-                            f"without --dry-run where the network exists, or {PREPARE_HINT.format(name=name)}")
+    builder = tfds_builder(name, data_dir)
+    if not download and not is_prepared(builder):
+        raise DataError(f"data source 'tfds:{name}' is not prepared in {builder.data_dir} and is not downloaded "
+                        f"(data.download: false, the default). Set data.download: true where the network "
+                        f"exists, or {PREPARE_HINT.format(name=name)}")
     try:
-        return tfds.load(name, split=split, data_dir=data_dir, download=download, with_info=True)
-    except Exception as exc:  # tfds raises many types (not found, network, bad split): all are user-fixable
+        with _quiet_lookup():
+            return tfds.load(name, split=split, data_dir=data_dir, download=download, with_info=True)
+    except Exception as exc:  # tfds raises many types (network, bad split): all are user-fixable
         raise DataError(f"data source 'tfds:{name}' split '{split}' cannot be loaded: {exc}. To use it offline, {PREPARE_HINT.format(name=name)}") from exc
 
 

@@ -11,6 +11,7 @@ import math
 import keras
 
 from tfganaug.config import CycleGANConfig, GANTraining
+from tfganaug.data import fashion_mnist, tfds_source
 from tfganaug.data.animal_mnist import load_animal_mnist
 from tfganaug.data.fashion_mnist import load_fashion_mnist
 from tfganaug.data.folder import load_folder
@@ -45,12 +46,24 @@ def _stream_cap(data):
     return sum(parts)
 
 
-def load_source(data, download=True):
-    """The `SourceData` named by a `DataConfig` (`download=False`: never download, whatever `data.download` says)."""
+def pending_download(data):
+    """What `load_source` will fetch from the network before it can read `data` ("tfds:cassava (its size)"),
+    or None: nothing, because `data.download` is false or the files are here already."""
+    if not data.download:
+        return None
+    if data.source == "fashion_mnist":
+        return None if fashion_mnist.find_dir() else "fashion_mnist (through keras.datasets)"
+    if data.source.startswith("tfds:"):
+        return tfds_source.pending_download(data.source.split(":", 1)[1], data.data_dir)
+    return None
+
+
+def load_source(data):
+    """The `SourceData` named by a `DataConfig`, fetched from the network first only with `data.download`."""
     if data.source == "animal_mnist":
         return load_animal_mnist(test_fraction=data.test_fraction, split_seed=data.seed)
     if data.source == "fashion_mnist":
-        return load_fashion_mnist(allow_download=data.download and download)
+        return load_fashion_mnist(allow_download=data.download)
     if data.source == "folder":
         return load_folder(data.path, data.image_size, channels=data.channels,
                            test_fraction=data.test_fraction, split_seed=data.seed)
@@ -60,14 +73,13 @@ def load_source(data, download=True):
         data.source.split(":", 1)[1], image_key=data.image_key, label_key=data.label_key,
         attributes=data.attributes, attribute_negatives=data.attribute_negatives,
         train_split=data.train_split, test_split=data.test_split, data_dir=data.data_dir,
-        image_size=data.image_size, download=data.download and download,
+        image_size=data.image_size, download=data.download,
         max_per_class=_stream_cap(data), max_test_per_class=data.test_per_class, seed=data.seed)
 
 
-def make_splits(data, download=True):
-    """Load the source and draw train / extra / val / test as the `DataConfig` asks (`download`: as in
-    `load_source`; `--dry-run` never downloads)."""
-    source = load_source(data, download)
+def make_splits(data):
+    """Load the source and draw train / extra / val / test as the `DataConfig` asks."""
+    source = load_source(data)
     if source.pool.num_classes < 2:
         raise DataError(f"data.source {data.source}: one class ({source.pool.class_names[0]!r}); "
                         "a classifier needs at least two")
@@ -83,17 +95,16 @@ class RunData:
 
     Args:
         config: the run's `ExperimentConfig`.
-        download: as in `make_splits`.
     """
 
-    def __init__(self, config, download=True):
-        self.config, self.download, self._splits = config, download, {}
+    def __init__(self, config):
+        self.config, self._splits = config, {}
 
     def splits(self, seed=None):
         """The `Splits` of run seed `seed` (None: the config's own split, `data.seed`)."""
         data = self.config.data if seed is None else self.config.data.for_seed(seed)
         if data.seed not in self._splits:
-            self._splits[data.seed] = make_splits(data, self.download)
+            self._splits[data.seed] = make_splits(data)
         return self._splits[data.seed]
 
     def for_seed(self, seed):
