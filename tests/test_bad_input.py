@@ -551,3 +551,15 @@ def test_the_resolved_config_of_every_source_validates_again(tmp_path):
         config = validate(tiny_config(npz, data=data), "exp.yaml")
         again = validate(yaml.safe_load(to_yaml(config)), "config.resolved.yaml")
         assert again.key_dump() == config.key_dump()
+
+
+@pytest.mark.parametrize("labeling", ["pseudo_label", "teacher"])
+def test_the_resolved_config_of_a_gan_group_validates_again(tmp_path, labeling):
+    # `tfganaug report`, `worker` and `merge` read config.resolved.yaml back: a default written there
+    # that the schema refuses when set (temperature without labeling teacher) made every GAN run unreadable.
+    from tfganaug.config import to_yaml, validate
+
+    group = {"type": "gan", "gan": {"model": "acgan"}, "labeling": labeling}
+    config = validate(tiny_config(write_npz(tmp_path / "tiny.npz"), groups=["baseline", group]), "exp.yaml")
+    again = validate(yaml.safe_load(to_yaml(config)), "config.resolved.yaml")
+    assert again.key_dump() == config.key_dump()

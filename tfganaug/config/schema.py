@@ -136,10 +136,22 @@ class OutputConfig(Strict):
     export_gans: bool = Field(False, description="export every trained generator at the end of the run")
     gan_metrics: bool = Field(True, description="compute the GAN metrics at the end of a run with GAN groups")
     export_root: Path = Field(Path("exported_models"), description="where export_gans writes <name>/<version>/")
-    metric: Literal["accuracy", "balanced_accuracy", "macro_f1", "rare_recall"] = Field(
-        "accuracy", description="the headline metric of the table, its intervals and tests and the verdict; "
-                                "rare_recall: the mean recall of the data.rare classes (else of the classes with the "
-                                "fewest training images; refused on balanced data)")
+    metric: Literal["auto", "accuracy", "balanced_accuracy", "macro_f1", "rare_recall"] = Field(
+        "auto", description="the headline metric of the table, its intervals and tests and the verdict; auto: "
+                            "balanced_accuracy when the training or test classes are unbalanced (the largest has "
+                            "1.5x the images of the smallest or more: accuracy would favour the large classes), "
+                            "else accuracy; results.json's statistics.metric records the choice and why; "
+                            "rare_recall: the mean recall of the data.rare classes (else of the classes with the "
+                            "fewest training images; refused on balanced data)")
+
+
+class StatisticsConfig(Strict):
+    """How the verdict reads a comparison's 95% interval (docs/statistics.md)."""
+
+    equivalence_margin: float = Field(
+        1.0, gt=0, le=100, description="points of the headline metric: a verdict says 'tie' only when the whole "
+                                       "interval lies within +-this, else 'inconclusive' (with the seeds that would "
+                                       "narrow it to +-this) unless the interval excludes 0")
 
 
 class RuntimeConfig(Strict):
@@ -233,14 +245,19 @@ class ExperimentConfig(Strict):
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     groups: list[Group] = Field(min_length=1)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    statistics: StatisticsConfig = Field(default_factory=StatisticsConfig)
     sweep: Optional[SweepConfig] = None
 
     def resolved_dump(self):
         """The config with its defaults filled in, as a raw mapping that validates again to the same config
-        (`data.channels` only for a folder source: set for another source, it is refused)."""
+        (`data.channels` only for a folder source, a GAN group's `temperature` only with labeling teacher:
+        set otherwise, they are refused)."""
         raw = self.model_dump(mode="json", by_alias=True)
         if self.data.source != "folder":
             raw["data"].pop("channels")
+        for group, dumped in zip(self.groups, raw["groups"]):
+            if group.type == "gan" and group.labeling != "teacher":
+                dumped.pop("temperature", None)
         return raw
 
     def sweep_point(self, value):
