@@ -2,12 +2,26 @@
 thread counts per worker and per pod, one precision per plan, held locks and file systems without flock,
 the Kubernetes manifest."""
 
+import errno
+import json
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
 import yaml
 
+from tfganaug.errors import UserError
+from tfganaug.sharing.locks import FileLock, holder_name
+from tfganaug.sharing.tasks import Plan, Task
+
 ROOT = Path(__file__).parent.parent
+ME = holder_name()
 
 
 def test_the_kubernetes_job_ignores_evictions_and_limits_cpu_to_the_plans_threads():
@@ -21,3 +35,168 @@ def test_the_kubernetes_job_ignores_evictions_and_limits_cpu_to_the_plans_thread
     threads = re.search(r"tfganaug plan .*--threads (\d+)", text).group(1)
     resources = container["resources"]
     assert resources["limits"]["cpu"] == resources["requests"]["cpu"] == threads
+
+
+def _one_task_plan(run_dir, lease=1.0):
+    plan = Plan(run_dir, [Task(0, "", None, 0, (0,), ("g0",), ())], key="k", lock="lease", lease_seconds=lease)
+    plan.write()
+    return plan
+
+
+def test_a_lease_holder_whose_file_reads_fail_twice_keeps_its_lease(tmp_path, monkeypatch):
+    path, failures, real = tmp_path / "t.lock", [], Path.read_text
+
+    def stale_handle(self, *args, **kwargs):  # NFS after a server restart: the next read works again
+        if self == path and len(failures) < 2:
+            failures.append(self)
+            raise OSError(errno.ESTALE, "Stale file handle")
+        return real(self, *args, **kwargs)
+
+    holder = FileLock(path, "lease", 1.0)
+    assert holder.acquire()
+    monkeypatch.setattr(Path, "read_text", stale_handle)
+    try:
+        for _ in range(200):
+            if len(failures) == 2:
+                break
+            time.sleep(0.05)
+        assert len(failures) == 2  # both beats failed to read ...
+        time.sleep(2.5)  # ... and more than twice the lease has gone by since
+        assert not holder.lost and holder.still_held()
+        other = FileLock(path, "lease", 1.0)
+        assert not other.acquire() and other.holder() == ME
+    finally:
+        monkeypatch.undo()
+        holder.release()
+
+
+STALLED_TASK = """
+import contextlib, sys, time, types
+from pathlib import Path
+from tfganaug.experiment import work
+from tfganaug.files import write_text
+from tfganaug.sharing.tasks import Plan
+
+run = Path(sys.argv[1])
+plan = Plan.load(run)
+
+def run_records(point, folder, data, models, log, verbose, runs):
+    print("working", flush=True)
+    while not (run / "go").exists():  # SIGSTOPped here, continued after another worker took the task
+        time.sleep(0.05)
+    write_text(run / "runs" / "g0__seed0.json", "{}")
+    return []
+
+work.runtime_scope = contextlib.contextmanager(lambda runtime: (yield types.SimpleNamespace(num_replicas_in_sync=1)))
+work.check_runtime = lambda point, strategy: None
+work.RunData = lambda point: None
+work.RunModels = lambda *args: None
+work.run_records = run_records
+config = types.SimpleNamespace(sweep=None, groups=["g0"], runtime=types.SimpleNamespace(mixed_precision="off"))
+print("outcome", work._claim(plan, config, plan.tasks[0], False, print, 0), flush=True)
+"""
+
+
+def test_a_task_stopped_past_its_lease_writes_nothing_after_another_worker_took_it(tmp_path):
+    plan = _one_task_plan(tmp_path)
+    task = plan.tasks[0]
+    proc = subprocess.Popen([sys.executable, "-c", STALLED_TASK, str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        for line in proc.stdout:
+            if line.startswith("working"):
+                break
+        proc.send_signal(signal.SIGSTOP)  # a suspended job: its heartbeat stops too
+        time.sleep(2.5)  # past its 1 s lease
+        other = plan.lock_for(task)
+        assert other.acquire()  # another worker takes the task over
+        plan.write_record(task, state="running")
+        (tmp_path / "go").touch()
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        out = proc.stdout.read()
+        proc.wait(timeout=120)
+    try:
+        assert "outcome None" in out and f"task 0: its lease was taken by {ME}" in out, out[-3000:]
+        assert not (tmp_path / "runs" / "g0__seed0.json").exists()
+        assert not plan.traceback_file(task).exists()
+        record = plan.record(task)
+        assert (record["state"], record["pid"]) == ("running", os.getpid())  # the new worker's record stands
+        assert json.loads((tmp_path / "tasks" / "task-0.lock").read_text())["token"] == other._token
+    finally:
+        other.release()
+
+
+def test_a_late_failed_record_never_replaces_done(tmp_path):
+    plan = _one_task_plan(tmp_path)
+    task = plan.tasks[0]
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "g0__seed0.json").write_text("{}")
+    plan.write_record(task, state="done", ended=5.0)
+    plan.write_record(task, state="failed", error="KeyboardInterrupt")
+    assert plan.state(task)[0] == "done" and plan.record(task)["ended"] == 5.0
+
+
+def test_a_retried_task_takes_its_dead_attempts_lease_here_and_waits_out_another_machines(tmp_path, monkeypatch):
+    import tfganaug.config
+    from tfganaug.experiment import work
+    from tfganaug.sharing.executors import run_task_job
+
+    plan = _one_task_plan(tmp_path)
+    monkeypatch.setattr(tfganaug.config, "load_config", lambda path: None)
+    ran = []
+
+    def run_task(plan, config, task, log, verbose):
+        ran.append(task.index)
+        (tmp_path / "runs").mkdir(exist_ok=True)
+        (tmp_path / "runs" / "g0__seed0.json").write_text("{}")
+        plan.write_record(task, state="done")
+        return True
+
+    monkeypatch.setattr(work, "run_task", run_task)
+    lease = tmp_path / "tasks" / "task-0.lock"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    # A killed attempt on this machine (Ray's retry, submitit's requeue), its lease still fresh for 60 s:
+    lease.write_text(json.dumps({"holder": f"{socket.gethostname()}:{dead.stdout.strip()}", "token": "old"}))
+    assert FileLock(lease, "lease", 60).holder() is None  # nobody alive holds it
+    assert run_task_job(str(tmp_path), 0) == 0 and ran == [0]
+    # An attempt on another machine: its lease is waited out (1 s here), not refused.
+    (tmp_path / "runs" / "g0__seed0.json").unlink()
+    lease.write_text(json.dumps({"holder": "elsewhere:1", "token": "other"}))
+    assert run_task_job(str(tmp_path), 0) == 0 and ran == [0, 0]
+
+
+def test_flock_on_a_file_system_without_it_advises_a_lease(tmp_path, monkeypatch):
+    import fcntl
+
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    for call in (lambda lock: lock.acquire(), lambda lock: lock.holder()):
+        (tmp_path / "t.lock").touch()
+        with pytest.raises(UserError, match=r"cannot flock .*t\.lock: No locks available .*--lock lease"):
+            call(FileLock(tmp_path / "t.lock", "flock"))
+
+
+def test_plan_overwrite_refuses_while_a_live_worker_holds_a_task_lock(tmp_path):
+    import yaml
+
+    from tests.conftest import tiny_config, write_npz
+    from tfganaug.config import load_config
+    from tfganaug.experiment import work
+
+    raw = tiny_config(write_npz(tmp_path / "tiny.npz"), groups=["baseline"])
+    path, run, quiet = tmp_path / "tiny.yaml", tmp_path / "run", lambda *_: None
+    path.write_text(yaml.safe_dump(raw))
+    old = work.plan(load_config(path), run, estimate=False, lock="flock", log=quiet)
+    held = old.lock_for(old.tasks[0])
+    assert held.acquire()  # a live worker of the old plan
+    path.write_text(yaml.safe_dump({**raw, "seeds": [1]}))
+    try:
+        with pytest.raises(UserError, match=f"workers of its old plan are running \\(task 0 by {ME}\\); stop them"):
+            work.plan(load_config(path), run, estimate=False, overwrite=True, log=quiet)
+        assert (run / "tasks" / "task-0.lock").exists() and Plan.load(run).key == old.key
+    finally:
+        held.release()
+    assert work.plan(load_config(path), run, estimate=False, overwrite=True, log=quiet).key != old.key

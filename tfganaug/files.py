@@ -4,7 +4,9 @@ A run that is interrupted never leaves a half-written results file behind. The
 temporary files and folders (`mkstemp`, `mkdtemp`: owner-only) get the
 permissions of the process umask before they are renamed into place, as any
 other file the process writes (0644 / 0755 under the usual umask 022): a TF
-Serving process of another user can read an exported model.
+Serving process of another user can read an exported model. Inside
+`guarded_writes(check)`, `check()` runs before each file is put in place and
+stops the write by raising (a task whose lease another worker took).
 """
 
 import contextlib
@@ -15,6 +17,20 @@ import tempfile
 from pathlib import Path
 
 from tfganaug.errors import UserError
+
+
+_GUARDS = []  # the checks of `guarded_writes` in force
+
+
+@contextlib.contextmanager
+def guarded_writes(check):
+    """Within: every `atomic_path` and `atomic_dir` of this process calls `check()` before it puts its
+    output in place; `check` raises to stop the write (the temporary file is removed)."""
+    _GUARDS.append(check)
+    try:
+        yield
+    finally:
+        _GUARDS.remove(check)
 
 
 def _umask():
@@ -76,6 +92,8 @@ def atomic_path(path, suffix=""):
     os.close(fd)
     try:
         yield Path(tmp)
+        for check in list(_GUARDS):
+            check()
         os.chmod(tmp, 0o666 & ~_umask())
         _fsync(tmp)
         os.replace(tmp, path)
@@ -104,6 +122,8 @@ def atomic_dir(path):
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
+        for check in list(_GUARDS):
+            check()
         os.chmod(tmp, 0o777 & ~_umask())
         for written in sorted(tmp.rglob("*"), reverse=True):  # files before the folders that hold them
             _fsync(written)

@@ -22,9 +22,9 @@ from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import planned_size
 from tfganaug.experiment.runner import (check_metric, check_runtime, gather, gather_sweep, refuse_other_config, run_key,
                                         run_path, run_records)
-from tfganaug.files import folder_lock, read_json, write_text
+from tfganaug.files import folder_lock, guarded_writes, read_json, write_text
 from tfganaug.layout import CONFIG_FILE
-from tfganaug.sharing.locks import lease_seconds as checked_lease, lock_mode
+from tfganaug.sharing.locks import LeaseLost, lease_seconds as checked_lease, lock_mode
 from tfganaug.sharing.tasks import TASKS_DIR, Plan, config_key, make_tasks, point_configs, shared_models
 
 WAIT_SECONDS = 2.0  # how often a worker looks again at tasks other processes are running
@@ -96,6 +96,7 @@ def plan(config, run_dir, shards=1, estimate=True, lock=None, lease_seconds=None
             if folder:
                 write_text(run_dir / folder / CONFIG_FILE, to_yaml(point))
         if old is not None and old.key != config_key(config):
+            _refuse_held_tasks(old)
             # The old config's task records would mark this config's tasks done: they start afresh
             # (its finished runs whose settings did not change are still found by their run keys).
             for stale in (run_dir / TASKS_DIR).glob("task-*"):
@@ -105,6 +106,16 @@ def plan(config, run_dir, shards=1, estimate=True, lock=None, lease_seconds=None
     for line in describe_shards(result, estimate):
         log(line)
     return result
+
+
+def _refuse_held_tasks(old):
+    """A `UserError` naming the holders when live workers of the `old` plan hold task locks (each tried
+    without waiting): deleting a held lock file would let a second worker run that task beside them."""
+    held = [(task.index, holder) for task in old.tasks if (holder := old.lock_for(task).holder()) is not None]
+    if held:
+        who = ", ".join(f"task {index} by {holder}" for index, holder in held)
+        raise UserError(f"{old.run_dir}: workers of its old plan are running ({who}); stop them (or wait for "
+                        f"them: `tfganaug status {old.run_dir}`) before planning another config there")
 
 
 def describe_shards(plan, estimated=True):
@@ -158,6 +169,8 @@ def run_task(plan, config, task, log=print, verbose=None):
     except KeyboardInterrupt:
         plan.write_record(task, state="interrupted", ended=time.time())
         raise
+    except LeaseLost:
+        raise  # nothing more is written: the task is another process's now
     except Exception as exc:  # recorded for `status`; the other tasks go on
         write_text(plan.traceback_file(task), traceback.format_exc())
         error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
@@ -169,15 +182,25 @@ def run_task(plan, config, task, log=print, verbose=None):
 
 
 def _claim(plan, config, task, block, log, verbose):
-    """Run `task` under its lock unless it is done (or, without `block`, held elsewhere).
-    None: not run; else whether it succeeded."""
+    """Run `task` under its lock unless it is done (or, without `block`, held elsewhere); every file the
+    task writes first checks that the lock is still this process's (a lease can be lost: see
+    `tfganaug.sharing.locks`). None: not run (or stopped on losing the lock); else whether it succeeded."""
     lock = plan.lock_for(task)
     if plan.is_done(task) or not lock.acquire(block=block, poll=WAIT_SECONDS):
         return None
+
+    def check():
+        if not lock.still_held():
+            raise LeaseLost(f"task {task.index}: its lease was taken by {lock.holder() or 'another process'}")
+
     try:
         if plan.is_done(task):  # finished by another process while this one waited
             return None
-        return run_task(plan, config, task, log, verbose)
+        with guarded_writes(check):
+            return run_task(plan, config, task, log, verbose)
+    except LeaseLost as exc:
+        log(f"{exc} (this process stalled longer than the lease); it stops here without writing")
+        return None
     finally:
         lock.release()
 
@@ -202,9 +225,9 @@ def run_shard(config, run_dir, index, count=None, log=print, verbose=None, overw
 
 def work(run_dir, log=print, verbose=None, retry_failed=False, wait=True, only=None):
     """Claim and run tasks of `run_dir` (those whose index is in `only`, default all) until none are
-    left: not done, not failed (unless `retry_failed`) and not running elsewhere; with `wait`, stay
-    while other processes run tasks, so that a task whose process died is claimed again. Returns the
-    number of tasks this worker failed."""
+    left: not done, not failed (unless `retry_failed`) and not running elsewhere (a task of `only` is
+    waited for instead); with `wait`, stay while other processes run tasks, so that a task whose process
+    died is claimed again. Returns the number of tasks this worker failed."""
     from tfganaug.config import load_config
 
     found = Plan.load(run_dir)
@@ -223,10 +246,12 @@ def work(run_dir, log=print, verbose=None, retry_failed=False, wait=True, only=N
             state, _ = found.state(task)
             if state == "failed" and not retry_failed:
                 continue
-            if state == "running":
+            if state == "running" and only is None:
                 others = True
                 continue
-            outcome = _claim(found, config, task, False, log, verbose)
+            # A task asked for by index (a scheduler's retry of it) waits for its lock: the lease of a killed
+            # attempt runs out, or is taken at once when that attempt died on this machine.
+            outcome = _claim(found, config, task, only is not None, log, verbose)
             if outcome is None:
                 others = others or not found.is_done(task)
                 continue
