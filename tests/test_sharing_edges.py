@@ -200,3 +200,79 @@ def test_plan_overwrite_refuses_while_a_live_worker_holds_a_task_lock(tmp_path):
     finally:
         held.release()
     assert work.plan(load_config(path), run, estimate=False, overwrite=True, log=quiet).key != old.key
+
+
+def test_local_workers_plan_with_their_share_of_the_cores(tmp_path, monkeypatch):
+    import types
+
+    from tfganaug.experiment import work
+    from tfganaug.sharing import commands, executors
+
+    monkeypatch.setattr(executors, "available_cores", lambda: 8)
+    seen = {}
+
+    def planned(config, run_dir, overwrite=False, threads=None, **kwargs):
+        seen["threads"] = threads
+        return types.SimpleNamespace(threads=threads)
+
+    def run_local(run_dir, slots):
+        seen["slots"] = slots
+        return 0
+
+    monkeypatch.setattr(work, "planned", planned)
+    monkeypatch.setattr(work, "report", lambda run_dir: None)
+    monkeypatch.setattr(executors, "run_local", run_local)
+    args = types.SimpleNamespace(executor="local", gpus=None, workers=2, threads=None, overwrite=False)
+    assert commands.train_with_executor(None, tmp_path, args) == 0
+    assert seen["threads"] == 4  # 8 cores / 2 workers, not 8 threads in each
+    assert [s["TF_NUM_INTRAOP_THREADS"] for s in seen["slots"]] == ["4", "4"]
+
+
+def test_ray_tasks_ask_for_as_many_cpus_as_the_plans_threads(tmp_path, monkeypatch):
+    import types
+
+    from tfganaug.sharing.executors import run_ray
+
+    Plan(tmp_path, [], key="k", threads=3).write()
+    asked = {}
+
+    def remote(**options):
+        asked.update(options)
+        return lambda function: types.SimpleNamespace(remote=None)
+
+    ray = types.SimpleNamespace(is_initialized=lambda: True, remote=remote, cluster_resources=lambda: {"CPU": 16.0})
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    assert run_ray(tmp_path, log=lambda *_: None) == 0
+    assert (asked["num_cpus"], asked["num_gpus"], asked["max_calls"]) == (3, 0, 1)
+    ray.cluster_resources = lambda: {"CPU": 2.0}  # a smaller cluster: a task asking for 3 would never start
+    assert run_ray(tmp_path, log=lambda *_: None) == 0 and asked["num_cpus"] == 2
+
+
+@pytest.mark.parametrize("lines, files, cores", [
+    ("0::/kubepods/pod1/c1\n", {"kubepods/pod1/c1/cpu.max": "800000 100000\n"}, 8),  # a pod's limit: "8"
+    ("0::/\n", {"cpu.max": "150000 100000\n"}, 1),  # 1.5 CPUs: one whole core
+    ("0::/\n", {"cpu.max": "max 100000\n"}, None),  # no limit
+    ("4:cpu,cpuacct:/docker/x\n1:cpuset:/\n",  # cgroup v1
+     {"cpu,cpuacct/docker/x/cpu.cfs_quota_us": "400000\n", "cpu,cpuacct/docker/x/cpu.cfs_period_us": "100000\n"}, 4),
+    ("4:cpu,cpuacct:/\n", {"cpu,cpuacct/cpu.cfs_quota_us": "-1\n", "cpu,cpuacct/cpu.cfs_period_us": "100000\n"}, None),
+    ("0::/gone\n", {}, None),  # unreadable: no limit known
+])
+def test_the_cgroup_cpu_limit_is_read_from_cpu_max_or_cfs_quota(tmp_path, lines, files, cores):
+    from tfganaug.cpus import cgroup_cpu_limit
+
+    (tmp_path / "self_cgroup").write_text(lines)
+    for name, text in files.items():
+        (tmp_path / "fs" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "fs" / name).write_text(text)
+    assert cgroup_cpu_limit(tmp_path / "fs", tmp_path / "self_cgroup") == cores
+
+
+def test_a_plan_without_threads_in_a_pod_takes_its_cpu_limit_not_the_nodes_cores(monkeypatch):
+    from tfganaug import cpus, distribute
+
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    monkeypatch.setattr(cpus.os, "sched_getaffinity", lambda pid: set(range(64)))  # the node's cores
+    monkeypatch.setattr(cpus, "cgroup_cpu_limit", lambda: 8)
+    monkeypatch.setattr(distribute.tf.config.threading, "get_intra_op_parallelism_threads", lambda: 0)  # not pinned
+    assert cpus.available_cores() == 8
+    assert distribute.intra_op_threads() == 8  # what `plan` takes without --threads

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfganaug.cpus import available_cores
 from tfganaug.errors import UserError
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
@@ -56,12 +57,13 @@ def precision_policy(setting):
 
 def intra_op_threads():
     """The size of this process's TensorFlow intra-op thread pool: as set by `tf.config.threading`, else by
-    TF_NUM_INTRAOP_THREADS, else TensorFlow's default (the CPUs this process may run on)."""
+    TF_NUM_INTRAOP_THREADS, else the cores this process may use (`tfganaug.cpus.available_cores`: in a
+    container, its CPU limit, not every core of the node that TensorFlow's own default would take)."""
     configured = tf.config.threading.get_intra_op_parallelism_threads()
     from_env = os.environ.get("TF_NUM_INTRAOP_THREADS", "")
     if configured:
         return configured
-    return int(from_env) if from_env.isdigit() and int(from_env) > 0 else len(os.sched_getaffinity(0))
+    return int(from_env) if from_env.isdigit() and int(from_env) > 0 else available_cores()
 
 
 def pin_intra_op_threads(threads, log=print):

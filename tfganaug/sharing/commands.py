@@ -1,5 +1,6 @@
-"""The `tfganaug` commands of a run shared by many processes: `plan`, `worker`, `status`, and
-`train --shard / --executor` (see `tfganaug.sharing.tasks`, `tfganaug.experiment.work`, `tfganaug.sharing.executors`).
+"""The `tfganaug` commands of a run shared by many processes: `plan`, `worker`, `status`,
+`train --shard / --executor` (see `tfganaug.sharing.tasks`, `tfganaug.experiment.work`, `tfganaug.sharing.executors`),
+and `merge` of run folders made apart (`tfganaug.experiment.merge`).
 
 Imports nothing heavy at the top: `status` and bad options answer before TensorFlow starts.
 """
@@ -56,7 +57,7 @@ def add_train_options(train):
 
 
 def add_task_commands(commands):
-    """The `plan`, `worker` and `status` subcommands."""
+    """The `plan`, `worker`, `status` and `merge` subcommands."""
     plan = commands.add_parser("plan", help="check an experiment, fetch its data and write its task list for "
                                             "shards and workers")
     plan.add_argument("config", help="experiment YAML")
@@ -83,12 +84,21 @@ def add_task_commands(commands):
                         help="leave when the tasks left are running elsewhere (default: wait, to take over "
                              "those whose worker dies)")
     worker.add_argument("--task", type=non_negative, action="append",
-                        help="only this task (its index in the plan); repeatable; implies --no-wait")
+                        help="only this task (its index in the plan); repeatable; waits while another process "
+                             "holds it, then leaves")
     worker.set_defaults(func=_worker)
 
     status = commands.add_parser("status", help="done, running, failed and missing tasks of a planned run")
     status.add_argument("run_dir", help="a run folder of `tfganaug plan`")
     status.set_defaults(func=_status, needs_tensorflow=False)
+
+    merge = commands.add_parser("merge", help="gather finished run folders of one experiment made apart (each with "
+                                              "some of its seeds or sweep points) into the folder one run of all "
+                                              "of them writes")
+    merge.add_argument("runs", nargs="+", metavar="RUN", help="run folders (their small files: docs/run-folder.md); "
+                                                              "the merged seeds follow their order")
+    merge.add_argument("--out", required=True, help="the new run folder to write")
+    merge.set_defaults(func=_merge)
 
 
 def train_shard(config, run_dir, shard, overwrite=False, threads=None):
@@ -107,23 +117,24 @@ def train_shard(config, run_dir, shard, overwrite=False, threads=None):
 
 
 def train_with_executor(config, run_dir, args):
-    from tfganaug.sharing.executors import (run_local, run_ray, slot_environments, slurm_defaults, slurm_executor,
-                                            submit_tasks)
+    from tfganaug.sharing.executors import (cores_per_worker, run_local, run_ray, slot_environments, slurm_defaults,
+                                            slurm_executor, submit_tasks)
     from tfganaug.experiment.work import planned, report
 
     if args.executor == "slurm":
         executor = slurm_executor(run_dir, args.slurm)  # checked before any work
-        planned(config, run_dir, overwrite=args.overwrite, threads=args.threads)
-        submit_tasks(run_dir, executor)  # and return: the gather is a job of its own
-        return 0
-    if args.executor == "ray":
         # Estimated when planned here: the jobs' time limit follows the longest task's estimate.
         found = planned(config, run_dir, overwrite=args.overwrite, threads=args.threads, estimate=True)
         executor.update_parameters(**slurm_defaults(found, args.slurm))
+        submit_tasks(run_dir, executor)  # and return: the gather is a job of its own
+        return 0
+    if args.executor == "ray":
+        planned(config, run_dir, overwrite=args.overwrite, threads=args.threads)
         failed = run_ray(run_dir, args.gpus_per_task, args.ray_address)
     else:
-        slot_environments(args.gpus, args.workers)  # checked before any work
-        threads = planned(config, run_dir, overwrite=args.overwrite, threads=args.threads).threads
+        slots = slot_environments(args.gpus, args.workers)  # checked before any work
+        share = cores_per_worker(len(slots))  # a plan made here: each worker its share of the cores
+        threads = planned(config, run_dir, overwrite=args.overwrite, threads=args.threads or share).threads
         slots = slot_environments(args.gpus, args.workers, intra_op_threads=threads)
         failed = run_local(run_dir, slots)
     if failed:
@@ -179,3 +190,11 @@ def _status(args):
     print("\n".join(describe_status(found)))
     states = found.states()
     return 0 if len(states["done"]) == len(found.tasks) else 1
+
+
+def _merge(args):
+    from tfganaug.experiment.merge import merge_runs
+
+    merge_runs(args.runs, args.out)
+    print(f"merged {len(args.runs)} run folders into {args.out}")
+    return 0

@@ -3,9 +3,9 @@
 Each task runs in a new Python process (`tfganaug worker RUN --task i`, started by exec: nothing
 is forked from a process that has started TensorFlow), whose environment is set before
 TensorFlow starts: `CUDA_VISIBLE_DEVICES` to its worker's GPU (without it every process would take
-GPU 0, and all its memory), and TensorFlow's intra-op pool to the plan's thread count (the serial
-run's, so that its numbers are the serial run's to the last bit; several workers on one machine then
-share its cores), its inter-op pool and OpenMP to the worker's share of the cores.
+GPU 0, and all its memory), and TensorFlow's intra-op pool to the plan's thread count (every task the
+same count, so that their numbers agree to the last bit; a plan `train --executor local` makes gives
+each worker its share of the cores, cores / workers), its inter-op pool and OpenMP to that share.
 """
 
 import math
@@ -15,8 +15,14 @@ import sys
 import threading
 from pathlib import Path
 
+from tfganaug.cpus import available_cores
 from tfganaug.errors import UserError
 from tfganaug.sharing.tasks import TASKS_DIR, Plan
+
+
+def cores_per_worker(workers, cores=None):
+    """Each of `workers` processes' share of `cores` (default: `available_cores()`), at least 1."""
+    return max(1, (cores or available_cores()) // workers)
 
 
 def slot_environments(gpus=None, workers=None, cores=None, intra_op_threads=None):
@@ -32,8 +38,7 @@ def slot_environments(gpus=None, workers=None, cores=None, intra_op_threads=None
     if gpus is not None and (not ids or not all(g.isdigit() for g in ids)):
         raise UserError(f"--gpus {gpus!r}: expected GPU ids separated by commas, e.g. 0,1")
     workers = workers or len(ids) or 1
-    cores = cores or len(os.sched_getaffinity(0))
-    threads = max(1, cores // workers)
+    threads = cores_per_worker(workers, cores)
     slots = []
     for i in range(workers):
         env = {"TF_NUM_INTRAOP_THREADS": str(intra_op_threads or threads),
@@ -197,9 +202,11 @@ def slurm_defaults(plan, settings, log=print):
 
 def run_ray(run_dir, gpus_per_task=0, address=None, log=print):
     """Run every task of `run_dir` that is not done (failed ones again) as a Ray task with
-    `num_gpus=gpus_per_task` (Ray sets its CUDA_VISIBLE_DEVICES) and `max_calls=1` (a fresh worker
-    process per task: TensorFlow's memory and threads start clean), on the running Ray instance, the
-    cluster at `address`, or a local one; wait for them and return how many failed."""
+    `num_gpus=gpus_per_task` (Ray sets its CUDA_VISIBLE_DEVICES), `num_cpus` the plan's thread count
+    (what its TensorFlow uses: Ray then places no more tasks on a node than its cores hold; no more
+    than the cluster's CPUs, or the task could never start) and `max_calls=1` (a fresh worker process
+    per task: TensorFlow's memory and threads start clean), on the running Ray instance, the cluster at
+    `address`, or a local one; wait for them and return how many failed."""
     try:
         import ray
     except ImportError:
@@ -208,9 +215,10 @@ def run_ray(run_dir, gpus_per_task=0, address=None, log=print):
         ray.init(address=address)
     plan = Plan.load(run_dir)
     todo = [t for t in plan.tasks if not plan.is_done(t)]
-    remote = ray.remote(num_gpus=gpus_per_task, max_calls=1)(run_task_job)
+    cpus = min(plan.threads or 1, int(ray.cluster_resources().get("CPU", 1)) or 1)
+    remote = ray.remote(num_gpus=gpus_per_task, num_cpus=cpus, max_calls=1)(run_task_job)
     refs = {remote.remote(str(run_dir), task.index): task for task in todo}
-    log(f"{len(refs)} of {len(plan.tasks)} tasks submitted to Ray ({gpus_per_task} GPU each)")
+    log(f"{len(refs)} of {len(plan.tasks)} tasks submitted to Ray ({cpus} CPUs, {gpus_per_task} GPU each)")
     failed, pending = 0, list(refs)
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
