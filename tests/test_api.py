@@ -222,6 +222,23 @@ def test_the_time_left_comes_from_each_groups_own_runs():
     assert Progress(["a", "b"], clock=lambda: 0).describe("a", trained=False) == ""  # nothing measured yet
 
 
+def test_the_time_left_counts_the_models_still_to_train():
+    """After the controls, the GAN group's runs still to come count its GANs' estimate (600 s each),
+    not only the controls' pace; a GAN slower than its estimate makes its group's later runs slower."""
+    now = [0.0]
+    progress = Progress(["baseline", "baseline", "gan", "gan", "gan2"], clock=lambda: now[0])
+    progress.expect_models([0, 0, 600, 600, 0])
+    now[0] = 10
+    assert progress.finished("baseline") == 10 + 610 + 610 + 10  # not 40: the two GANs are still to train
+    now[0] = 20
+    assert progress.finished("baseline") == 610 + 610 + 10
+    now[0] = 20 + 730  # its GAN took 720 s, not 600, and its classifier 10 s
+    assert progress.finished("gan") == (130 + 600) + 50  # gan2 (unseen): the mean of 10, 10 and 730 - 600
+    loaded = Progress(["gan", "gan"], clock=lambda: now[0])
+    loaded.expect_models([600, 600])
+    assert loaded.finished("gan", trained=False) is None and loaded.models == [600]  # its GAN was not trained
+
+
 def test_gan_classes_train_with_plain_keras_compile_and_fit():
     import keras
 

@@ -52,3 +52,33 @@ def test_only_start_up_lines_count_as_noise():
             "UserWarning: something a user should see", "Traceback (most recent call last):"]
     assert all(STARTUP_NOISE.search(line) for line in noise)
     assert not any(STARTUP_NOISE.search(line) for line in kept)
+
+
+def test_a_run_says_the_gan_still_to_train_in_its_time_left_and_while_it_trains(tmp_path, npz_file, monkeypatch):
+    """The line after the baseline counts the GAN's estimate (fabricated here: an hour), and the GAN's
+    training writes progress lines (here every step, instead of every minute) at verbose 0."""
+    import functools
+
+    import tfganaug.experiment.models as models
+    import tfganaug.experiment.runner as runner
+    from tfganaug.config import load_config
+    from tfganaug.experiment import train
+    from tfganaug.training.callbacks import ProgressLines
+
+    gan = {"model": "cgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 1, "batch_size": 6,
+           "sample_every": 0}
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(tiny_config(npz_file, groups=["baseline", {"type": "gan", "gan": gan}],
+                                               output={"gan_metrics": False})))
+    asked = []
+    monkeypatch.setattr(runner, "run_model_seconds", lambda config, splits, trained: asked.append(trained(config.groups[1], 0))
+                        or [0, 3600])
+    monkeypatch.setattr(models, "ProgressLines", functools.partial(ProgressLines, every_seconds=0))
+    lines, config = [], load_config(path)
+    train(config, tmp_path / "run", log=lines.append, verbose=0)
+    text = "\n".join(map(str, lines))
+    assert asked == [False] and re.search(r"\[1/2\] baseline seed 0: .*, about 6\d min left\n", text)
+    assert re.search(r"\n  GAN cgan \(seed 0\): epoch 1/1, step 1/\d+, about .* left of it\n(.*\n)*\[2/2\] cgan", text)
+    # A rerun would count this GAN as trained (0 s to come), not a seed whose GAN it has not trained.
+    assert models.RunModels(config, tmp_path / "run").trained(config.groups[1], 0)
+    assert not models.RunModels(config, tmp_path / "run").trained(config.groups[1], 1)

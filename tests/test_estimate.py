@@ -50,3 +50,25 @@ def test_the_estimate_is_within_a_factor_of_three_of_the_real_run(tmp_path, npz_
     estimated = sum(t.seconds for t in times)
     print(f"estimated {estimated:.1f} s, real {real:.1f} s")
     assert real / 3 < estimated < real * 3, (estimated, real, times)
+
+
+def test_each_run_counts_the_models_it_trains_first_from_the_estimate(tmp_path, npz_file):
+    """Fabricated times: the first run of each (model, seed) trains it; a group sharing the GAN's
+    settings (sample_every aside) and the controls train nothing."""
+    cyclegan = {"name": "m", "domain_a": ["c0"], "domain_b": ["c1"], "filters": 4, "downsamplings": 1,
+                "residual_blocks": 1, "d_filters": 4, "d_layers": 1, "epochs": 2, "decay_epochs": 1}
+    raw = tiny_config(npz_file, seeds=[0, 1], cyclegans=[cyclegan], groups=[
+        "baseline", {"type": "gan", "gan": GAN}, {"type": "gan", "name": "again", "gan": {**GAN, "sample_every": 3}},
+        {"type": "translation", "translations": [{"model": "m", "from": "c0", "to": "c1", "count": 2}]}])
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    config = load_config(path)
+    times = [estimate.ModelTime("classifier", 8, 80, 1.0, 0.1, ""),
+             estimate.ModelTime("GAN cgan (mlp)", 2, 200, 10.0, 1.0, ""),  # 110 s a seed
+             estimate.ModelTime("CycleGAN m", 2, 100, 5.0, 0.5, "")]  # 30 s a seed
+    assert estimate.run_model_seconds(config, None, times) == [0, 0, 110, 110, 0, 0, 30, 30]
+    # A model an earlier command trained (the GAN of seed 0) counts 0; nothing to train: nothing timed.
+    gan_of_seed_0 = lambda group, seed: group.type == "gan" and seed == 0  # noqa: E731
+    assert estimate.run_model_seconds(config, None, times, trained=gan_of_seed_0) == [0, 0, 0, 110, 0, 0, 30, 30]
+    assert estimate.run_model_seconds(config, None, trained=lambda group, seed: True) == [0] * 8
+    assert estimate.run_model_seconds(load_config(path, ["groups=[baseline]"]), None) == []

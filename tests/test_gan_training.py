@@ -385,3 +385,21 @@ def test_runtime_backup_seconds_reaches_gan_training_except_under_multi_worker(t
     for distribute, expected in (("auto", 7.5), ("multi_worker", 0)):
         config = validate(tiny_config(npz_file, runtime={"distribute": distribute, "backup_seconds": 7.5}))
         assert RunModels(config, tmp_path / distribute).backup_seconds == expected
+
+
+def test_a_progress_line_comes_at_least_every_minute_while_a_gan_trains():
+    """On a fake clock that moves 25 s per step (no real waiting): a line at the first step a minute or
+    more after the last, naming the epoch and step and the time left at the pace so far."""
+    import itertools
+
+    from tests.replicas import tiny_gan
+    from tfganaug.training.callbacks import ProgressLines
+
+    ticks, lines = itertools.count(0, 25), []
+    model = tiny_gan("cgan")
+    data = tf.data.Dataset.from_tensor_slices((np.zeros((16, 8, 8, 1), "float32"), np.arange(16) % 3)).batch(4)
+    model.fit(data, epochs=2, verbose=0, shuffle=False, callbacks=[ProgressLines("GAN cgan (seed 0)", lines.append,
+                                                                  clock=lambda: next(ticks))])
+    # Steps end at 25, 50, 75 (a line: 25 s a step, 5 steps left), ..., 150 (a line: 2 steps left), 175, 200.
+    assert lines == ["  GAN cgan (seed 0): epoch 1/2, step 3/4, about 2 min left of it",
+                     "  GAN cgan (seed 0): epoch 2/2, step 2/4, about 50 s left of it"]

@@ -123,11 +123,16 @@ def _time_fit(build, data):
     return timer.result()
 
 
+def _gan_key(gan):
+    """What makes two GAN groups share one trained GAN: their settings, but for `sample_every`."""
+    return str(sorted((k, v) for k, v in gan.key_dump().items() if k != "sample_every"))
+
+
 def distinct_gans(config):
     """The GAN settings of the run's GAN groups, each once (groups with the same settings share a GAN)."""
     gans = {}
     for group in (g for g in config.groups if g.type == "gan"):
-        gans.setdefault(str(sorted((k, v) for k, v in group.gan.key_dump().items() if k != "sample_every")), group.gan)
+        gans.setdefault(_gan_key(group.gan), group.gan)
     return list(gans.values())
 
 
@@ -213,6 +218,42 @@ def estimate_times(config, splits, cache=None):
                                setup, step, advice=f"cyclegans.{cfg.name}.epochs or its filters",
                                timed_as=timed_as if timed_as != what else ""))
     return times
+
+
+def run_model_seconds(config, splits, times=None, trained=None):
+    """Per classifier run of `config`, in run order (group by group, each with every seed): the
+    estimated seconds of the GANs and CycleGANs it trains before its classifier (one per seed, trained
+    by the first run that uses it; 0 for the rest). What the console's time left adds for the runs
+    still to come (`Progress.expect_models`).
+
+    Args:
+        config: the run's (or sweep point's) `ExperimentConfig`.
+        splits: its `Splits`, to time the models on as `--dry-run` does (unless `times` is given).
+        times: `estimate_times(config, splits)`, when already known.
+        trained: `trained(group, seed)` -> whether the models that run uses are trained already (an
+            earlier command's): they count 0.
+
+    Returns:
+        [seconds] per run; nothing is timed when no run has a model to train ([] without GAN or
+        CycleGAN groups).
+    """
+    gans, cyclegans = distinct_gans(config), used_cyclegans(config)
+    if not gans and not cyclegans:
+        return []
+    seen, runs = set(), []  # runs: the (model, seed) each run trains first
+    for group in config.groups:
+        models = ([_gan_key(group.gan)] if group.type == "gan" else []) + [
+            f"cyclegan:{name}" for name in sorted({t.model for t in getattr(group, "translations", [])})]
+        for seed in config.seeds:
+            new = {(model, seed) for model in models} - seen
+            seen |= new
+            runs.append(set() if trained is not None and trained(group, seed) else new)
+    if not any(runs):
+        return [0.0] * len(runs)
+    times = estimate_times(config, splits) if times is None else times
+    per_model = {_gan_key(gan): t.seconds_per_run for gan, t in zip(gans, times[1:1 + len(gans)])}
+    per_model.update({f"cyclegan:{cfg.name}": t.seconds_per_run for cfg, t in zip(cyclegans, times[1 + len(gans):])})
+    return [sum(per_model[model] for model, _ in new) for new in runs]
 
 
 def describe_times(times):

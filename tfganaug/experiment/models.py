@@ -11,8 +11,9 @@ from tfganaug.errors import ConfigError
 from tfganaug.distribute import call_in_batches, num_replicas
 from tfganaug.evaluation.gan_evaluation import real_classifier, validation_quality
 from tfganaug.experiment.builders import build_from_spec, gan_schedule
-from tfganaug.layout import FEATURES_DIR, MODELS_DIR
+from tfganaug.layout import FEATURES_DIR, MODELS_DIR, WEIGHTS_FILE
 from tfganaug.synthesis.translation import domain_classes
+from tfganaug.training.callbacks import ProgressLines
 from tfganaug.training.gan_fit import train_gan
 from tfganaug.training.grids import TranslationGrids
 from tfganaug.training.providers import TrainedModels
@@ -57,6 +58,10 @@ class RunModels:
 
         return {"measure": measure, "metric": gan.select.metric, "every": gan.select.every}
 
+    def _progress_lines(self, what):
+        """A line a minute while `what` trains, unless Keras's live bar shows its progress (verbose 1)."""
+        return () if self.verbose == 1 else (ProgressLines(what, self.log),)
+
     @staticmethod
     def _gan_settings(gan):
         # sample_every changes what is logged, not what is trained.
@@ -65,6 +70,17 @@ class RunModels:
     def gan_folder_name(self, gan, seed):
         """The name of the folder under `gans/` that holds the GAN `gan(gan, train, seed)` trains."""
         return self.store.folder_name(gan.model, self._gan_settings(gan), seed)
+
+    def trained(self, group, seed):
+        """Whether every model `group` uses with `seed` is trained already (its final weights are here)."""
+        folders = [self.gan_folder_name(group.gan, seed)] if group.type == "gan" else []
+        folders += [self.store.folder_name(f"cyclegan-{name}", self._cyclegan_settings(self.cyclegans[name]), seed)
+                    for name in sorted({t.model for t in getattr(group, "translations", [])})]
+        return all((self.store.folder / folder / WEIGHTS_FILE).exists() for folder in folders)
+
+    @staticmethod
+    def _cyclegan_settings(cfg):
+        return cfg.model_dump(mode="json", exclude={"sample_every"})
 
     def gan(self, gan, train, seed):
         """The GAN of `GANTraining` settings `gan`, trained on the `ImageSet` `train` with `seed`."""
@@ -79,7 +95,8 @@ class RunModels:
             train_gan(model, data, epochs=epochs, folder=folder, spec=spec, class_names=train.class_names, seed=seed,
                       sample_every=gan.sample_every, verbose=self.verbose, jit_compile=self.jit_compile,
                       select=self._selection(gan, seed), backup_seconds=self.backup_seconds,
-                      steps_per_epoch=gan_steps(len(train), batch))
+                      steps_per_epoch=gan_steps(len(train), batch),
+                      extra_callbacks=self._progress_lines(f"GAN {gan.model} (seed {seed})"))
 
         return self.store.get(gan.model, self._gan_settings(gan), seed, spec, fit, f"GAN {gan.model}",
                               f" ({gan.network}, {epochs} epochs) on {len(train)} images")
@@ -123,9 +140,9 @@ class RunModels:
                                      cfg.sample_every, cfg.epochs)
             train_gan(model, data, epochs=cfg.epochs, folder=folder, spec=spec, seed=seed,
                       verbose=self.verbose, steps_per_epoch=steps, grids=grids, jit_compile=self.jit_compile,
-                      backup_seconds=self.backup_seconds)
+                      backup_seconds=self.backup_seconds,
+                      extra_callbacks=self._progress_lines(f"CycleGAN {name} (seed {seed})"))
 
-        settings = cfg.model_dump(mode="json", exclude={"sample_every"})
-        model = self.store.get(f"cyclegan-{name}", settings, seed, spec, fit, f"CycleGAN {name}",
+        model = self.store.get(f"cyclegan-{name}", self._cyclegan_settings(cfg), seed, spec, fit, f"CycleGAN {name}",
                                f" ({len(images_a)} A vs {len(images_b)} B images, {cfg.epochs} epochs)")
         return model, a_classes, b_classes

@@ -1,9 +1,12 @@
 """How far a `train` command is: the time left, printed after every finished classifier run.
 
 The estimate comes from the command's own wall clock: a run still to come is expected to take as
-long as the finished runs of its group took (their GAN or CycleGAN training included, which the
-first seed of a GAN group waits for), or the mean of all finished runs for a group not seen yet.
-Runs loaded from an earlier command (already done) take no time and teach nothing.
+long as the finished runs of its group took, or the mean of all finished runs for a group not seen
+yet; plus, for a run that trains a GAN or CycleGAN first, the dry-run estimate of that model
+(`expect_models`). The clock never saw a model still to train: after the cheap controls, "about 59 s
+left" would otherwise ignore the GAN that takes 10 minutes next. A finished run counts its wall time
+less its models' estimate, so a model slower than its estimate makes the later runs of its group
+slower by as much. Runs loaded from an earlier command (already done) take no time and teach nothing.
 """
 
 import contextlib
@@ -29,22 +32,32 @@ class Progress:
 
     def __init__(self, labels, clock=time.monotonic):
         self.remaining, self.clock = list(labels), clock
-        self.seconds = {}  # group label -> wall seconds of each of its trained runs
+        self.models = [0.0] * len(self.remaining)  # per remaining run: estimated seconds of the models it trains first
+        self.seconds = {}  # group label -> wall seconds of each of its trained runs, less its models' estimate
         self.mark = clock()
+
+    def expect_models(self, seconds):
+        """The estimated seconds of the models each of the next `len(seconds)` runs trains before its
+        classifier (`tfganaug.experiment.estimate.run_model_seconds`; 0 for a run that trains none)."""
+        self.models[:len(seconds)] = [float(s) for s in seconds][:len(self.models)]
 
     def finished(self, label, trained=True):
         """Count one run of group `label` as finished; return the seconds left (None: nothing measured yet)."""
         now = self.clock()
-        if trained:
-            self.seconds.setdefault(label, []).append(now - self.mark)
-        self.mark = now
+        models = 0.0
         if label in self.remaining:
-            self.remaining.remove(label)
+            index = self.remaining.index(label)
+            del self.remaining[index]
+            models = self.models.pop(index)
+        if trained:
+            self.seconds.setdefault(label, []).append(now - self.mark - models)
+        self.mark = now
         every = [s for runs in self.seconds.values() for s in runs]
         if not every:
             return None
         mean = lambda runs: sum(runs) / len(runs)  # noqa: E731
-        return sum(mean(self.seconds.get(other, every)) for other in self.remaining)
+        return sum(max(0.0, mean(self.seconds.get(other, every)) + first)
+                   for other, first in zip(self.remaining, self.models))
 
     def describe(self, label, trained=True):
         """`finished`, as the tail of the run's line: ", about 4 min left" (empty when unknown or done)."""

@@ -18,7 +18,7 @@ from tfganaug.evaluation.collapse import collapse_warnings, collapsed_classes
 from tfganaug.evaluation.gan_evaluation import evaluate_gans
 from tfganaug.evaluation.metrics import classification_metrics
 from tfganaug.experiment.builders import RunData, build_from_spec, check_replica_batches, classifier_recipe, make_splits
-from tfganaug.experiment.estimate import check_models
+from tfganaug.experiment.estimate import check_models, run_model_seconds
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import describe_plan, plan_group
 from tfganaug.experiment.progress import Progress, tracker
@@ -204,6 +204,8 @@ def run_records(config, run_dir, data, models, log=print, verbose=2, runs=None):
     group with every seed, group by group) and return their records, writing each into `run_dir/runs/`."""
     # A shard's time left counts its own runs only.
     progress = tracker(config) if runs is None else Progress([group.label for group, _ in runs])
+    if runs is None:  # the time left counts the GANs and CycleGANs still to train, timed as --dry-run does
+        progress.expect_models(run_model_seconds(config, data.splits(), trained=models.trained))
     runs = runs if runs is not None else [(group, seed) for group in config.groups for seed in config.seeds]
     records = []
     for group, seed in runs:

@@ -87,6 +87,44 @@ class StandingStatistics(keras.callbacks.Callback):
             refresh(seed=done)
 
 
+class ProgressLines(keras.callbacks.Callback):
+    """A line at least every `every_seconds` while a model trains: its epoch and step, and about how long
+    it has left at its pace so far. Keras writes nothing while an epoch runs unless its live bar shows
+    (verbose 1, a terminal); a GAN epoch can take minutes, and a log file would stay silent meanwhile.
+
+    Args:
+        what: the model, as the line names it ("GAN cgan (seed 0)").
+        log: where the lines go.
+        every_seconds: the longest silence.
+        clock: seconds of a monotonic clock (for tests).
+    """
+
+    def __init__(self, what, log=print, every_seconds=60, clock=time.monotonic):
+        super().__init__()
+        self.what, self.log, self.every_seconds, self.clock = what, log, every_seconds, clock
+
+    def on_train_begin(self, logs=None):
+        self.started = self.last = self.clock()
+        self.steps_done, self.epoch = 0, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps_done += 1
+        now = self.clock()
+        if now - self.last < self.every_seconds:
+            return
+        self.last = now
+        epochs, steps = self.params.get("epochs"), self.params.get("steps")
+        line = f"  {self.what}: epoch {self.epoch + 1}/{epochs}"
+        if steps:
+            line += f", step {batch + 1}/{steps}"
+            left = (now - self.started) / self.steps_done * ((epochs - self.epoch) * steps - batch - 1)
+            line += f", about {left / 60:.0f} min left of it" if left >= 90 else f", about {left:.0f} s left of it"
+        self.log(line)
+
+
 def _state_variables(model):
     """Every variable `model.save_weights` writes: the model's own and those of the optimizers it holds."""
     found, seen = [], set()
