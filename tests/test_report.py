@@ -52,7 +52,10 @@ def test_report_html_is_self_contained_and_renders(tiny_run, tmp_path):
     verdict = json.loads((tiny_run / "results.json").read_text())["verdict"]
     # The verdict is the page's first paragraph, right under the title.
     assert verdict.startswith("Verdict: ") and re.search(r"</h1><p class='verdict'>Verdict: ", page)
-    assert html.escape(verdict) in page
+    # Its headline a paragraph, its short lines a list a non-statistician reads line by line.
+    headline, *lines = verdict.splitlines()
+    assert f"<p class='verdict'>{html.escape(headline)}</p>" in page and lines
+    assert f"<ul class='note'>{''.join(f'<li>{html.escape(line[2:])}</li>' for line in lines)}</ul>" in page
     sources = re.findall(r"<img [^>]*src='([^']+)'", page)
     assert len(sources) == 5 and all(s.startswith("data:image/png;base64,") for s in sources)
     for source in sources:  # every embedded image is a real PNG
@@ -82,7 +85,7 @@ def test_the_verdict_does_not_read_gan_train_against_a_real_trained_classifier_a
     metrics = json.loads((tiny_run / "gan_metrics.json").read_text()).values()
     assert all(m["real_accuracy"] < 0.5 and m["near_chance"] for m in metrics)
     results = json.loads((tiny_run / "results.json").read_text())
-    assert "its GAN's metrics mean nothing" in results["verdict"] and "x a real-trained" not in results["verdict"]
+    assert "Its GAN's metrics mean nothing" in results["verdict"] and "x a real-trained" not in results["verdict"]
     assert "mean nothing" in (tiny_run / "report.md").read_text().split("## GAN metrics")[1]
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.test_statistics import record
-from tfganaug.reporting.results import markdown_table, summarize, write_results
+from tfganaug.reporting.results import explanation, markdown_table, summarize, write_results
 
 CLASSES = ["c0", "c1"]
 LABELS = np.repeat([0, 1], 100)  # 100 test images per class
@@ -70,7 +70,7 @@ def test_results_files_open_with_the_verdict_and_keep_per_image_arrays_out_of_re
     write_results(tmp_path, records, CLASSES, "e", notes=["Warning: GAN a collapsed."],
                   gan_quality={"gan": {"gan_train": 0.5, "recall": 0.25, "collapsed": []}})
     text = (tmp_path / "results.md").read_text()
-    assert text.splitlines()[2].startswith("Verdict: GAN augmentation beat the baseline (base) here")
+    assert text.splitlines()[2].startswith("Verdict: Better than the baseline (base): GAN augmentation's best group")
     assert text.index("Verdict") < text.index("Warning") < text.index("| group")
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["verdict"].startswith("Verdict:") and saved["statistics"]["best_control"] == "base"
@@ -80,3 +80,16 @@ def test_results_files_open_with_the_verdict_and_keep_per_image_arrays_out_of_re
     comparison, per_class = text.split("## Per-class test accuracy (%)")
     assert "| c0 |" not in comparison
     assert "| group | c0 | c1 |" in per_class and "| gan | 70.00 ± 0.00 | 70.00 ± 0.00 |" in per_class
+
+
+def test_the_explanation_under_every_table_names_the_interval_docs_statistics_md_describes():
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "statistics.md").read_text()
+    rows, statistics = summarize(runs("base", "baseline", [40, 40, 40]) + runs("gan", "gan", [35, 36, 34]), CLASSES)
+    text = explanation(statistics)
+    formula = "difference ± √( (t · S)² + (1.96 · I)² )"
+    assert formula in docs and formula in text
+    assert "Half the CI's width is the smallest difference the comparison can detect" in text
+    assert "half-width" in docs and "smallest difference" in docs
+    assert "percentile" not in text and "jointly" not in text  # what the code no longer computes

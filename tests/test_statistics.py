@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from tfganaug.evaluation.metrics import classification_metrics
-from tfganaug.evaluation.statistics import Bootstrap, holm, metric_from_confusion, paired_interval
+from tfganaug.evaluation.statistics import Bootstrap, holm, metric_from_confusion, paired_interval, seeds_needed
 
 
 def record(group, seed, labels, predictions, num_classes, per_image=True):
@@ -54,7 +54,8 @@ def test_identical_predictions_differ_by_exactly_zero_only_when_paired():
     predictions = np.where(rng.random(200) < 0.7, labels, (labels + 1) % 3)
     paired = Bootstrap([record("a", 0, labels, predictions, 3), record("b", 0, labels, predictions, 3)], 3)
     assert paired.difference("a", "b") == pytest.approx({"diff": 0.0, "low": 0.0, "high": 0.0, "p": 1.0, "n": 1,
-                                                          "levels": "test images"})
+                                                          "levels": "test images", "half": 0.0, "spread": None,
+                                                          "image_half": 0.0})
     # The same runs stored without per-image predictions are drawn independently: a wide interval.
     unpaired = Bootstrap([record("a", 0, labels, predictions, 3, per_image=False),
                           record("b", 0, labels, predictions, 3, per_image=False)], 3)
@@ -102,7 +103,8 @@ def test_identical_groups_over_three_seeds_differ_by_zero_and_not_significantly(
         predictions = np.where(rng.random(200) < 0.7, labels, (labels + 1) % 3)
         records += [record("a", seed, labels, predictions, 3), record("b", seed, labels, predictions, 3)]
     assert Bootstrap(records, 3).difference("a", "b") == pytest.approx(
-        {"diff": 0.0, "low": 0.0, "high": 0.0, "p": 1.0, "n": 3, "levels": "seeds and test images"})
+        {"diff": 0.0, "low": 0.0, "high": 0.0, "p": 1.0, "n": 3, "levels": "seeds and test images", "half": 0.0,
+         "spread": 0.0, "image_half": 0.0})
 
 
 def noisy_pair(rng, labels):
@@ -158,3 +160,14 @@ def test_holm_adjusts_by_hand():
     # Sorted: 0.01 * 3 = 0.03, 0.03 * 2 = 0.06, 0.04 * 1 = 0.04 -> kept monotone: 0.06.
     assert holm([0.01, 0.04, 0.03, None]) == pytest.approx([0.03, 0.06, 0.06, None])
     assert holm([0.5, 0.9]) == [1.0, 1.0] and holm([]) == []
+
+
+def test_seeds_needed_by_hand():
+    """n: the smallest with t(n - 1) * s / sqrt(n) <= sqrt(margin^2 - image^2) (s = 1 point here).
+    No image term: n = 6 gives 2.571 / 2.449 = 1.050 > 1, n = 7 gives 2.447 / 2.646 = 0.925: 7.
+    Image term 0.6: room 0.8; n = 8 gives 2.365 / 2.828 = 0.836 > 0.8, n = 9 gives 2.306 / 3 = 0.769: 9.
+    Image term at the margin: no seed count narrows it."""
+    assert seeds_needed(0.01, 0.0, 0.01) == 7
+    assert seeds_needed(0.01, 0.006, 0.01) == 9
+    assert seeds_needed(0.01, 0.01, 0.01) is None and seeds_needed(0.01, 0.02, 0.01) is None
+    assert seeds_needed(0.0, 0.0, 0.01) == 3  # no spread at all: the fewest seeds that test anything

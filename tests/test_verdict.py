@@ -2,11 +2,17 @@
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
+from scipy import stats
 
-from tests.conftest import make_imageset
+from tests.conftest import make_imageset, tiny_config
 from tests.test_results import CLASSES, runs
+from tests.test_statistics import record
+from tfganaug.config import validate
+from tfganaug.errors import ConfigError
 from tfganaug.experiment.runner import rare_classes
+from tfganaug.reporting.resolution import complete
 from tfganaug.reporting.results import explanation, markdown_table, summarize
 from tfganaug.reporting.verdict import verdict
 
@@ -18,29 +24,31 @@ def test_a_gan_group_that_loses_to_oversampling_is_called_so_with_its_interval_a
                + runs("gan", "gan", [35, 36, 34]))
     rows, statistics = summarize(records, CLASSES, rare_classes=["c1"])
     test = rows[2]["vs_control"]["accuracy"]
-    line = verdict(rows, statistics, QUALITY)
-    assert line.startswith("Verdict: GAN augmentation did worse than over here: its best group, gan, -5.00 points "
-                           f"of accuracy against over (95% CI {100 * test['low']:.2f} to {100 * test['high']:.2f}, "
-                           f"p {test['p_holm']:.3f}, 3 seeds); its GAN: GAN-train 35.1% (0.50x a real-trained "
-                           "classifier's 70.2%), recall 0.12, "
-                           "near-identical images in c1.")
-    assert " On the rare class: -5.00 points of recall of c1 against over (95% CI " in line
+    lines = verdict(rows, statistics, QUALITY).splitlines()
+    assert lines[0] == "Verdict: Worse than over: GAN augmentation's best group, gan, -5.00 points of accuracy."
+    assert lines[1].startswith(f"- Difference -5.00 points (95% CI {100 * test['low']:.2f} to {100 * test['high']:.2f}, "
+                               f"p {test['p_holm']:.3f}, 3 seeds): differences smaller than ±{100 * test['half']:.2f} "
+                               "points cannot be told from none here")
+    assert lines[2] == ("- Its GAN: GAN-train 35.1% (0.50x a real-trained classifier's 70.2%), recall 0.12, "
+                        "near-identical images in c1.")
+    assert lines[3].startswith("- On the rare class (c1): -5.00 points of recall against over (95% CI ")
+    assert lines[3].endswith(": worse.") and len(lines) == 4
 
 
 def test_an_unconditional_gans_collapse_is_said():
     records = runs("base", "baseline", [40, 40, 40]) + runs("gan", "gan", [39, 40, 41])
     rows, statistics = summarize(records, CLASSES)
     line = verdict(rows, statistics, {"gan": {"recall": 0.01, "collapsed": ["all images"]}})
-    assert line.endswith("its GAN: recall 0.01, near-identical images.")
+    assert line.endswith("\n- Its GAN: recall 0.01, near-identical images.")
 
 
 def test_no_significant_difference_is_not_a_gain():
     records = runs("base", "baseline", [40, 40, 40]) + runs("gan", "gan", [39, 40, 41])
     rows, statistics = summarize(records, CLASSES)
     line = verdict(rows, statistics, {})
-    assert line.startswith("Verdict: GAN augmentation did not beat the baseline (base) here: its best group, gan, "
-                           "+0.00 points of accuracy against base (95% CI ")
-    assert "3 seeds); no GAN metrics for it." in line
+    assert line.startswith("Verdict: Inconclusive against the baseline (base): GAN augmentation's best group, gan, "
+                           "+0.00 points of accuracy, but anything from ")
+    assert line.endswith("\n- No GAN metrics for it.")
 
 
 @pytest.mark.parametrize("seeds", [1, 2])
@@ -54,10 +62,11 @@ def test_with_fewer_than_three_seeds_nothing_is_beaten_and_the_verdict_says_what
     assert "*" not in markdown_table(rows, statistics)
     line = verdict(rows, statistics, {})
     s = "s" if seeds > 1 else ""
-    assert line.startswith("Verdict: GAN augmentation was not tested (too few seeds) against the baseline (base) here")
-    assert (f"{seeds} seed{s}; with {seeds} seed{s} the interval covers the test images only, not the variation "
-            "between training runs: 3 or more seeds (e.g. seeds: [0, 1, 2]) would test the difference)") in line
-    assert "beat" not in line and "not a significant difference" not in line
+    assert line.startswith("Verdict: Not tested against the baseline (base): GAN augmentation's best group, gan, "
+                           f"+30.00 points of accuracy, from {seeds} seed{s}: too few to test.")
+    assert (f"- With {seeds} seed{s} the interval (95% CI ") in line and ("covers the test images only, not the "
+            "variation between training runs: 3 or more seeds (e.g. seeds: [0, 1, 2]) would test the difference.") in line
+    assert "Better" not in line and "seeds would narrow" not in line and "not tested (too few seeds)." in line
 
 
 def test_a_run_without_gan_groups_names_its_best_group():
@@ -73,7 +82,7 @@ def test_balanced_data_has_no_rare_class_and_its_verdict_no_rare_class_sentence(
     records = runs("base", "baseline", [40, 40, 40]) + runs("gan", "gan", [35, 36, 34])
     rows, statistics = summarize(records, CLASSES, rare_classes=rare_classes(no_rare, make_imageset(3, per_class=5)))
     line = verdict(rows, statistics, QUALITY)
-    assert line.startswith("Verdict: GAN augmentation beat the baseline (base) here") and "rare" not in line
+    assert line.startswith("Verdict: Better than the baseline (base)") and "rare" not in line
     assert statistics["compared"] == ["accuracy"]
 
 
@@ -92,7 +101,7 @@ def test_gan_metrics_read_by_a_classifier_at_chance_are_called_meaningless():
     rows, statistics = summarize(records, CLASSES)
     line = verdict(rows, statistics, {"gan": {**QUALITY["gan"], "real_accuracy": 0.5, "gan_train": 0.5,
                                               "near_chance": True}})
-    assert line.endswith("; its GAN's metrics mean nothing: the classifier trained on the real images, which they "
+    assert line.endswith("\n- Its GAN's metrics mean nothing: the classifier trained on the real images, which they "
                          "are read in, is at chance.")
     assert "1.00x" not in line
 
@@ -121,3 +130,90 @@ def test_a_control_that_does_nothing_on_balanced_classes_is_said_to():
                                "has 6 images") and "trains as the baseline does" in note
         assert idle_control_note("ctrl", kind, [6, 3, 6]) is None
     assert idle_control_note("dup", "duplicate", [6, 6, 6]) is None and idle_control_note("b", "baseline", [6, 6]) is None
+
+
+# ---------------------------------------------------------------- what a comparison resolved (margin, seeds)
+
+PER_CLASS = 500
+MANY = np.repeat([0, 1], PER_CLASS)  # 1,000 test images: the image term of a 1-image change is tiny
+
+
+def _runs(group, kind, wrong, last=False):
+    """Records of `group` on MANY: on seed s, wrong[s] = (wrong of c0, wrong of c1), the first images of
+    each class (the last ones with `last`: other images than the first ones, same count)."""
+    out = []
+    for seed, counts in enumerate(wrong):
+        predictions = MANY.copy()
+        for c, w in enumerate(counts):
+            members = np.flatnonzero(MANY == c)
+            predictions[members[len(members) - w:] if last else members[:w]] = 1 - c
+        out.append({**record(group, seed, MANY, predictions, 2), "type": kind, "train_size": 10})
+    return out
+
+
+CONTROL = _runs("base", "baseline", [(100, 100)] * 3)
+
+
+def _resolved(gan, margin=1.0):
+    rows, statistics = summarize(CONTROL + gan, CLASSES, margin=margin)
+    return rows[1]["vs_control"]["accuracy"], verdict(rows, statistics, {}).splitlines()
+
+
+def test_a_narrow_interval_inside_the_margin_is_a_tie():
+    """d_s = -0.1, 0, +0.1 points: t(2) * 0.1 / sqrt(3) = 0.25 points, the images' part ~0 (one image)."""
+    test, lines = _resolved(_runs("gan", "gan", [(101, 100), (100, 100), (99, 100)]))
+    assert test["half"] == pytest.approx(stats.t.ppf(0.975, 2) * 0.001 / np.sqrt(3), rel=1e-3)
+    assert test["outcome"] == "tie" and -0.01 < test["low"] < test["high"] < 0.01
+    assert lines[0] == ("Verdict: Tie with the baseline (base): GAN augmentation's best group, gan, is within ±1 point "
+                        "of it (+0.00 points of accuracy).")
+    assert lines[1].startswith("- Difference +0.00 points (95% CI -0.25 to 0.25, p 1.000, 3 seeds): differences "
+                               "smaller than ±0.25 points cannot be told from none here")
+    assert not any("seeds would" in line for line in lines)
+
+
+def test_a_wide_interval_is_inconclusive_with_the_seeds_that_would_resolve_the_margin():
+    """d_s = +1, 0, -1 points: s = 1 point. By hand, n with t(n - 1) * s / sqrt(n) <= sqrt(1 - image^2):
+    n = 6: 2.571 / 2.449 = 1.050 > 1; n = 7: 2.447 / 2.646 = 0.925: 7 seeds (the image part, 0.06
+    points, changes nothing)."""
+    test, lines = _resolved(_runs("gan", "gan", [(90, 100), (100, 100), (110, 100)]))
+    assert test["outcome"] == "inconclusive" and test["spread"] == pytest.approx(0.01)
+    assert test["image_half"] < 0.001 and test["seeds_needed"] == 7
+    assert lines[0] == ("Verdict: Inconclusive against the baseline (base): GAN augmentation's best group, gan, "
+                        "+0.00 points of accuracy, but anything from -2.48 to +2.48 fits these runs.")
+    assert lines[2] == ("- About 7 seeds would narrow it to ±1 point, judging by how much the 3 seeds' differences "
+                        "vary (std 1.00 points).")
+    # The margin is the config's: at +-3 points the same runs are a tie.
+    test, lines = _resolved(_runs("gan", "gan", [(90, 100), (100, 100), (110, 100)]), margin=3.0)
+    assert test["outcome"] == "tie" and lines[0].startswith("Verdict: Tie with the baseline (base)")
+    assert "within ±3 points of it" in lines[0]
+
+
+def test_when_the_test_images_alone_exceed_the_margin_no_seed_count_is_offered():
+    """The GAN group misses as many images as the control on every seed, but other ones: no spread
+    between seeds, all the width is which 400 images were drawn."""
+    test, lines = _resolved(_runs("gan", "gan", [(100, 100)] * 3, last=True))
+    assert test["spread"] == 0 and test["image_half"] > 0.01 and test["seeds_needed"] is None
+    assert test["outcome"] == "inconclusive"
+    assert lines[2] == (f"- No number of seeds can narrow it to ±1 point: the test images alone make it "
+                        f"±{100 * test['image_half']:.2f} points wide. More test images would (data.test_per_class), "
+                        "or a new split per seed (data.resplit_per_seed: true).")
+
+
+def test_the_margin_is_a_config_key_checked_when_read():
+    raw = tiny_config("tiny.npz")
+    assert validate(raw).statistics.equivalence_margin == 1.0
+    assert validate({**raw, "statistics": {"equivalence_margin": 2.5}}).statistics.equivalence_margin == 2.5
+    with pytest.raises(ConfigError, match="statistics.equivalence_margin"):
+        validate({**raw, "statistics": {"equivalence_margin": 0}})
+    with pytest.raises(ConfigError, match="statistics.margin"):
+        validate({**raw, "statistics": {"margin": 2}})
+
+
+def test_an_older_results_json_is_completed_from_its_interval_and_seed_values():
+    """results.json of earlier versions holds no half / spread / image_half: `complete` recovers them."""
+    rows, statistics = summarize(CONTROL + _runs("gan", "gan", [(95, 100), (100, 100), (108, 100)]), CLASSES)
+    test = rows[1]["vs_control"]["accuracy"]
+    old = {k: v for k, v in test.items() if k not in ("half", "spread", "image_half")}
+    complete(old, "accuracy", rows[1], rows[0])
+    for key in ("half", "spread", "image_half"):
+        assert old[key] == pytest.approx(test[key], rel=1e-6, abs=1e-9), key

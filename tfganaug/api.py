@@ -27,6 +27,7 @@ import yaml
 from tfganaug.config import load_config
 from tfganaug.console import import_tensorflow_quietly
 from tfganaug.errors import ConfigError, UserError
+from tfganaug.files import path_component
 from tfganaug.generator import Generator, load_generator  # noqa: F401 (the API's)
 from tfganaug.layout import CONFIG_FILE, RESULTS_FILE
 
@@ -76,9 +77,11 @@ class Experiment:
         except ConfigError as exc:
             raise ConfigError(f"{self.source}: {exc}") from None
 
-    def dry_run(self, estimate=True, log=print, verbose=False):
-        """Validate, check the data, print the plan and (with `estimate`) the time the run will take on
-        this machine; train nothing and write nothing. What `tfganaug train --dry-run` prints.
+    def dry_run(self, estimate=True, log=print, verbose=False, out=None):
+        """Validate, check the data, print the plan, the headline metric and why, and (with `estimate`) the
+        time the run will take on this machine; train nothing and write nothing. What `tfganaug train
+        --dry-run` prints. When an earlier run of the experiment left results.json in its run folder, the
+        seeds that would narrow its headline comparison to `statistics.equivalence_margin` too.
 
         The plan of every sweep point comes first (seconds); the estimate follows: a few timed training
         steps of each distinct model, multiplied out over epochs, groups and seeds.
@@ -92,6 +95,7 @@ class Experiment:
             estimate: time the models (else they are only built, to check they fit the images).
             log: where each printed block goes (`print`; a no-op function to stay silent).
             verbose: let TensorFlow print its start-up lines (`tfganaug train --dry-run -v`).
+            out: the run folder (default: `<output.root>/<name>`), where an earlier run is looked for.
 
         Returns:
             `DryRun`: the printed text and the estimated seconds (None without `estimate`).
@@ -103,6 +107,7 @@ class Experiment:
         from tfganaug.experiment.estimate import TimingCache, describe_times, estimate_times
 
         config, lines = self.config, []
+        run_dir = Path(out) if out else config.output.root / config.name
 
         def say(text):
             lines.append(text)
@@ -120,6 +125,8 @@ class Experiment:
                 splits = make_splits(point.data)
                 check_metric(point, splits.train)
                 say(describe_plan(point, splits))
+                folder = run_dir if value is None else run_dir / path_component(f"{config.sweep.key}={value}")
+                say(_headline_lines(point, splits, folder))
                 checked.append((value, point, splits))
             if not estimate:
                 for _, point, splits in checked:
@@ -162,6 +169,23 @@ class Experiment:
         with self.naming_errors(), tracking(self.config), _tensorflow_warnings(shown=bool(verbose)):
             written = train(self.config, run_dir, log=log, verbose=verbose, overwrite=overwrite)
         return Results(written)
+
+
+def _headline_lines(config, splits, run_dir):
+    """The dry run's word on the headline metric, and on the seeds an earlier run in `run_dir` needs."""
+    from tfganaug.evaluation.headline import headline_metric
+    from tfganaug.reporting.resolution import earlier_run_lines
+
+    train = splits.train
+    metric, why = headline_metric(config.output.metric, train.counts(), splits.test.counts(), train.class_names)
+    lines = [f"headline metric: {metric}" + (f": {why}" if why else " (output.metric)")]
+    try:
+        earlier = json.loads((run_dir / RESULTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no earlier run, or one cut short: nothing to plan from
+        earlier = None
+    if isinstance(earlier, dict) and {"summary", "statistics"} <= earlier.keys():
+        lines += earlier_run_lines(earlier, config.statistics.equivalence_margin)
+    return "\n".join(lines)
 
 
 @contextlib.contextmanager

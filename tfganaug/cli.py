@@ -24,7 +24,7 @@ def _train(args):
         raise UserError("--shard runs one shard in this process; --executor runs every task: give one of them")
     experiment = Experiment.from_yaml(args.config, args.set)
     if args.dry_run:
-        experiment.dry_run(estimate=not args.no_estimate, verbose=args.verbose)
+        experiment.dry_run(estimate=not args.no_estimate, verbose=args.verbose, out=args.out)
     elif args.shard or args.executor:  # some or all of the planned tasks; `tfganaug report` gathers
         run_dir = Path(args.out) if args.out else experiment.config.output.root / experiment.config.name
         with experiment.naming_errors():

@@ -123,7 +123,8 @@ def section(model, sections, path):
 def _where():
     """The key path each nested model is found under (for the 'Where:' lines)."""
     return {"ExperimentConfig": "the top level", "DataConfig": "data", "ClassifierConfig": "classifier",
-            "OutputConfig": "output", "RuntimeConfig": "runtime", "SweepConfig": "sweep",
+            "OutputConfig": "output", "StatisticsConfig": "statistics", "RuntimeConfig": "runtime",
+            "SweepConfig": "sweep",
             "CycleGANConfig": "cyclegans[]", "GANTraining": "groups[].gan (type: gan)",
             "Synthesis": "groups[].synthesize (type: gan)", "FilterConfig": "groups[].filter (type: gan)",
             "EMAConfig": "groups[].gan.ema", "SelectConfig": "groups[].gan.select",

@@ -117,6 +117,16 @@ def _margin(level, seeds_se, images_se, df):
     return float(np.hypot(t * seeds_se, stats.norm.ppf(1 - (1 - level) / 2) * images_se))
 
 
+def _errors(observed, draws):
+    """(S, I): the standard errors of the seeds' and of the shared test images' terms (module docstring)."""
+    n = len(observed)
+    images = float(np.var(draws.mean(axis=1), ddof=1))
+    if n < MIN_SEEDS:
+        return 0.0, np.sqrt(images)
+    twice = (float(np.var(draws, axis=0, ddof=1).mean()) - images) / (n - 1)
+    return np.sqrt(float(np.var(observed, ddof=1)) / n), np.sqrt(max(images - twice, 0.0))
+
+
 def paired_interval(observed, draws, bounds):
     """(estimate, low, high, p) of the mean over seeds, as the module docstring says.
 
@@ -128,12 +138,7 @@ def paired_interval(observed, draws, bounds):
     """
     observed = np.asarray(observed, dtype=np.float64)
     n, estimate = len(observed), float(np.mean(observed))
-    images = float(np.var(draws.mean(axis=1), ddof=1))
-    seeds_se, images_se = 0.0, np.sqrt(images)
-    if n >= MIN_SEEDS:
-        seeds_se = np.sqrt(float(np.var(observed, ddof=1)) / n)
-        twice = (float(np.var(draws, axis=0, ddof=1).mean()) - images) / (n - 1)
-        images_se = np.sqrt(max(images - twice, 0.0))
+    seeds_se, images_se = _errors(observed, draws)
     if seeds_se == 0 and images_se == 0:  # no spread at all: the interval is the point
         return estimate, estimate, estimate, 1.0 if estimate == 0 else 0.0
     half = _margin(1 - ALPHA, seeds_se, images_se, n - 1)
@@ -185,19 +190,54 @@ class Bootstrap:
         return low, high
 
     def difference(self, group, other, metric="accuracy"):
-        """`group` minus `other` over the seeds both have: {"diff", "low", "high", "p", "n", "levels"}.
+        """`group` minus `other` over the seeds both have: {"diff", "low", "high", "p", "n", "levels",
+        "half", "spread", "image_half"}.
 
         `levels` says what the interval covers: "seeds and test images", or "test images" with fewer
-        than `MIN_SEEDS` shared seeds. Without shared seeds every value is None.
+        than `MIN_SEEDS` shared seeds. `half`: the 95% interval's half-width before it is cut to
+        [-1, 1], the smallest difference the comparison can tell from 0; `spread`: the std of the
+        seeds' paired differences (None for one seed); `image_half`: the shared test images' part of
+        `half` (`seeds_needed` reads both). Without shared seeds every value is None.
         """
         seeds = sorted(set(self.values[metric][group]) & set(self.values[metric][other]))
         if not seeds:
-            return {"diff": None, "low": None, "high": None, "p": None, "n": 0, "levels": None}
+            return {"diff": None, "low": None, "high": None, "p": None, "n": 0, "levels": None, "half": None,
+                    "spread": None, "image_half": None}
         observed = [self.observed[metric][group][s] - self.observed[metric][other][s] for s in seeds]
         draws = np.stack([self.values[metric][group][s] - self.values[metric][other][s] for s in seeds], axis=1)
         diff, low, high, p = paired_interval(observed, draws, (-1.0, 1.0))
+        seeds_se, images_se = _errors(np.asarray(observed), draws)
+        # What the comparison resolved: its uncut half-width, the spread of the d_s (for seeds_needed) and
+        # the images' own margin, which no seed count narrows.
         return {"diff": diff, "low": low, "high": high, "p": p, "n": len(seeds),
-                "levels": "seeds and test images" if len(seeds) >= MIN_SEEDS else "test images"}
+                "levels": "seeds and test images" if len(seeds) >= MIN_SEEDS else "test images",
+                "half": _margin(1 - ALPHA, seeds_se, images_se, len(seeds) - 1),
+                "spread": float(np.std(observed, ddof=1)) if len(seeds) > 1 else None,
+                "image_half": float(stats.norm.ppf(1 - ALPHA / 2) * images_se)}
+
+
+def seeds_needed(spread, image_half, margin, level=1 - ALPHA):
+    """Seeds that would narrow a paired comparison's interval to +-`margin`; None when no count can.
+
+    The half-width with n seeds is sqrt((t(n - 1) * spread / sqrt(n))^2 + image_half^2) (the module
+    docstring's interval with S = spread / sqrt(n)); so n ~ (t * spread)^2 / (margin^2 - image_half^2),
+    solved here for the smallest n (at least `MIN_SEEDS`) since t falls as n grows. The image term does
+    not shrink with seeds: when it alone reaches the margin, only more test images (or a split per seed,
+    which moves it into the spread between seeds) can.
+
+    Args:
+        spread: the sample std (ddof=1) of the seeds' paired differences.
+        image_half: the shared test images' margin, z * I.
+        margin: the half-width wanted, in the same units.
+    """
+    room = margin ** 2 - image_half ** 2
+    if room <= 0:
+        return None
+    z = stats.norm.ppf(1 - (1 - level) / 2)
+    n = max(MIN_SEEDS, int(np.ceil(z ** 2 * spread ** 2 / room)))  # t > z: never more than this is too few
+    while (stats.t.ppf(1 - (1 - level) / 2, n - 1) * spread) ** 2 / n > room:
+        n += 1
+    return n
 
 
 def holm(pvalues):

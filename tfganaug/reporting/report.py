@@ -127,9 +127,16 @@ def _md_table_to_html(lines):
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _inline(line):
+    escaped = html.escape(line)
+    while escaped.count("`") >= 2:
+        escaped = escaped.replace("`", "<code>", 1).replace("`", "</code>", 1)
+    return escaped
+
+
 def _text_to_html(text):
-    """Our own Markdown (paragraphs, pipe tables, `code`) as HTML."""
-    parts, table = [], []
+    """Our own Markdown (paragraphs, "- " lists such as the verdict's lines, pipe tables, `code`) as HTML."""
+    parts, table, items = [], [], []
     for line in text.splitlines() + [""]:
         if line.startswith("|"):
             table.append(line)
@@ -137,11 +144,14 @@ def _text_to_html(text):
         if table:
             parts.append(_md_table_to_html(table))
             table = []
+        if line.startswith("- "):
+            items.append(f"<li>{_inline(line[2:])}</li>")
+            continue
+        if items:
+            parts.append(f"<ul class='note'>{''.join(items)}</ul>")
+            items = []
         if line.strip():
-            escaped = html.escape(line)
-            while escaped.count("`") >= 2:
-                escaped = escaped.replace("`", "<code>", 1).replace("`", "</code>", 1)
-            parts.append(f"<p class='{'verdict' if line.startswith('Verdict:') else 'note'}'>{escaped}</p>")
+            parts.append(f"<p class='{'verdict' if line.startswith('Verdict:') else 'note'}'>{_inline(line)}</p>")
     return "\n".join(parts)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from tfganaug.evaluation.statistics import ALPHA, MIN_SEEDS, RESAMPLES, Bootstrap, holm
 from tfganaug.files import write_text
 from tfganaug.layout import RESULTS_FILE
+from tfganaug.reporting.resolution import resolve_summary
 from tfganaug.reporting.tables import pipe_table
 from tfganaug.reporting.verdict import verdict
 
@@ -44,14 +45,15 @@ def _with_holm(tests):
     return tests
 
 
-def summarize(records, class_names, metric="accuracy", rare_classes=(), resamples=RESAMPLES):
+def summarize(records, class_names, metric="accuracy", rare_classes=(), resamples=RESAMPLES, margin=1.0):
     """One row per group (in first-seen order) and the run's statistics.
 
     Each row: mean and std over seeds of every metric; `seed_values` of the compared metrics; `ci`, the
     95% interval of the mean `metric` (`statistics.paired_interval`; None with fewer than `MIN_SEEDS`
     seeds: the table shows the seeds' values instead); `vs_baseline` and, for GAN and translation
-    groups, `vs_control`: paired differences (diff, low, high, p, p_holm, significant, n, levels) per
-    compared metric, Holm-corrected across the groups of each comparison.
+    groups, `vs_control`: paired differences (diff, low, high, p, p_holm, significant, n, levels, half,
+    spread, image_half, outcome, seeds_needed) per compared metric, Holm-corrected across the groups of
+    each comparison and read against the equivalence margin (`tfganaug.reporting.resolution`).
 
     Args:
         records: run records ("group", "type", "seed", "train_size", the HEADLINE metrics,
@@ -60,9 +62,10 @@ def summarize(records, class_names, metric="accuracy", rare_classes=(), resample
         metric: the headline metric (`tfganaug.evaluation.statistics.METRICS`).
         rare_classes: class names whose mean recall is "rare_recall", compared too when given.
         resamples: bootstrap resamples.
+        margin: `statistics.equivalence_margin`, in points.
 
     Returns:
-        (rows, statistics): statistics names the metric, compared metrics, baseline and best control.
+        (rows, statistics): statistics names the metric, compared metrics, baseline, best control and margin.
     """
     if not records:
         return [], {"metric": metric}
@@ -99,7 +102,7 @@ def summarize(records, class_names, metric="accuracy", rare_classes=(), resample
             _with_holm([row[side][name] for row in rows if name in row[side]])
     statistics = {"metric": metric, "compared": compared, "rare_classes": list(rare_classes), "baseline": baseline,
                   "best_control": best_control, "resamples": resamples, "alpha": ALPHA, "min_seeds": MIN_SEEDS}
-    return rows, statistics
+    return resolve_summary(rows, statistics, margin)
 
 
 def _pct(pair):
@@ -204,20 +207,24 @@ def filter_notes(records, class_names, short_only=False):
 
 
 def explanation(statistics):
-    """What the table's columns mean, for results.md and the report."""
+    """What the table's columns mean, for results.md and the report: the interval of docs/statistics.md
+    (a test reads both for its formula)."""
     seeds = statistics.get("min_seeds", MIN_SEEDS)
     control = statistics.get("best_control", "")
     control = "none: no control group ran" if control is None else f"`{control}`, the best non-GAN group"
-    return (f"Test-set {LABELS[statistics['metric']]} in %, mean ± std over seeds. 95% CI: bootstrap percentile "
-            f"interval over seeds and test images (with fewer than {seeds} seeds, the seeds' values instead). "
-            f"vs baseline (`{statistics['baseline']}`) and vs best control ({control}): paired bootstrap "
-            f"difference in points with its 95% CI and Holm-adjusted p-value "
-            f"(seeds and test images resampled jointly for both groups; test images only with fewer than {seeds} "
-            f"seeds); * = significant at 5% (never with fewer than {seeds} seeds).")
+    return (f"Test-set {LABELS[statistics['metric']]} in %, mean ± std over seeds; 95% CI: of that mean (with fewer "
+            f"than {seeds} seeds, the seeds' values instead). vs baseline (`{statistics['baseline']}`) and vs best "
+            f"control ({control}): every group of a seed is tested on the same images, so the difference in "
+            f"points is the mean over the seeds of each seed's difference, with its 95% CI "
+            f"difference ± √( (t · S)² + (1.96 · I)² ): t · S from how much the seeds' differences vary "
+            f"(Student's t), 1.96 · I from which test images were drawn (a bootstrap of the test images all seeds "
+            f"share). Half the CI's width is the smallest difference the comparison can detect. p: "
+            f"Holm-corrected over the groups compared; * = significant at 5% (never with fewer than {seeds} seeds: "
+            f"the CI then covers the test images only).")
 
 
 def write_results(run_dir, records, class_names, experiment, notes=(), metric="accuracy", rare_classes=(),
-                  gan_quality=None):
+                  gan_quality=None, metric_reason="", margin=1.0):
     """Write results.json (the summary, the statistics, the verdict, every run without its per-image
     arrays), results.csv and results.md (verdict, warnings, explanation, tables); return (rows,
     statistics, verdict).
@@ -225,13 +232,17 @@ def write_results(run_dir, records, class_names, experiment, notes=(), metric="a
     Args:
         notes: sentences results.md shows above the table (warnings about the GANs behind it).
         metric, rare_classes: as in `summarize`.
-        gan_quality: {group: {"gan_train", "recall", "collapsed"}} of GAN groups, for the verdict.
+        gan_quality: {group: {"gan_train", "recall", "collapsed"}} of GAN groups, for the verdict (kept in
+            results.json, so a later reading of the statistics words it again).
+        metric_reason: why `metric` ranks (`tfganaug.evaluation.headline`), said by the verdict.
+        margin: `statistics.equivalence_margin`, in points.
     """
-    rows, statistics = summarize(records, class_names, metric, rare_classes)
+    rows, statistics = summarize(records, class_names, metric, rare_classes, margin=margin)
+    statistics["metric_reason"] = metric_reason
     line = verdict(rows, statistics, gan_quality or {})
     runs = [{k: v for k, v in r.items() if k not in PER_IMAGE} for r in records]
     payload = {"experiment": experiment, "class_names": list(class_names), "verdict": line, "notes": list(notes),
-               "statistics": statistics, "summary": rows, "runs": runs}
+               "statistics": statistics, "gan_quality": gan_quality or {}, "summary": rows, "runs": runs}
     write_text(run_dir / RESULTS_FILE, json.dumps(payload, indent=2))
     write_text(run_dir / "results.csv", csv_text(rows, class_names, statistics))
     warnings = "".join(f"{note}\n\n" for note in notes)
