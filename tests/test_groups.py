@@ -39,8 +39,12 @@ def test_classical_augmentation_changes_images_and_keeps_shape():
 
 
 def test_classical_augmentation_needs_an_operation():
-    with pytest.raises(ValueError, match="at least one"):
-        build_classical_augmentation((8, 8, 1), flip=None, translate=0.0)
+    from pydantic import ValidationError
+
+    from tfganaug.config import AugmentConfig
+
+    with pytest.raises(ValidationError, match="augment needs at least one of"):
+        AugmentConfig(flip=None, translate=0.0)
 
 
 TINY_GAN = {"model": "cgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 1, "batch_size": 8}
@@ -112,7 +116,7 @@ def test_finetuning_keeps_the_groups_augmentation_and_the_better_weights_on_vali
 
     from tfganaug.experiment.runner import finetune
 
-    data, augment, seen = make_imageset(3, 4), object(), {}
+    data, augment, mix, loss, seen = make_imageset(3, 4), object(), object(), {"type": "balanced_softmax"}, {}
 
     def fit(model, images, targets, val, seed, verbose=0, epochs=None, **options):
         seen.update(options, epochs=epochs, images=images)
@@ -121,9 +125,9 @@ def test_finetuning_keeps_the_groups_augmentation_and_the_better_weights_on_vali
 
     model = _brightness_classifier(start)
     splits = SimpleNamespace(train=data, val=make_imageset(3, 4, seed=1))
-    plan = SimpleNamespace(targets=np.zeros((1, 3)), augment=augment)
+    plan = SimpleNamespace(targets=np.zeros((1, 3)), augment=augment, mix=mix, loss=loss)
     extra = finetune(model, SimpleNamespace(fit=fit), plan, splits, seed=0, epochs=2, verbose=0)
-    assert seen["augment"] is augment and seen["epochs"] == 2 and np.array_equal(seen["images"], data.images)
+    assert seen["augment"] is augment and seen["mix"] is mix and seen["loss"] is loss and seen["epochs"] == 2 and np.array_equal(seen["images"], data.images)
     accuracy = {True: 1.0, False: 1 / 3}
     assert extra["finetune"] == {"kept": kept, "val_accuracy_before": accuracy[start],
                                  "val_accuracy_after": accuracy[after]}

@@ -6,36 +6,31 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import Field, FilePath, field_validator, model_validator
 
 from tfganaug.config.base import ClassKey, FileName, PositiveInt, Strict
-
-
-class RandAugmentConfig(Strict):
-    num_ops: PositiveInt = 2
-    factor: float = Field(0.5, ge=0, le=1)
-
-
-class RandomErasingConfig(Strict):
-    factor: float = Field(0.5, ge=0, le=1)
-    scale: tuple[float, float] = (0.02, 0.33)
-
-
-class AugmentConfig(Strict):
-    """Classical augmentation (Keras 3 layers); see `tfganaug.synthesis.classical`."""
-
-    flip: Optional[Literal["horizontal", "vertical", "horizontal_and_vertical"]] = "horizontal"
-    crop_padding: Annotated[int, Field(ge=0)] = 0
-    translate: float = Field(0.1, ge=0, lt=1)
-    rotation: float = Field(0.0, ge=0, lt=1)
-    zoom: float = Field(0.0, ge=0, lt=1)
-    rand_augment: Optional[RandAugmentConfig] = None
-    random_erasing: Optional[RandomErasingConfig] = None
+from tfganaug.config.controls import AugmentConfig, Loss, loss_conflict
 
 
 class GroupBase(Strict):
     name: Optional[FileName] = Field(None, description="shown in the results; defaults to the type")
+    loss: Optional[Loss] = Field(None, description="re-balance the classifier's loss (default: plain cross-entropy); "
+                                                   "the class counts are those of the set it trains on")
+
+    late_keys = frozenset({"loss"})
 
     @property
     def label(self):
-        return self.name or self.type
+        return self.name or self.type + self.loss_suffix
+
+    @property
+    def loss_suffix(self):
+        """"+<loss type>" for a group with a `loss`, "" without (part of the default label)."""
+        return f"+{self.loss.type}" if self.loss is not None else ""
+
+    @model_validator(mode="after")
+    def _loss_fits(self):
+        problem = loss_conflict(self.type, self.loss, getattr(self, "augment", None), getattr(self, "labeling", None))
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class BaselineGroup(GroupBase):
@@ -257,11 +252,11 @@ class GANGroup(GroupBase):
     finetune_epochs: int = Field(0, ge=0, description="then this many epochs on the real images only")
     augment: Optional[AugmentConfig] = Field(None, description="also apply classical augmentation (e.g. DAGAN_aug)")
 
-    late_keys = frozenset({"synthetic_weight", "finetune_epochs", "filter", "temperature"})
+    late_keys = GroupBase.late_keys | {"synthetic_weight", "finetune_epochs", "filter", "temperature"}
 
     @property
     def label(self):
-        return self.name or f"{self.gan.model}-{self.labeling}" + ("+classical" if self.augment else "")
+        return self.name or f"{self.gan.model}-{self.labeling}" + ("+classical" if self.augment else "") + self.loss_suffix
 
     @model_validator(mode="after")
     def _fits(self):
@@ -335,11 +330,11 @@ class TranslationGroup(GroupBase):
     finetune_epochs: int = Field(0, ge=0, description="then this many epochs on the real images only")
     augment: Optional[AugmentConfig] = Field(None, description="also apply classical augmentation")
 
-    late_keys = frozenset({"finetune_epochs"})
+    late_keys = GroupBase.late_keys | {"finetune_epochs"}
 
     @property
     def label(self):
-        return self.name or "translation" + ("+classical" if self.augment else "")
+        return self.name or "translation" + ("+classical" if self.augment else "") + self.loss_suffix
 
 
 Group = Annotated[

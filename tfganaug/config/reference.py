@@ -130,7 +130,10 @@ def _where():
             "EMAConfig": "groups[].gan.ema", "SelectConfig": "groups[].gan.select",
             "AugmentConfig": "groups[].augment (type: classical, gan, translation)",
             "RandAugmentConfig": "groups[].augment.rand_augment",
-            "RandomErasingConfig": "groups[].augment.random_erasing", "Translation": "groups[].translations[]"}
+            "RandomErasingConfig": "groups[].augment.random_erasing", "Translation": "groups[].translations[]",
+            "AugMixConfig": "groups[].augment.augmix", "MixUpConfig": "groups[].augment.mixup",
+            "CutMixConfig": "groups[].augment.cutmix", "ClassWeightLoss": "groups[].loss",
+            "LogitAdjustmentLoss": "groups[].loss", "BalancedSoftmaxLoss": "groups[].loss", "LDAMDRWLoss": "groups[].loss"}
 
 
 def reference():
@@ -150,7 +153,7 @@ def reference():
         queue.extend(found)
     head = ("# Configuration reference\n\n"
             "Every key of the experiment YAML, generated from the pydantic schema (`tfganaug/config/schema.py`,\n"
-            "`tfganaug/config/groups.py`) by `python -m tfganaug.config.reference > docs/configuration.md`;\n"
+            "`tfganaug/config/groups.py`, `tfganaug/config/controls.py`) by `python -m tfganaug.config.reference > docs/configuration.md`;\n"
             "`tests/test_docs.py` fails when this page and the schema differ. Unknown keys are errors. Rules\n"
             "between keys (e.g. `data.path` is required for `source: folder`) are checked when the YAML is read,\n"
             "and their messages name the keys. A group in `groups:` may be written as its type alone\n"

@@ -58,7 +58,32 @@ def one_hot(labels, num_outputs):
     return np.eye(num_outputs, dtype=np.float32)[np.asarray(labels)]
 
 
-def classifier_dataset(images, targets, batch_size, *, shuffle_seed=None, augment=None, sample_weight=None):
+def mixed_batch(mix, images, targets, sample_weight=None):
+    """A batch mixed by `mix` (`keras.layers.MixUp` or `CutMix`): each image with a partner of the batch, and
+    its target row and sample weight with the same partner's by the same share (a weight mixes as a label
+    does: the mixed image stands for lambda of one image and 1 - lambda of the other).
+
+    CutMix's share is taken from the pasted pixels: Keras gives the label weight of the box's real-valued
+    area, while the mask it pastes covers whole pixels, which on a 28x28 image differs by up to a few
+    percent; the CutMix paper's code sets the weight from the pasted pixels, as here.
+
+    Returns:
+        (float32 images, float32 targets) or, with `sample_weight`, (images, targets, weights).
+    """
+    transformation = mix.get_random_transformation(images, training=True)
+    if "batch_masks" in transformation:
+        pasted = tf.reduce_mean(tf.cast(transformation["batch_masks"], tf.float32), axis=[1, 2, 3])
+        transformation = {**transformation, "mix_weight": 1.0 - pasted}
+    images = tf.cast(mix.transform_images(images, transformation, training=True), tf.float32)
+    targets = tf.cast(mix.transform_labels(tf.cast(targets, tf.float32), transformation, training=True), tf.float32)
+    if sample_weight is None:
+        return images, targets
+    weights = mix.transform_labels(tf.cast(sample_weight, tf.float32)[:, None], transformation, training=True)
+    return images, targets, tf.cast(weights[:, 0], tf.float32)
+
+
+def classifier_dataset(images, targets, batch_size, *, shuffle_seed=None, augment=None, sample_weight=None,
+                       mix=None):
     """Batches of (float32 images in 0-255, float32 targets): one pass in order, or with `shuffle_seed`
     endless epochs in `epoch_order` (fit with `steps_per_epoch = keyed_steps(len(images), batch_size)`).
 
@@ -73,6 +98,7 @@ def classifier_dataset(images, targets, batch_size, *, shuffle_seed=None, augmen
         shuffle_seed: epoch e in the order drawn from (shuffle_seed, e); None: one pass in order (evaluation).
         augment: a Keras layer applied to each batch with training=True.
         sample_weight: float32 [N] loss weights; with them the batches are (images, targets, weights).
+        mix: MixUp or CutMix, applied after `augment` with `mixed_batch`, or None.
     """
     columns = (images, targets) if sample_weight is None else (images, targets, np.asarray(sample_weight, np.float32))
     if shuffle_seed is None:
@@ -86,6 +112,8 @@ def classifier_dataset(images, targets, batch_size, *, shuffle_seed=None, augmen
         # Sequential on purpose: Keras random layers advance a seed state on each call, and parallel
         # calls would take the draws in a different order on each run (seeded runs must repeat).
         ds = ds.map(lambda x, *rest: (augment(x, training=True), *rest))
+    if mix is not None:  # sequential too, for the same reason
+        ds = ds.map(lambda *batch: mixed_batch(mix, *batch))
     return prefetched(ds)
 
 
@@ -106,14 +134,15 @@ class FreshSynthesis(keras.utils.PyDataset):
         seed: the order of epoch e's examples is drawn from (seed, e).
         epochs: the epochs of the fit (what Keras prefetches after the last one is not drawn anew).
         augment: a Keras layer applied to each batch with training=True, or None.
+        mix: MixUp or CutMix, applied after `augment` with `mixed_batch`, or None.
 
     When `draw` gives weights, every real image weighs 1.
     """
 
-    def __init__(self, images, targets, draw, batch_size, seed, epochs, augment=None):
+    def __init__(self, images, targets, draw, batch_size, seed, epochs, augment=None, mix=None):
         super().__init__()  # workers=1, no multiprocessing: batches are asked for in order, by one thread
         self.real_images, self.real_targets, self.draw = images, targets, draw
-        self.batch_size, self.seed, self.epochs, self.augment = batch_size, seed, epochs, augment
+        self.batch_size, self.seed, self.epochs, self.augment, self.mix = batch_size, seed, epochs, augment, mix
         self.epoch, self.training, self.finished_pass, self.fake_count = 0, False, False, 0
         self._load()
         self.size = len(self.order)  # every epoch has as many batches as the first (Keras counts them once)
@@ -154,8 +183,10 @@ class FreshSynthesis(keras.utils.PyDataset):
         x = tf.cast(self.images[rows], tf.float32)
         if self.augment is not None:
             x = self.augment(x, training=True)
-        batch = (np.asarray(x), self.targets[rows])
-        return batch if self.weights is None else (*batch, self.weights[rows])
+        batch = (x, self.targets[rows]) if self.weights is None else (x, self.targets[rows], self.weights[rows])
+        if self.mix is not None:
+            batch = mixed_batch(self.mix, *batch)
+        return tuple(np.asarray(part) for part in batch)
 
 
 def gan_dataset(images, labels, batch_size, seed, first_epoch=0):

@@ -10,7 +10,7 @@ from tfganaug.data.folder import describe_layout
 from tfganaug.data.pipeline import one_hot
 from tfganaug.data.pixels import to_signed
 from tfganaug.synthesis import controls
-from tfganaug.synthesis.classical import build_classical_augmentation
+from tfganaug.synthesis.classical import build_classical_augmentation, build_label_mixing
 from tfganaug.synthesis.generate import synthesize
 from tfganaug.synthesis.labeling import synthesis_counts, targets, teacher_targets
 from tfganaug.synthesis.translation import translate, translation_plan
@@ -22,12 +22,13 @@ class TrainingPlan:
 
     images: np.ndarray
     targets: np.ndarray
-    class_weight: Optional[dict] = None
+    loss: Optional[dict] = None  # a re-balancing loss {"type": ..., options} (`fit_classifier`); None: cross-entropy
     augment: Optional[keras.Layer] = None
     sample_weight: Optional[np.ndarray] = None  # per image; None: every image weighs 1
     synthesis: Optional[dict] = None  # a filtered synthesis's per-class asked / generated / kept counts
     fresh: Optional[Callable] = None  # draw(epoch) -> an epoch's synthetic (images, targets, weights)
     fresh_count: int = 0  # images in each of those sets
+    mix: Optional[keras.Layer] = None  # MixUp or CutMix, after `augment`
 
     @property
     def size(self):
@@ -90,19 +91,29 @@ def _gan_plan(group, train, seed, models, augment):
 
 def plan_group(group, splits, seed, models=None):
     """The `TrainingPlan` of a group for one seed (`models`: the run's `RunModels`, needed by GAN
-    and translation groups)."""
+    and translation groups): its images and targets, augmentation, label mixing and loss (type
+    class_weight is the loss class_weight on the training set as it is)."""
+    plan = _images_plan(group, splits, seed, models)
+    augment = getattr(group, "augment", None)
+    if augment is not None:
+        plan.mix = build_label_mixing(**augment.model_dump(include={"mixup", "cutmix"}), seed=seed)
+    plan.loss = {"type": "class_weight"} if group.type == "class_weight" else (
+        group.loss.model_dump() if group.loss is not None else None)
+    return plan
+
+
+def _images_plan(group, splits, seed, models):
     train, k = splits.train, splits.train.num_classes
-    class_weight = augment = None
+    augment = None
     if group.type == "duplicate":
         train = controls.duplicate(train, group.copies)
     elif group.type == "more_real":
         train = train.concat(splits.extra)
     elif group.type == "oversample":
         train = controls.oversample(train, seed)
-    elif group.type == "class_weight":
-        class_weight = controls.balanced_class_weights(train.counts())
     if getattr(group, "augment", None) is not None:
-        augment = build_classical_augmentation(train.image_shape, seed=seed, **group.augment.model_dump())
+        augment = build_classical_augmentation(train.image_shape, seed=seed,
+                                               **group.augment.model_dump(exclude={"mixup", "cutmix"}))
     if group.type == "gan":
         return _gan_plan(group, train, seed, models, augment)
     if group.type == "translation":
@@ -110,7 +121,7 @@ def plan_group(group, splits, seed, models=None):
         images, labels = translate(lambda name: models.cyclegan(name, train, seed), plan, train, seed)
         return TrainingPlan(np.concatenate([train.images, images]),
                             one_hot(np.concatenate([train.labels, labels]), k), None, augment)
-    return TrainingPlan(train.images, one_hot(train.labels, k), class_weight, augment)
+    return TrainingPlan(train.images, one_hot(train.labels, k), None, augment)
 
 
 def planned_size(group, splits):

@@ -16,6 +16,7 @@ from tfganaug.errors import UserError
 from tfganaug.evaluation.chance import chance_warnings
 from tfganaug.evaluation.collapse import collapse_warnings, collapsed_classes
 from tfganaug.evaluation.gan_evaluation import evaluate_gans
+from tfganaug.evaluation.headline import headline_metric
 from tfganaug.evaluation.metrics import classification_metrics
 from tfganaug.experiment.builders import RunData, build_from_spec, check_replica_batches, classifier_recipe, make_splits
 from tfganaug.experiment.estimate import check_models, run_model_seconds
@@ -56,9 +57,9 @@ def run_one(config, group, seed, splits, models=None, verbose=2, log_dir=None):
     model = recipe.build(splits.train.image_shape, plan.targets.shape[1])
     started = time.time()
     val, k = (splits.val.images, splits.val.labels), splits.train.num_classes
-    history = recipe.fit(model, plan.images, plan.targets, val, seed, verbose=verbose, class_weight=plan.class_weight,
+    history = recipe.fit(model, plan.images, plan.targets, val, seed, verbose=verbose, loss=plan.loss,
                          augment=plan.augment, log_dir=log_dir, sample_weight=plan.sample_weight, num_classes=k,
-                         fresh=plan.fresh)
+                         fresh=plan.fresh, mix=plan.mix)
     extra = {"synthesis": plan.synthesis} if plan.synthesis else {}
     if getattr(group, "finetune_epochs", 0):
         extra.update(finetune(model, recipe, plan, splits, seed, group.finetune_epochs, verbose))
@@ -70,7 +71,7 @@ def run_one(config, group, seed, splits, models=None, verbose=2, log_dir=None):
     # finished run is reused when only the runtime changes).
     return {"group": group.label, "type": group.type, "seed": seed, "train_size": int(plan.size),
             "seconds": round(time.time() - started, 1), "precision": keras.mixed_precision.global_policy().name,
-            **metrics, "history": history, **extra, **per_image}
+            "loss": plan.loss or {"type": "cross_entropy"}, **metrics, "history": history, **extra, **per_image}
 
 
 def _val_accuracy(model, val, num_classes):
@@ -82,7 +83,7 @@ def _val_accuracy(model, val, num_classes):
 
 def finetune(model, recipe, plan, splits, seed, epochs, verbose=2):
     """Train `model` `epochs` more on the real training images alone (a fresh optimizer), with the group's
-    own augmentation (without it, fine-tuning would be a confound against the `classical` control), and
+    own augmentation and loss (without them, fine-tuning would be a confound against the controls), and
     keep the weights from before it when they do better on the validation split.
 
     Returns the record's additions: `finetune_history`, and `finetune`: which weights were kept
@@ -92,7 +93,7 @@ def finetune(model, recipe, plan, splits, seed, epochs, verbose=2):
     before, accuracy_before = model.get_weights(), _val_accuracy(model, splits.val, k)
     history = recipe.fit(model, real.images, one_hot(real.labels, plan.targets.shape[1]),
                          (splits.val.images, splits.val.labels), seed, verbose=verbose, epochs=epochs,
-                         num_classes=k, augment=plan.augment)
+                         num_classes=k, augment=plan.augment, mix=plan.mix, loss=plan.loss)
     accuracy_after = _val_accuracy(model, splits.val, k)
     kept = "finetuned"
     if accuracy_before is not None and accuracy_before > accuracy_after:  # a tie keeps the fine-tuned weights
@@ -240,8 +241,10 @@ def gather(config, run_dir, data, records, models, log=print):
         metrics = evaluate_gans(run_dir, data_for=data.for_seed, build=build_from_spec, keep_done=True, log=log)
         notes += chance_warnings(metrics) + collapse_warnings(metrics)
         quality = gan_quality_by_group(config, models, metrics)
-    rows, statistics, verdict = write_results(run_dir, records, class_names, config.name, notes,
-                                              config.output.metric, rare_classes(config.data, train), quality)
+    metric, why = headline_metric(config.output.metric, train.counts(), data.splits().test.counts(), class_names)
+    rows, statistics, verdict = write_results(run_dir, records, class_names, config.name, notes, metric,
+                                              rare_classes(config.data, train), quality, why,
+                                              config.statistics.equivalence_margin)
     plot_per_class_accuracy(rows, class_names, run_dir / "per_class_accuracy.png")
     plot_training_curves(records, run_dir / "training_curves.png")
     if config.output.export_gans:

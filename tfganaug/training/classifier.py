@@ -8,6 +8,7 @@ from tfganaug.distribute import call_in_batches, first_local_batch, step_logs
 from tfganaug.evaluation.metrics import classification_metrics
 from tfganaug.training.callbacks import StopOnNonFiniteLoss
 from tfganaug.training.optimizers import FusedAdam
+from tfganaug.training.rebalancing import class_counts, rebalancing_loss
 
 
 def real_class_accuracy(num_classes):
@@ -62,8 +63,8 @@ class StrategyFit(keras.Model):
 
 
 def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, learning_rate, seed,
-                   class_weight=None, augment=None, patience=None, verbose=2, log_dir=None, jit_compile="auto",
-                   num_classes=None, callbacks=(), sample_weight=None, fresh=None):
+                   loss=None, augment=None, patience=None, verbose=2, log_dir=None, jit_compile="auto",
+                   num_classes=None, callbacks=(), sample_weight=None, fresh=None, mix=None):
     """Compile and train `model`; keep the weights of the best validation epoch.
 
     Args:
@@ -74,8 +75,11 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
             `patience` epochs without improvement stop training.
         epochs, batch_size, learning_rate: training schedule (Adam, as the fused `FusedAdam`).
         seed: shuffling seed.
-        class_weight: {class: weight} or None.
+        loss: None (categorical cross-entropy) or {"type": ..., options} of `rebalancing.rebalancing_loss`, whose
+            class counts are this training set's (`class_counts` of `targets` and `sample_weight`, and with
+            `fresh` of its first set: every epoch's set has the same counts and labeling).
         augment: a Keras layer applied to training batches, or None.
+        mix: MixUp or CutMix applied to training batches after `augment` (`mixed_batch`), or None.
         verbose: Keras verbosity (1 = progress bar, 2 = one line per epoch).
         log_dir: TensorBoard folder for the per-epoch losses and accuracies, or None.
         jit_compile: XLA for the training step: True, False or "auto" (Keras's choice).
@@ -90,20 +94,28 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         The Keras history as {metric: [value per epoch]}.
     """
     num_outputs = model.output_shape[-1]
+    loss_function, loss_callbacks = keras.losses.CategoricalCrossentropy(), []
+    if loss is not None:
+        counts = class_counts(targets, sample_weight)
+        if fresh is not None:
+            _, fake_targets, fake_weights = fresh(0)
+            counts = counts + class_counts(fake_targets, fake_weights)
+        options = {key: value for key, value in loss.items() if key != "type"}
+        loss_function, loss_callbacks = rebalancing_loss(loss["type"], counts, epochs, **options)
     model = StrategyFit(model)
     model.compile(
         optimizer=FusedAdam(learning_rate),
-        loss=keras.losses.CategoricalCrossentropy(),
+        loss=loss_function,
         metrics=[real_class_accuracy(num_classes or num_outputs)],
         jit_compile=jit_compile,
     )
     if fresh is not None:
-        train_ds, steps = FreshSynthesis(images, targets, fresh, batch_size, seed, epochs, augment), None
+        train_ds, steps = FreshSynthesis(images, targets, fresh, batch_size, seed, epochs, augment, mix), None
     else:  # endless, epoch e in an order drawn from (seed, e)
         train_ds = classifier_dataset(images, targets, batch_size, shuffle_seed=seed, augment=augment,
-                                      sample_weight=sample_weight)
+                                      sample_weight=sample_weight, mix=mix)
         steps = keyed_steps(len(images), batch_size)
-    extra_callbacks = list(callbacks)
+    extra_callbacks = loss_callbacks + list(callbacks)
     callbacks, val_ds = [StopOnNonFiniteLoss(
         f"Nothing of this run was saved; lower classifier.learning_rate (now {learning_rate}) and run the same "
         "command again (finished runs are kept)")], None
@@ -113,7 +125,7 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         val_ds = classifier_dataset(val[0], one_hot(val[1], num_outputs), batch_size)
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max", patience=patience or epochs, restore_best_weights=True))
-    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, class_weight=class_weight,
+    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
                         callbacks=callbacks + extra_callbacks, verbose=verbose, shuffle=False, steps_per_epoch=steps)  # the dataset shuffles itself
     return {k: [float(v) for v in values] for k, values in history.history.items()}
 
