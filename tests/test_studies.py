@@ -118,3 +118,30 @@ def test_celeba_rare_study_runs_through_the_real_tfds_loader_on_mock_data(tmp_pa
     # 8 classes x 8, the rare 011 with round(8 x 0.3906) = 3: trainA 59; trainAA doubles it; trainAB adds the
     # extra set (same counts); +cyc adds 158 translations to 011; +cyc+fill tops 011 up to 8 (5 = 2 + 2 + 1)
     assert sizes == {"trainA": 59, "trainAA": 118, "trainAB": 118, "trainA+cyc": 59 + 158, "trainA+cyc+fill": 64}
+
+
+def test_the_two_regime_studies_differ_in_their_data_and_seeds_only():
+    fashion, animal = (load_config(EXPERIMENTS / f"gan_regimes_{name}.yaml") for name in ("fashion", "animal"))
+    for section in ("groups", "classifier", "runtime", "sweep", "output"):
+        assert getattr(fashion, section) == getattr(animal, section), section
+    assert fashion.data.model_copy(update={"source": "animal_mnist"}) == animal.data
+
+
+@pytest.mark.slow
+def test_the_regime_study_runs_every_group_on_a_long_tail(tmp_path, capsys):
+    """Its long-tailed point, shrunk: head 8, ratio 4; every recipe on one shared GAN (Animal-MNIST's
+    twin has the same groups: the test above)."""
+    path = EXPERIMENTS / "gan_regimes_fashion.yaml"
+    argv = ["train", str(path), "--out", str(tmp_path / "run"), *_tiny_data(8), "--set", "sweep=null",
+            "--set", "data.imbalance_ratio=4", "--set", "output.gan_metrics=false",
+            *_gan_overrides(path, network="mlp", base_filters="null", d_filters="null", hidden_units="[8]",
+                            latent_dim=4, kimg="null", epochs=1, batch_size=16)]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.count("training GAN") == 1
+    summary = json.loads((tmp_path / "run" / "results.json").read_text())["summary"]
+    # 8 * 4^(-i/9) for i = 0..9, rounded: 8, 7, 6, 5, 4, 4, 3, 3, 2, 2 = 44 real images; +100% or filled to 10 x 8.
+    real, more, filled = 44, 88, 80
+    assert {row["group"]: row["train_size"] for row in summary} == {
+        "baseline": real, "aug": real, "rebal": real, "aug_rebal": real, "gan_pseudo": more, "gan_teacher": more,
+        "gan_fill_rebal": filled, "gan_uncertain": more, "aug_rebal_gan_pseudo": more, "aug_rebal_gan_teacher": more,
+        "aug_rebal_gan_fill": filled, "aug_rebal_gan_uncertain": more}
