@@ -54,6 +54,7 @@ def test_only_start_up_lines_count_as_noise():
     assert not any(STARTUP_NOISE.search(line) for line in kept)
 
 
+@pytest.mark.slow
 def test_a_run_says_the_gan_still_to_train_in_its_time_left_and_while_it_trains(tmp_path, npz_file, monkeypatch):
     """The line after the baseline counts the GAN's estimate (fabricated here: an hour), and the GAN's
     training writes progress lines (here every step, instead of every minute) at verbose 0."""
