@@ -3,6 +3,7 @@ every seed; folders that are not one experiment's, overlap, are unfinished or of
 refused with a message naming the difference, and nothing is written."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -10,6 +11,9 @@ import yaml
 
 from tests.conftest import tiny_config, write_npz
 from tfganaug.cli import main
+from tfganaug.config import validate
+from tfganaug.errors import UserError
+from tfganaug.experiment.merge import merged_config
 
 pytestmark = pytest.mark.slow
 GAN = {"model": "acgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 1, "batch_size": 8}
@@ -75,6 +79,18 @@ def test_a_folder_of_another_config_is_refused_naming_the_key_and_both_values(ru
     config.write_text(config.read_text().replace("samples_per_class: 6", "samples_per_class: 5"))
     err = _refused(runs, tmp_path, capsys, runs["a"], other)
     assert f"{config}: data.samples_per_class is 5, {runs['a']} has 6" in err
+
+
+def test_other_groups_and_a_sweep_point_short_of_a_seed_are_named(tmp_path):
+    config = lambda **sections: validate(tiny_config(tmp_path / "tiny.npz", **sections))  # noqa: E731
+    a, b = tmp_path / "a", tmp_path / "b"
+    with pytest.raises(UserError, match=re.escape(f"{b / 'config.resolved.yaml'}: groups has 2 entries (baseline, "
+                                                  f"duplicate), {a} has 1 (baseline)")):
+        merged_config([a, b], [config(seeds=[0]), config(seeds=[1], groups=["baseline", "duplicate"])])
+    # Seed 0 ran points 4 and 8, seed 1 points 4 and 6: one run of both seeds needs each at every point.
+    with pytest.raises(UserError, match=re.escape("no folder has seed 0 of samples_per_class=6")):
+        merged_config([a, b], [config(seeds=[0], sweep={"samples_per_class": [4, 8]}),
+                               config(seeds=[1], sweep={"samples_per_class": [4, 6]})])
 
 
 def test_a_seed_in_two_folders_is_refused(runs, tmp_path, capsys):

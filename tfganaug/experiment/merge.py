@@ -65,9 +65,16 @@ def _differences(mine, first, path=""):
 
 
 def _shown(value):
-    if isinstance(value, list) and isinstance(first := (value or [None])[0], dict):
-        return f"{len(value)} entries ({first.get('type', '...')}, ...)"
     return json.dumps(value) if not isinstance(value, (int, float)) or isinstance(value, bool) else str(value)
+
+
+def _said(key, mine, theirs, first_run):
+    """'data.samples_per_class is 50, RUN_A has 200'; lists of other lengths (groups) by their entries."""
+    if isinstance(mine, list) and isinstance(theirs, list):
+        entries = lambda items: ", ".join(i.get("name") or i.get("type", "?") if isinstance(i, dict) else _shown(i)  # noqa: E731
+                                          for i in items)
+        return f"{key} has {len(mine)} entries ({entries(mine)}), {first_run} has {len(theirs)} ({entries(theirs)})"
+    return f"{key} is {_shown(mine)}, {first_run} has {_shown(theirs)}"
 
 
 def _check_same_experiment(runs, configs):
@@ -76,8 +83,7 @@ def _check_same_experiment(runs, configs):
     for run, config in zip(runs[1:], configs[1:]):
         changed = _differences(_comparable(config), first)
         if changed:
-            said = "; ".join(f"{key} is {_shown(mine)}, {runs[0]} has {_shown(theirs)}"
-                             for key, mine, theirs in changed[:4])
+            said = "; ".join(_said(key, mine, theirs, runs[0]) for key, mine, theirs in changed[:4])
             more = f"; and {len(changed) - 4} more" if len(changed) > 4 else ""
             raise UserError(f"{run / CONFIG_FILE}: {said}{more}: these are not runs of one experiment; merge only "
                             "folders made from the same config apart from `seeds` (and the sweep's values)")
