@@ -241,7 +241,10 @@ def rewrite(text):
             while i < len(lines) and lines[i].startswith(">"):
                 i += 1
             verdict = json.loads((ROOT / last_source).read_text())["verdict"]
-            out += ["> " + part for part in textwrap.wrap(verdict, 100, break_on_hyphens=False)]
+            # The headline and each of its "- " lines wrapped on their own, so the quote keeps its list.
+            out += ["> " + part for row in verdict.splitlines()
+                    for part in textwrap.wrap(row, 100, break_on_hyphens=False,
+                                              subsequent_indent="  " if row.startswith("- ") else "")]
             continue
         out.append(line)
         i += 1
