@@ -209,3 +209,20 @@ def test_groups_record_their_loss_and_class_weight_is_that_loss(npz_file):
     assert type(plans[2].mix).__name__ == "CutMix" and plans[2].augment is None and plans[2].loss is None
     # A group without the new keys hashes as before (its finished runs are found again).
     assert "loss" not in config.groups[0].key_dump() and "mixup" not in config.groups[2].augment.key_dump()
+
+
+def test_the_loss_counts_a_fresh_synthetic_set_with_its_weights(monkeypatch):
+    import keras
+
+    from tfganaug.data.pipeline import one_hot
+    from tfganaug.training import classifier
+
+    seen, build = [], classifier.rebalancing_loss
+    monkeypatch.setattr(classifier, "rebalancing_loss", lambda kind, counts, epochs, **o: (
+        seen.append(np.asarray(counts).tolist()), build(kind, counts, epochs, **o))[1])
+    real = np.zeros((3, 8, 8, 1), np.uint8)
+    fake = (np.zeros((2, 8, 8, 1), np.uint8), one_hot([2, 2], 3), np.array([0.5, 0.5], np.float32))
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    classifier.fit_classifier(model, real, one_hot([0, 0, 1], 3), epochs=1, batch_size=5, learning_rate=1e-3, seed=0,
+                              verbose=0, fresh=lambda epoch: fake, loss={"type": "balanced_softmax"})
+    assert seen == [[2.0, 1.0, 1.0]]  # the real images, and two synthetic ones of class 2 at weight 0.5
