@@ -288,9 +288,14 @@ def report(run_dir, partial=False, log=print):
         raise UserError(f"{run_dir}: {', '.join(f'{n} {s}' for s, n in pending.items())} of {len(found.tasks)} tasks "
                         f"(see `tfganaug status {run_dir}`); run them, or add --partial to report the finished ones")
     config = load_config(run_dir / CONFIG_FILE)
-    points = []
-    with folder_lock(run_dir, mode=found.lock, lease_seconds=found.lease_seconds), runtime_scope(config.runtime):
-        for value, folder_name, point in point_configs(config):
+    if found.threads:  # the GAN metrics' float sums too: a report job on a node of other cores gives the serial run's
+        pin_intra_op_threads(found.threads, log)
+    points, finished = [], [(value, name, point, _records(point, run_dir / name if name else run_dir))
+                            for value, name, point in point_configs(config)]
+    _refuse_mixed_precisions(run_dir, [(name, r) for _, name, _, records in finished for r in records])
+    with (folder_lock(run_dir, mode=found.lock, lease_seconds=found.lease_seconds),
+          runtime_scope(planned_runtime(found, config.runtime))):
+        for value, folder_name, point, records in finished:
             folder = run_dir / folder_name if folder_name else run_dir
             records = _records(point, folder)
             if not records:
