@@ -290,12 +290,9 @@ def report(run_dir, partial=False, log=print):
     config = load_config(run_dir / CONFIG_FILE)
     if found.threads:  # the GAN metrics' float sums too: a report job on a node of other cores gives the serial run's
         pin_intra_op_threads(found.threads, log)
-    points, finished = [], [(value, name, point, _records(point, run_dir / name if name else run_dir))
-                            for value, name, point in point_configs(config)]
-    _refuse_mixed_precisions(run_dir, [(name, r) for _, name, _, records in finished for r in records])
-    with (folder_lock(run_dir, mode=found.lock, lease_seconds=found.lease_seconds),
-          runtime_scope(planned_runtime(found, config.runtime))):
-        for value, folder_name, point, records in finished:
+    points = []
+    with folder_lock(run_dir, mode=found.lock, lease_seconds=found.lease_seconds), runtime_scope(config.runtime):
+        for value, folder_name, point in point_configs(config):
             folder = run_dir / folder_name if folder_name else run_dir
             records = _records(point, folder)
             if not records:
