@@ -124,9 +124,8 @@ class Experiment:
                     say(f"data.download: true: fetching {fetch} first, as the run would (kept for the run)")
                 splits = make_splits(point.data)
                 check_metric(point, splits.train)
-                say(describe_plan(point, splits))
                 folder = run_dir if value is None else run_dir / path_component(f"{config.sweep.key}={value}")
-                say(_headline_lines(point, splits, folder))
+                say(describe_plan(point, splits) + "\n" + _headline_lines(point, splits, folder))
                 checked.append((value, point, splits))
             if not estimate:
                 for _, point, splits in checked:
