@@ -88,11 +88,17 @@ def test_drw_switches_the_weights_during_fit_at_its_epoch():
     record = keras.callbacks.LambdaCallback(
         on_epoch_begin=lambda epoch, logs: seen.append(keras.ops.convert_to_numpy(loss.class_weight).tolist()))
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
-    model.compile(optimizer="sgd", loss=loss)
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss=loss)  # no step: every epoch sees the same outputs
     x, y = np.ones((6, 2), np.float32), np.eye(2, dtype=np.float32)[[0, 0, 0, 0, 1, 1]]
-    model.fit(x, y, epochs=3, callbacks=[drw, record], verbose=0)
+    history = model.fit(x, y, epochs=3, callbacks=[drw, record], verbose=0).history["loss"]
     assert seen[0] == seen[1] == [1.0, 1.0]
     np.testing.assert_allclose(seen[2], effective_number_weights([4, 2], 0.9), rtol=1e-6)
+    # The compiled training step reads the weights the callback set: epoch 2's loss is the re-weighted one.
+    assert history[2] == pytest.approx(float(loss(y, model(x))), rel=1e-5)
+    drw.on_epoch_begin(0)
+    unweighted = float(loss(y, model(x)))
+    assert history[0] == pytest.approx(unweighted, rel=1e-5) and history[1] == pytest.approx(unweighted, rel=1e-5)
+    assert history[2] != pytest.approx(unweighted, rel=1e-2)
 
 
 def test_class_weight_loss_counts_sample_weights_and_matches_keras_class_weights():
