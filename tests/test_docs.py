@@ -158,8 +158,24 @@ def gan_metrics_cell(column, entry):
     return rules[column]()
 
 
+def check_published(source, header, rows):
+    """The cells of a published-vs-ours table that differ from its published.json and the results.json
+    files that names (`tfganaug.reporting.published`): header and rows as the module writes them."""
+    from tfganaug.reporting.published import comparison
+
+    expected_header, expected = comparison(ROOT / source, ROOT)
+    if header != expected_header:
+        return [f"the header is {header}, {source} gives {expected_header}"]
+    if [cells[0] for cells in rows] != [cells[0] for cells in expected]:
+        return [f"the rows are {[c[0] for c in rows]}, {source} gives {[c[0] for c in expected]}"]
+    return [f"{want[0]} / {col}: {cell!r}, the file says {expected_cell!r}" for cells, want in zip(rows, expected)
+            for col, cell, expected_cell in zip(header, cells, want) if cell != expected_cell]
+
+
 def check_table(source, header, rows):
     """The cells of one table that differ from its source file, as messages."""
+    if source.endswith("published.json"):
+        return check_published(source, header, rows)
     data = json.loads((ROOT / source).read_text())
     wrong = []
     if source.endswith("results.json") and "summary" in data:  # a run's results, not a bench's
@@ -209,6 +225,10 @@ def _expected_rows(source, header, rows):
     """The rows of a results or GAN metrics table as its source file has them (None for other sources)."""
     if not source.endswith(".json"):
         return None
+    if source.endswith("published.json"):
+        from tfganaug.reporting.published import comparison
+
+        return comparison(ROOT / source, ROOT)[1]
     data = json.loads((ROOT / source).read_text())
     if source.endswith("results.json") and "summary" in data:
         summary = {row["group"]: row for row in data["summary"]}
