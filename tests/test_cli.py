@@ -306,8 +306,8 @@ def test_a_run_says_when_its_gan_metrics_mean_nothing_and_a_control_does_nothing
     (entry,) = json.loads((tmp_path / "run" / "gan_metrics.json").read_text()).values()
     assert entry["near_chance"] is True and entry["real_accuracy"] < 0.5
     assert any(n.startswith(idle) for n in results["notes"]) and any(n.startswith(chance) for n in results["notes"])
-    assert results["verdict"].endswith("its GAN's metrics mean nothing: the classifier trained on the real images, "
-                                       "which they are read in, is at chance.")
+    assert ("\n- Its GAN's metrics mean nothing: the classifier trained on the real images, which they are read in, "
+            "is at chance.\n") in results["verdict"]
     assert idle in (tmp_path / "run" / "results.md").read_text()
 
 
