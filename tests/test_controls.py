@@ -190,6 +190,8 @@ def test_a_gan_group_with_mixup_and_logit_adjustment_trains_end_to_end(npz_file,
     ({"type": "class_weight", "loss": {"type": "balanced_softmax"}}, "group type class_weight is loss {type: class_weight}"),
     ({"type": "classical", "augment": {"flip": None, "translate": 0}}, "augment needs at least one of"),
     ({"type": "baseline", "loss": {"type": "focal"}}, "groups.0.loss"),
+    ({"type": "baseline", "loss": {"type": "ldam_drw", "drw_epoch": 1}},
+     "groups.0.loss.drw_epoch: 1 is not below classifier.epochs (1)"),
 ])
 def test_controls_that_cannot_combine_are_refused_naming_the_keys(npz_file, tmp_path, capsys, group, message):
     from tfganaug.cli import main
@@ -206,12 +208,12 @@ def test_groups_record_their_loss_and_class_weight_is_that_loss(npz_file):
     from tfganaug.experiment import make_splits, plan_group
 
     config = validate(tiny_config(npz_file, groups=[
-        "class_weight", {"type": "baseline", "loss": {"type": "ldam_drw", "drw_epoch": 1}},
+        "class_weight", {"type": "baseline", "loss": {"type": "ldam_drw", "drw_epoch": 0}},
         {"type": "classical", "augment": {"flip": None, "translate": 0, "cutmix": {}}}]))
     splits = make_splits(config.data)
     plans = [plan_group(g, splits, 0) for g in config.groups]
     assert plans[0].loss == {"type": "class_weight"} and plans[0].mix is None
-    assert plans[1].loss == {"type": "ldam_drw", "max_margin": 0.5, "scale": 30.0, "beta": 0.9999, "drw_epoch": 1}
+    assert plans[1].loss == {"type": "ldam_drw", "max_margin": 0.5, "scale": 30.0, "beta": 0.9999, "drw_epoch": 0}
     assert type(plans[2].mix).__name__ == "CutMix" and plans[2].augment is None and plans[2].loss is None
     # A group without the new keys hashes as before (its finished runs are found again).
     assert "loss" not in config.groups[0].key_dump() and "mixup" not in config.groups[2].augment.key_dump()

@@ -318,4 +318,9 @@ class ExperimentConfig(Strict):
                              "data.val_per_class (an int or 'same')")
         if any(g.type == "more_real" for g in self.groups) and self.data.extra_per_class == 0:
             raise ValueError("group 'more_real' needs extra real images: set data.extra_per_class (an int or 'same')")
+        for i, g in enumerate(self.groups):
+            if g.loss is not None and g.loss.type == "ldam_drw" and (g.loss.drw_epoch or 0) >= self.classifier.epochs:
+                raise ValueError(f"groups.{i}.loss.drw_epoch: {g.loss.drw_epoch} is not below classifier.epochs "
+                                 f"({self.classifier.epochs}): the deferred weights would never apply; lower it, or "
+                                 "leave it out (80% of the epochs)")
         return self
