@@ -24,7 +24,7 @@ def _study(root, *, run=True, rows=None):
                  "columns": [{"name": "total", "measure": "accuracy", "results": results},
                              {"name": "c1", "measure": "recall:c1", "results": results},
                              {"name": "c0", "measure": "recall:c0", "results": results}],
-                 "rows": rows or [{"name": "C", "group": "base", "published": [37.2, 10.0, None]},
+                 "decimals": 1, "rows": rows or [{"name": "C", "group": "base", "published": [37.2, 10.0, None]},
                                   {"name": "gan", "group": "gan", "published": [70.0, 80.5, 1.0]}]}
     (folder / "published.json").write_text(json.dumps(published))
     return "docs/studies/toy/published.json"
@@ -48,7 +48,7 @@ def test_ours_sits_beside_the_published_figure_with_its_interval_and_the_differe
 
 def test_a_column_not_run_yet_says_so(tmp_path):
     header, rows = comparison(_study(tmp_path, run=False), tmp_path)
-    assert rows[0] == ["C -> `base`", "37.2", NOT_RUN, "", "10", NOT_RUN, "", "", NOT_RUN, ""]
+    assert rows[0] == ["C -> `base`", "37.2", NOT_RUN, "", "10.0", NOT_RUN, "", "", NOT_RUN, ""]
 
 
 def test_the_docs_check_reads_both_files_and_the_rewrite_fills_the_table(tmp_path, monkeypatch):

@@ -8,7 +8,8 @@ A study keeps the published table in `docs/studies/<study>/published.json`:
                   "results": "docs/studies/dagan_lowdata/samples_per_class=50/results.json"}, ...],
      "rows": [{"name": "C", "group": "C", "published": [37.2, ...]}, ...]}
 
-Figures are percentages as printed in the paper (null where it has none). A column's `measure` is
+Figures are percentages as the paper prints them (null where it has none), shown with `decimals`
+(optional, default 2) decimals, the paper's own, since JSON keeps no trailing zeros. A column's `measure` is
 accuracy, balanced_accuracy, macro_f1 or recall:<class>; `results` is the repository path of the
 results.json our run wrote for it (several columns may share one). The table has the published rows in
 their order and, per published column, the paper's figure, ours (mean over seeds with its 95% interval)
@@ -110,7 +111,7 @@ def comparison(published_path, root="."):
     for k, row in enumerate(table["rows"]):
         cells = [row["name"] if row["name"] == row["group"] else f"{row['name']} -> `{row['group']}`"]
         for c, (column, figure) in enumerate(zip(table["columns"], row["published"])):
-            cells.append("" if figure is None else f"{figure:g}")
+            cells.append("" if figure is None else f"{figure:.{table.get('decimals', 2)}f}")
             results = loaded.get(column["results"])
             if results is None:
                 cells += [NOT_RUN, ""]
