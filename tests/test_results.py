@@ -1,6 +1,8 @@
 """Summaries over seeds: mean, std, the seeds' values or a bootstrap interval, comparisons with the
 baseline and the best control (Holm-corrected), the table, and the verdict, on constructed runs."""
 
+import csv
+import io
 import json
 
 import numpy as np
@@ -93,3 +95,15 @@ def test_the_explanation_under_every_table_names_the_interval_docs_statistics_md
     assert "Half the CI's width is the smallest difference the comparison can detect" in text
     assert "half-width" in docs and "smallest difference" in docs
     assert "percentile" not in text and "jointly" not in text  # what the code no longer computes
+
+
+def test_every_comparison_in_results_csv_states_what_it_resolved(tmp_path):
+    """Half-width (the smallest difference it can detect), outcome and seeds needed beside each p-value."""
+    records = runs("base", "baseline", [40, 40, 40]) + runs("gan", "gan", [35, 36, 34])
+    rows, _, _ = write_results(tmp_path, records, CLASSES, "e")
+    gan = list(csv.DictReader(io.StringIO((tmp_path / "results.csv").read_text())))[1]
+    test = rows[1]["vs_baseline"]["accuracy"]
+    assert float(gan["accuracy_vs_baseline_half"]) == pytest.approx(test["half"], abs=1e-6)
+    assert test["half"] == pytest.approx((test["high"] - test["low"]) / 2)  # the interval, uncut here
+    assert gan["accuracy_vs_baseline_outcome"] == test["outcome"] == "better"
+    assert gan["accuracy_vs_baseline_seeds_needed"] == str(test["seeds_needed"] or "")

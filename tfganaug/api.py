@@ -30,6 +30,7 @@ from tfganaug.errors import ConfigError, UserError
 from tfganaug.files import path_component
 from tfganaug.generator import Generator, load_generator  # noqa: F401 (the API's)
 from tfganaug.layout import CONFIG_FILE, RESULTS_FILE
+from tfganaug.reporting.results import COMPARISON_COLUMNS
 
 SWEEP_TABLE = "sweep.md"
 
@@ -233,7 +234,7 @@ def table_records(rows, statistics, class_names):
         record[f"{metric}_ci_low"], record[f"{metric}_ci_high"] = row["ci"][metric]
         for side in ("vs_baseline", "vs_control"):
             test = row[side].get(metric) or {}
-            for value in ("diff", "low", "high", "p_holm", "significant"):
+            for value in COMPARISON_COLUMNS:
                 record[f"{metric}_{side}_{value}"] = test.get(value)
         records.append(record)
     return records

@@ -21,6 +21,7 @@ LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced acc.", "macro_f
 CONTROL_TYPES = ("baseline", "duplicate", "classical", "class_weight", "oversample")  # more_real is a ceiling
 SYNTHETIC_TYPES = ("gan", "translation")
 PER_IMAGE = ("test_labels", "test_predictions")  # kept in runs/*.json, left out of results.json
+COMPARISON_COLUMNS = ("diff", "low", "high", "p_holm", "significant", "half", "outcome", "seeds_needed")
 
 
 def _mean_std(values):
@@ -159,13 +160,13 @@ def per_class_table(rows, class_names):
 
 def csv_text(rows, class_names, statistics):
     """The summary as CSV: one row per group, a mean and a std column per metric (fractions, not percent),
-    then the headline metric's interval and its comparisons (empty where undefined)."""
+    then the headline metric's interval and its comparisons (empty where undefined): each with its
+    half-width (the smallest difference it can detect), outcome and the seeds that would resolve it."""
     out = io.StringIO()
     writer = csv.writer(out)
     metric = statistics["metric"]
     metrics = list(dict.fromkeys(list(HEADLINE) + [metric])) + [f"acc_{c}" for c in class_names]
-    tests = [f"{metric}_{side}_{v}" for side in ("vs_baseline", "vs_control")
-             for v in ("diff", "low", "high", "p_holm", "significant")]
+    tests = [f"{metric}_{side}_{v}" for side in ("vs_baseline", "vs_control") for v in COMPARISON_COLUMNS]
     writer.writerow(["group", "type", "seeds", "train_size"] + [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
                     + [f"{metric}_ci_low", f"{metric}_ci_high"] + tests)
     number = lambda v: "" if v is None else f"{v:.6f}"  # noqa: E731
@@ -177,7 +178,8 @@ def csv_text(rows, class_names, statistics):
         for side in ("vs_baseline", "vs_control"):
             test = row[side].get(metric)
             cells += ([number(test[v]) for v in ("diff", "low", "high", "p_holm")] + [test["significant"]]
-                      if test else [""] * 5)
+                      + [number(test["half"]), test["outcome"], test["seeds_needed"] or ""]
+                      if test else [""] * len(COMPARISON_COLUMNS))
         writer.writerow(cells)
     return out.getvalue()
 
