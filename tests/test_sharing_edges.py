@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -276,3 +277,64 @@ def test_a_plan_without_threads_in_a_pod_takes_its_cpu_limit_not_the_nodes_cores
     monkeypatch.setattr(distribute.tf.config.threading, "get_intra_op_parallelism_threads", lambda: 0)  # not pinned
     assert cpus.available_cores() == 8
     assert distribute.intra_op_threads() == 8  # what `plan` takes without --threads
+
+
+def _tiny_plan(tmp_path, **runtime):
+    import yaml
+
+    from tests.conftest import tiny_config, write_npz
+    from tfganaug.config import load_config
+
+    raw = tiny_config(write_npz(tmp_path / "tiny.npz"), seeds=[0, 1], runtime=runtime)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return load_config(path)
+
+
+def test_auto_precision_is_decided_once_at_plan_time_and_every_task_trains_in_it(tmp_path, monkeypatch):
+    import contextlib
+
+    from tfganaug.experiment import work
+
+    decided = []
+    monkeypatch.setattr(work, "precision_policy", lambda setting: decided.append(setting) or "mixed_bfloat16")
+    plan = work.plan(_tiny_plan(tmp_path), tmp_path / "run", estimate=False, log=lambda *_: None)
+    assert decided == ["auto"] and json.loads(Plan.path(tmp_path / "run").read_text())["precision"] == "mixed_bfloat16"
+    # A task on a machine that would decide float32 for itself trains in the plan's precision.
+    monkeypatch.setattr(work, "precision_policy", lambda setting: "float32")
+    runtimes = []
+    monkeypatch.setattr(work, "runtime_scope", contextlib.contextmanager(
+        lambda runtime: runtimes.append(runtime.mixed_precision) or (yield types.SimpleNamespace(
+            num_replicas_in_sync=1))))
+    monkeypatch.setattr(work, "check_runtime", lambda point, strategy: None)
+    monkeypatch.setattr(work, "RunData", lambda point: None)
+    monkeypatch.setattr(work, "RunModels", lambda *args: None)
+
+    def run_records(point, folder, data, models, log, verbose, runs):
+        for group, seed in runs:
+            (folder / "runs").mkdir(exist_ok=True)
+            (folder / "runs" / f"{group.label}__seed{seed}.json").write_text("{}")
+
+    monkeypatch.setattr(work, "run_records", run_records)
+    assert work.work(plan.run_dir, log=lambda *_: None) == 0
+    assert runtimes == ["mixed_bfloat16", "mixed_bfloat16"]  # both tasks (seeds 0 and 1)
+    off = work.plan(_tiny_plan(tmp_path, mixed_precision="off"), tmp_path / "off", estimate=False, log=lambda *_: None)
+    assert off.precision is None  # nothing to decide
+
+
+def test_report_refuses_runs_of_two_precisions_naming_them(tmp_path):
+    from tfganaug.experiment import work
+    from tfganaug.experiment.runner import run_key, run_path
+
+    config = _tiny_plan(tmp_path, mixed_precision="off")
+    plan = work.plan(config, tmp_path / "run", estimate=False, log=lambda *_: None)
+    for task, precision in zip(plan.tasks, ["float32", "mixed_bfloat16"]):
+        group = config.groups[0]
+        record = {"group": group.label, "seed": task.seed, "precision": precision,
+                  "key": run_key(config, group, task.seed)}
+        run_path(plan.run_dir, group, task.seed).parent.mkdir(parents=True, exist_ok=True)
+        run_path(plan.run_dir, group, task.seed).write_text(json.dumps(record))
+        plan.write_record(task, state="done")
+    with pytest.raises(UserError, match=r"different precisions \(float32: baseline seed 0; mixed_bfloat16: "
+                                        r"baseline seed 1\); set runtime.mixed_precision"):
+        work.report(plan.run_dir, log=lambda *_: None)

@@ -13,7 +13,7 @@ import traceback
 from dataclasses import replace
 
 from tfganaug.config import to_yaml
-from tfganaug.distribute import intra_op_threads, pin_intra_op_threads, runtime_scope
+from tfganaug.distribute import intra_op_threads, pin_intra_op_threads, precision_policy, runtime_scope
 from tfganaug.errors import UserError
 from tfganaug.experiment.builders import RunData, make_splits
 from tfganaug.experiment.estimate import distinct_gans, used_cyclegans, check_models, estimate_times
@@ -74,6 +74,10 @@ def plan(config, run_dir, shards=1, estimate=True, lock=None, lease_seconds=None
     mode = lock_mode(lock or (previous.lock if previous else None))
     grace = checked_lease(lease_seconds or (previous.lease_seconds if previous else None)) if mode == "lease" else None
     threads = threads or (previous.threads if previous else None) or intra_op_threads()
+    # Decided here, once for every task: each machine deciding `auto` for itself may train a seed's groups
+    # in two precisions on a cluster of mixed CPUs.
+    auto = any(point.runtime.mixed_precision == "auto" for _, _, point in point_configs(config))
+    precision = ((previous.precision if previous else None) or precision_policy("auto")) if auto else None
     tasks = make_tasks(config)
     seconds = {}
     for _, folder, point in point_configs(config):
@@ -101,7 +105,7 @@ def plan(config, run_dir, shards=1, estimate=True, lock=None, lease_seconds=None
             # (its finished runs whose settings did not change are still found by their run keys).
             for stale in (run_dir / TASKS_DIR).glob("task-*"):
                 stale.unlink()
-        result = Plan(run_dir, tasks, shards, config_key(config), mode, grace, threads)
+        result = Plan(run_dir, tasks, shards, config_key(config), mode, grace, threads, precision)
         result.write()
     for line in describe_shards(result, estimate):
         log(line)
@@ -145,6 +149,13 @@ def planned(config, run_dir, log=print, shards=None, overwrite=False, threads=No
     return found
 
 
+def planned_runtime(plan, runtime):
+    """`runtime` with `mixed_precision: auto` replaced by the policy `plan` decided (older plans decide none)."""
+    if runtime.mixed_precision == "auto" and plan.precision:
+        return runtime.model_copy(update={"mixed_precision": plan.precision})
+    return runtime
+
+
 def _verbose(verbose):
     return verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
 
@@ -160,7 +171,7 @@ def run_task(plan, config, task, log=print, verbose=None):
     plan.write_record(task, state="running", started=time.time(), ended=None, error=None,
                       intra_op_threads=intra_op_threads())
     try:
-        with runtime_scope(point.runtime) as strategy:
+        with runtime_scope(planned_runtime(plan, point.runtime)) as strategy:
             check_runtime(point, strategy)  # what `train` refuses up front
             data = RunData(point)
             models = RunModels(point, folder, data, log, _verbose(verbose))
@@ -276,6 +287,21 @@ def _records(point, folder):
     return records
 
 
+def _refuse_mixed_precisions(run_dir, records):
+    """A `UserError` naming the runs of each precision when `records` ([(point folder, run record)]) trained
+    in more than one: a paired difference would compare a bfloat16 run with a float32 one."""
+    runs = {}
+    for folder, record in records:
+        if record.get("precision"):  # records of older versions have none
+            runs.setdefault(record["precision"], []).append(f"{folder}/{record['group']} seed {record['seed']}"
+                                                             if folder else f"{record['group']} seed {record['seed']}")
+    if len(runs) > 1:
+        shown = "; ".join(f"{policy}: {', '.join(names)}" for policy, names in sorted(runs.items()))
+        raise UserError(f"{run_dir}: its runs trained in different precisions ({shown}); set runtime.mixed_precision "
+                        "to one of them, delete the other runs' records (runs/<group>__seed<n>.json) and run them "
+                        "again before reporting")
+
+
 def report(run_dir, partial=False, log=print):
     """Gather the tasks of `run_dir` into its results, GAN metrics, plots, exports and report (what a
     serial `train` writes); refused while tasks are not done, unless `partial`."""
@@ -290,11 +316,13 @@ def report(run_dir, partial=False, log=print):
     config = load_config(run_dir / CONFIG_FILE)
     if found.threads:  # the GAN metrics' float sums too: a report job on a node of other cores gives the serial run's
         pin_intra_op_threads(found.threads, log)
-    points = []
-    with folder_lock(run_dir, mode=found.lock, lease_seconds=found.lease_seconds), runtime_scope(config.runtime):
-        for value, folder_name, point in point_configs(config):
+    points, finished = [], [(value, name, point, _records(point, run_dir / name if name else run_dir))
+                            for value, name, point in point_configs(config)]
+    _refuse_mixed_precisions(run_dir, [(name, r) for _, name, _, records in finished for r in records])
+    with (folder_lock(run_dir, mode=found.lock, lease_seconds=found.lease_seconds),
+          runtime_scope(planned_runtime(found, config.runtime))):
+        for value, folder_name, point, records in finished:
             folder = run_dir / folder_name if folder_name else run_dir
-            records = _records(point, folder)
             if not records:
                 log(f"{folder}: no finished run yet")
                 continue

@@ -151,11 +151,15 @@ class Plan:
         lease_seconds: a lease's grace period (lease mode).
         threads: TensorFlow intra-op threads of every task's process (`pin_intra_op_threads`): the
             count the serial run would use, so that every process gives its numbers to the last bit.
+        precision: the Keras dtype policy `runtime.mixed_precision: auto` stands for in every task, decided
+            once when planning (None when no point of the config says auto): machines of other CPUs would
+            each decide otherwise.
     """
 
-    def __init__(self, run_dir, tasks, shards=1, key=None, lock="flock", lease_seconds=None, threads=None):
+    def __init__(self, run_dir, tasks, shards=1, key=None, lock="flock", lease_seconds=None, threads=None,
+                 precision=None):
         self.run_dir, self.tasks, self.shards, self.key = run_dir, tasks, shards, key
-        self.lock, self.lease_seconds, self.threads = lock, lease_seconds, threads
+        self.lock, self.lease_seconds, self.threads, self.precision = lock, lease_seconds, threads, precision
 
     @staticmethod
     def path(run_dir):
@@ -170,12 +174,13 @@ class Plan:
         tasks = [Task(**{**t, "groups": tuple(t["groups"]), "labels": tuple(t["labels"]),
                          "models": tuple(t["models"])}) for t in raw["tasks"]]
         return cls(run_dir, tasks, raw["shards"], raw["config_key"], raw["lock"], raw.get("lease_seconds"),
-                   raw.get("threads"))
+                   raw.get("threads"), raw.get("precision"))
 
     def write(self):
         write_text(self.path(self.run_dir), json.dumps(
             {"config_key": self.key, "shards": self.shards, "lock": self.lock, "lease_seconds": self.lease_seconds,
-             "threads": self.threads, "tasks": [asdict(t) for t in self.tasks]}, indent=1))
+             "threads": self.threads, "precision": self.precision, "tasks": [asdict(t) for t in self.tasks]},
+            indent=1))
 
     def shard(self, index, shards=None):
         """The tasks of shard `index` of `shards` (default: the planned count), balanced by estimate."""
