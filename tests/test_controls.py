@@ -113,6 +113,9 @@ def test_class_weight_loss_counts_sample_weights_and_matches_keras_class_weights
     # What Keras's fit(class_weight=...) computed for the class_weight group before: the weight of the label.
     keras_value = keras.losses.CategoricalCrossentropy()(targets, p, sample_weight=weights[targets.argmax(axis=1)])
     assert float(loss(targets, p)) == pytest.approx(float(keras_value), rel=1e-5)
+    # It serialises as Keras losses do, its class weights included.
+    assert float(keras.losses.deserialize(keras.losses.serialize(loss))(targets, p)) == pytest.approx(float(keras_value),
+                                                                                                        rel=1e-5)
 
 
 def _pair():
