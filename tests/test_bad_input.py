@@ -167,6 +167,11 @@ CASES = {
     "npz-floats-out-of-range": Case(
         lambda t, r: ["train", _npz_config(t, x_train=np.full((4, 8, 8), 2.5), y_train=np.array([0, 1, 0, 1]))],
         ["'x_train' must be uint8 (0-255) or float in [0, 1]", "float64 from 2.5 to 2.5"]),
+    # --- TensorFlow Datasets
+    "tfds-misspelt-name": Case(
+        lambda t, r: ["train", _yaml(t, tiny_config(None, data={"source": "tfds:mnistt", "samples_per_class": 6,
+                                                                "val_per_class": 2}))],
+        ["data source 'tfds:mnistt': TensorFlow Datasets has no data set 'mnistt'; did you mean tfds:mnist"]),
     # --- too few images for the splits
     "samples-per-class-too-large": Case(lambda t, r: ["train", r[1], "--set", "data.samples_per_class=500"],
                                         ["class 'c0' needs 500 train + 2 val", "has 12"]),
