@@ -237,3 +237,16 @@ def test_the_loss_counts_a_fresh_synthetic_set_with_its_weights(monkeypatch):
     classifier.fit_classifier(model, real, one_hot([0, 0, 1], 3), epochs=1, batch_size=5, learning_rate=1e-3, seed=0,
                               verbose=0, fresh=lambda epoch: fake, loss={"type": "balanced_softmax"})
     assert seen == [[2.0, 1.0, 1.0]]  # the real images, and two synthetic ones of class 2 at weight 0.5
+
+
+def test_augmix_draws_its_operations_for_every_batch_inside_a_graph():
+    import tensorflow as tf
+
+    from tfganaug.synthesis.augmix import PerBatchAugMix
+
+    layer = PerBatchAugMix(value_range=(0, 255), num_chains=1, chain_depth=1, all_ops=False, seed=0)
+    images = tf.zeros((2, 8, 8, 1))
+    choose = tf.function(lambda x: layer.get_random_transformation(x)["chains"][0][0]["choice"])  # traced once
+    assert len({int(choose(images)) for _ in range(20)}) > 3  # of 7 operations and none
+    ds = tf.data.Dataset.from_tensors(images).repeat(3).map(lambda x: layer(x, training=True))
+    assert [tuple(batch.shape) for batch in ds] == [(2, 8, 8, 1)] * 3

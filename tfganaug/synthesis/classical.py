@@ -2,6 +2,8 @@
 
 import keras
 
+from tfganaug.synthesis.augmix import PerBatchAugMix
+
 
 def build_classical_augmentation(image_shape, *, flip=None, crop_padding=0, translate=0.0, rotation=0.0,
                                  zoom=0.0, rand_augment=None, random_erasing=None, augmix=None, seed=None):
@@ -19,8 +21,7 @@ def build_classical_augmentation(image_shape, *, flip=None, crop_padding=0, tran
         random_erasing: None or {"factor": float, "scale": [min, max]} for `keras.layers.RandomErasing`.
         augmix: None or {"num_chains", "chain_depth", "factor", "alpha"} for `keras.layers.AugMix`, with the
             paper's default operations (`all_ops=False`: no brightness, contrast, colour or sharpness, which
-            overlap the corruptions the paper tests on). Keras draws a chain's operations in Python, so in a
-            `tf.data` map they are drawn once, when the map is traced (their strengths are drawn per batch).
+            overlap the corruptions the paper tests on), its operations drawn per batch (`PerBatchAugMix`).
         seed: seed of every layer's random draws.
     """
     height, width = image_shape[:2]
@@ -40,7 +41,7 @@ def build_classical_augmentation(image_shape, *, flip=None, crop_padding=0, tran
     if random_erasing:
         layers.append(keras.layers.RandomErasing(value_range=(0, 255), seed=seed, **random_erasing))
     if augmix:
-        layers.append(keras.layers.AugMix(value_range=(0, 255), all_ops=False, seed=seed, **augmix))
+        layers.append(PerBatchAugMix(value_range=(0, 255), all_ops=False, seed=seed, **augmix))
     return keras.Sequential(layers, name="classical_augmentation") if layers else None
 
 
