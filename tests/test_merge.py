@@ -58,7 +58,11 @@ def test_two_one_seed_folders_merge_into_the_results_of_one_two_seed_run(runs, t
     for name in ("config.resolved.yaml", "results.csv", "results.md"):
         assert (out / name).read_text() == (runs["serial"] / name).read_text(), name
     assert (out / "report.html").exists() and (out / "per_class_accuracy.png").exists()
-    assert not (out / "gans").exists()  # no weights are needed, none copied
+    assert not list(out.rglob("*.weights.h5"))  # no weights are needed, none copied
+    # ... but each GAN's last sample grid is, for the report.
+    grids = [p.relative_to(out) for p in sorted(out.glob("gans/*/samples/*.png"))]
+    assert len(grids) == 2 and all((runs["a"] / g).exists() or (runs["b"] / g).exists() for g in grids)
+    assert all(f"]({g.as_posix()})" in (out / "report.md").read_text() for g in grids)
 
 
 def _piece(runs, tmp_path, name="b"):

@@ -7,8 +7,9 @@ A piece needs only its small files (no weights): `config.resolved.yaml`, `result
 resample) and, with GAN groups, `gan_metrics.json`; a sweep's the same in each `<key>=<value>/` folder.
 The merged folder is then gathered by the runner's own code (`runner.gather`, `gather_sweep`): results,
 statistics, verdict, plots and report as one run of every seed. GAN metrics are merged, not measured
-again (each GAN was measured by its own piece, on its seed's split, as one run would); GAN folders, sample
-grids and exports stay in the pieces (merging exports nothing: it has no weights).
+again (each GAN was measured by its own piece, on its seed's split, as one run would), and each GAN's last
+sample grid is copied for the report when the piece has it; weights and exports stay in the pieces
+(merging exports nothing: it has no weights).
 """
 
 import json
@@ -23,7 +24,7 @@ from tfganaug.experiment.builders import RunData
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.runner import gather, gather_sweep, run_key, run_path
 from tfganaug.files import path_component, write_text
-from tfganaug.layout import CONFIG_FILE, METRICS_FILE, RESULTS_FILE, RUNS_DIR
+from tfganaug.layout import CONFIG_FILE, METRICS_FILE, MODELS_DIR, RESULTS_FILE, RUNS_DIR
 
 # Sections a piece may have set otherwise: they change no result (as `runner.refuse_other_config` holds).
 FREE = ("seeds", "runtime", "description")
@@ -239,6 +240,13 @@ def _gather_point(point, folder, sources, data, log):
     for _, _, found in sources:
         for path in found:
             write_text(folder / RUNS_DIR / path.name, path.read_text(encoding="utf-8"))
+    for _, piece_folder, _ in sources:  # the last sample grid of each GAN, for the report, when the piece has it
+        for samples in sorted((piece_folder / MODELS_DIR).glob("*/samples")):
+            grids = sorted(samples.glob("epoch_*.png"))
+            if grids:
+                target = folder / MODELS_DIR / samples.parent.name / "samples" / grids[-1].name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(grids[-1], target)
     metrics = _gan_metrics([(run, piece_folder) for run, piece_folder, _ in sources])
     if metrics:
         write_text(folder / METRICS_FILE, json.dumps(metrics, indent=1))

@@ -16,7 +16,7 @@ from tfganaug.errors import UserError
 from tfganaug.evaluation.chance import chance_warnings
 from tfganaug.evaluation.collapse import collapse_warnings
 from tfganaug.files import read_json, write_text
-from tfganaug.layout import CONFIG_FILE, METRICS_FILE, RESULTS_FILE
+from tfganaug.layout import CONFIG_FILE, METRICS_FILE, MODELS_DIR, RESULTS_FILE
 from tfganaug.reporting.plots import plot_confusion_matrices, plot_quality
 from tfganaug.reporting.results import explanation, markdown_table, per_class_table
 from tfganaug.reporting.tables import pipe_table
@@ -111,8 +111,9 @@ def _sections(run_dir, verdict=True):
     if curves:
         sections.append(("GAN quality during training", "Measured on the validation split every `gan.select.every` "
                          "epochs; the GAN kept is the checkpoint with the best `gan.select.metric`.", curves))
-    grids = [sorted((folder / "samples").glob("epoch_*.png"))[-1] for folder in trained_gans(run_dir, "all").values()
-             if list((folder / "samples").glob("epoch_*.png"))]
+    # By folder, weights or not: a merged run (`tfganaug merge`) has its pieces' last grids without their weights.
+    grids = [found[-1] for folder in sorted((run_dir / MODELS_DIR).glob("*"))
+             if (found := sorted((folder / "samples").glob("epoch_*.png")))]
     if grids:
         sections.append(("GAN samples", "The last sample grid of each GAN (one row per class) and CycleGAN "
                          "(input, translated, cycled back).", grids))
