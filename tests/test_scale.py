@@ -180,9 +180,10 @@ def test_a_failed_task_leaves_its_traceback_and_report_waits_for_it(serial, tmp_
 def test_the_local_executor_runs_each_task_in_its_own_process_with_its_gpu(serial, tmp_path):
     config, serial_run = serial
     run = tmp_path / "run"
-    assert main(["train", str(config), "--out", str(run), "--executor", "local", "--gpus", "0,1"]) == 0
-    # Every float to the last bit: each worker's TensorFlow has the serial run's intra-op thread count (the
-    # plan's), though the two share the cores (with half each, their sums would split otherwise).
+    # Every float to the last bit: each worker's TensorFlow has the serial run's intra-op thread count (given:
+    # a plan of its own would give each worker half the cores, and their sums would split otherwise).
+    assert main(["train", str(config), "--out", str(run), "--executor", "local", "--gpus", "0,1",
+                 "--threads", str(intra_op_threads())]) == 0
     assert_same_results(run, serial_run)
     plan = Plan.load(run)
     records = [plan.record(task) for task in plan.tasks]
