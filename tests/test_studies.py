@@ -49,7 +49,7 @@ def test_dagan_sweep_runs_every_group_at_every_size(tmp_path, capsys):
             "--set", "output.gan_metrics=false",  # tested in test_cli; here: the sweep
             # MLP pairs: the sweep and the groups are under test here, the DCGAN pair in test_gans
             *_gan_overrides(path, network="mlp", base_filters="null", d_filters="null", hidden_units="[8]",
-                            latent_dim=4, epochs=1, batch_size=16)]
+                            latent_dim=4, kimg="null", epochs=1, batch_size=16)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert printed.count("training GAN") == 6  # gan, sgan, dagan (shared by DAGAN_aug) at each size
@@ -65,6 +65,14 @@ def test_dagan_sweep_runs_every_group_at_every_size(tmp_path, capsys):
     sizes = [json.loads((tmp_path / "run" / f"samples_per_class={n}" / "results.json").read_text())["summary"][0]["train_size"]
              for n in (2, 4)]
     assert sizes == [20, 40]
+
+
+def test_dagan_c_aug_keeps_fashion_mnist_upright_and_centred():
+    """C_aug and DAGAN_aug: small shifts and zooms, no flip or crop (every Fashion-MNIST shoe points one way)."""
+    groups = {g.name: g for g in load_config(EXPERIMENTS / "dagan_lowdata.yaml").groups}
+    augment = groups["C_aug"].augment
+    assert augment.flip is None and augment.crop_padding == 0 and 0 < augment.translate <= 0.1 and 0 < augment.zoom <= 0.1
+    assert groups["DAGAN_aug"].augment == augment and groups["DAGAN"].augment is None
 
 
 def test_sweep_values_must_increase(tmp_path, npz_file):
