@@ -76,3 +76,16 @@ def test_a_row_short_of_figures_is_refused(tmp_path):
     source = _study(tmp_path, run=False, rows=[{"name": "C", "group": "base", "published": [1.0]}])
     with pytest.raises(UserError, match=r"rows\.0\.published has 1 figures for 3 columns"):
         comparison(source, tmp_path)
+
+
+def test_every_study_with_a_published_table_opens_its_page_with_it():
+    """Its first table, under a Source line naming published.json and every results.json it reads."""
+    from tests.test_docs import ROOT, tables
+
+    studies = sorted((ROOT / "docs" / "studies").glob("*/published.json"))
+    assert len(studies) >= 3
+    for published in studies:
+        source = str(published.relative_to(ROOT))
+        page = (published.parent / "README.md").read_text()
+        assert tables(page)[0][0] == source, f"{source}: not the first table of its README"
+        assert markdown(source, ROOT).splitlines()[0] in page.splitlines(), f"{source}: its Source line differs"
