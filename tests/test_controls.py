@@ -10,13 +10,7 @@ import yaml
 from tests.conftest import tiny_config
 from tfganaug.data.pipeline import mixed_batch
 from tfganaug.synthesis.classical import build_classical_augmentation, build_label_mixing
-from tfganaug.training.rebalancing import (
-    DeferredReweighting,
-    class_counts,
-    effective_number_weights,
-    ldam_margins,
-    rebalancing_loss,
-)
+from tfganaug.training.rebalancing import class_counts, effective_number_weights, ldam_margins, rebalancing_loss
 
 # Two examples of three classes: example 0 is class 0, example 1 is class 2.
 LOGITS = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]], np.float32)
