@@ -97,6 +97,15 @@ def test_other_groups_and_a_sweep_point_short_of_a_seed_are_named(tmp_path):
                                config(seeds=[1], sweep={"samples_per_class": [4, 6]})])
 
 
+def test_an_existing_out_folder_is_refused_and_left_as_it_was(runs, tmp_path, capsys):
+    out = tmp_path / "merged"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["merge", str(runs["a"]), str(runs["b"]), "--out", str(out)]) == 2
+    assert f"--out {out} exists" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
 def test_a_seed_in_two_folders_is_refused(runs, tmp_path, capsys):
     err = _refused(runs, tmp_path, capsys, runs["a"], runs["b"], _piece(runs, tmp_path, "a"))
     assert f"seed 0 is in both {runs['a']} and {tmp_path / 'copy-a'}" in err
