@@ -57,6 +57,14 @@ def test_groups_are_compared_with_the_baseline_and_the_best_control():
     assert "| -5.00 (95% CI " in table
 
 
+def test_a_baseline_with_a_rebalancing_loss_is_a_control_not_the_baseline():
+    rebalanced = [{**r, "loss": {"type": "logit_adjustment", "tau": 1.0}} for r in runs("la", "baseline", [30] * 3)]
+    plain = [{**r, "loss": {"type": "cross_entropy"}} for r in runs("base", "baseline", [40] * 3)]
+    rows, statistics = summarize(rebalanced + plain + runs("gan", "gan", [35, 36, 34]), CLASSES)
+    assert statistics["baseline"] == "base" and statistics["best_control"] == "la"
+    assert {r["group"]: r for r in rows}["la"]["vs_baseline"]["accuracy"]["diff"] == pytest.approx(0.1)
+
+
 def test_the_headline_metric_and_the_rare_class_recall_are_selectable():
     records = runs("base", "baseline", [40, 40, 40]) + runs("gan", "gan", [35, 36, 34])
     rows, statistics = summarize(records, CLASSES, metric="balanced_accuracy", rare_classes=["c1"])

@@ -31,8 +31,11 @@ def _mean_std(values):
 
 
 def _baseline(records):
-    """The group others are compared with: the first of type baseline, else the first group."""
-    return next((r["group"] for r in records if r.get("type") == "baseline"), records[0]["group"])
+    """The group others are compared with: the first of type baseline trained with plain cross-entropy (a
+    baseline with a re-balancing `loss` is a control, not the untouched classifier), else the first group."""
+    plain = [r for r in records if r.get("type") == "baseline"
+             and r.get("loss", {"type": "cross_entropy"})["type"] == "cross_entropy"]
+    return (plain or [r for r in records if r.get("type") == "baseline"] or records)[0]["group"]
 
 
 def _with_holm(tests):
