@@ -9,7 +9,7 @@ import shutil
 import pytest
 import yaml
 
-from tests.conftest import tiny_config, write_npz
+from tests.conftest import tiny_config, without_timings, write_npz
 from tfganaug.cli import main
 from tfganaug.config import validate
 from tfganaug.errors import UserError
@@ -17,15 +17,6 @@ from tfganaug.experiment.merge import merged_config
 
 pytestmark = pytest.mark.slow
 GAN = {"model": "acgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 1, "batch_size": 8}
-
-
-def _without_timings(value):
-    """`value` without the records' "seconds" (wall time: the only key a merge may not reproduce)."""
-    if isinstance(value, dict):
-        return {k: _without_timings(v) for k, v in value.items() if k != "seconds"}
-    if isinstance(value, list):
-        return [_without_timings(v) for v in value]
-    return value
 
 
 def _results(run, name="results.json"):
@@ -53,7 +44,7 @@ def test_two_one_seed_folders_merge_into_the_results_of_one_two_seed_run(runs, t
     assert [(r["group"], r["seed"]) for r in mine["runs"]] == [("baseline", 0), ("baseline", 1),
                                                                 ("acgan-pseudo_label", 0), ("acgan-pseudo_label", 1)]
     assert mine["summary"][1]["vs_baseline"]["accuracy"]["n"] == 2  # the paired test saw both seeds
-    assert _without_timings(mine) == _without_timings(theirs)
+    assert without_timings(mine) == without_timings(theirs)
     assert _results(out, "gan_metrics.json") == _results(runs["serial"], "gan_metrics.json")
     for name in ("config.resolved.yaml", "results.csv", "results.md"):
         assert (out / name).read_text() == (runs["serial"] / name).read_text(), name
@@ -138,7 +129,7 @@ def _sweep(tmp_path, npz_file, out, copies, seeds):
 
 def _assert_same_sweep(mine, theirs, points):
     for point in points:
-        assert _without_timings(_results(mine / point)) == _without_timings(_results(theirs / point)), point
+        assert without_timings(_results(mine / point)) == without_timings(_results(theirs / point)), point
     assert (mine / "sweep.md").read_text() == (theirs / "sweep.md").read_text()
 
 

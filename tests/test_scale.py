@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import tiny_config, write_npz
+from tests.conftest import tiny_config, without_timings, write_npz
 from tfganaug.cli import main
 from tfganaug.distribute import intra_op_threads
 from tfganaug.sharing.tasks import Plan
@@ -38,14 +38,6 @@ def serial(tmp_path_factory):
     return path, folder / "serial"
 
 
-def _without_timings(value):
-    if isinstance(value, dict):
-        return {k: _without_timings(v) for k, v in value.items() if k != "seconds"}
-    if isinstance(value, list):
-        return [_without_timings(v) for v in value]
-    return value
-
-
 def _assert_close(mine, theirs, rel, where=""):
     """Equal, floats to within `rel` (relative)."""
     if isinstance(mine, dict):
@@ -68,10 +60,10 @@ def assert_same_results(run, serial_run, rel=0.0):
     mine, theirs = (json.loads((r / "results.json").read_text()) for r in (run, serial_run))
     assert [r["group"] for r in mine["runs"]] == ["baseline", "acgan-pseudo_label", "acgan-all_in_one"]
     if rel:
-        _assert_close(_without_timings(mine), _without_timings(theirs), rel)
+        _assert_close(without_timings(mine), without_timings(theirs), rel)
         _assert_close(*(json.loads((r / "gan_metrics.json").read_text()) for r in (run, serial_run)), rel)
     else:
-        assert _without_timings(mine) == _without_timings(theirs)
+        assert without_timings(mine) == without_timings(theirs)
         assert (run / "gan_metrics.json").read_text() == (serial_run / "gan_metrics.json").read_text()
     assert (run / "report.html").exists() and (run / "per_class_accuracy.png").exists()
 
@@ -237,7 +229,7 @@ def test_a_sweep_run_as_a_shard_then_reported_gives_the_serial_sweep(tmp_path, n
     assert main(["report", str(tmp_path / "run")]) == 0
     for point in ("groups.1.copies=2", "groups.1.copies=3"):
         mine, theirs = (json.loads((tmp_path / r / point / "results.json").read_text()) for r in ("run", "serial"))
-        assert _without_timings(mine) == _without_timings(theirs)
+        assert without_timings(mine) == without_timings(theirs)
     assert (tmp_path / "run" / "sweep.md").read_text() == (tmp_path / "serial" / "sweep.md").read_text()
 
 
