@@ -23,7 +23,7 @@ from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.runner import gan_quality_by_group
 from tfganaug.files import write_text
 from tfganaug.reporting.resolution import resolve_summary
-from tfganaug.reporting.results import explanation, markdown_table, per_class_table
+from tfganaug.reporting.results import results_markdown
 from tfganaug.reporting.verdict import verdict
 
 
@@ -50,10 +50,8 @@ def reread(folder):
     line = verdict(rows, statistics, quality)
     results.update(verdict=line, statistics=statistics, summary=rows, gan_quality=quality)
     write_text(folder / "results.json", json.dumps(results, indent=2))
-    notes = "".join(f"{note}\n\n" for note in results["notes"])
-    write_text(folder / "results.md", f"# Results: {results['experiment']}\n\n{line}\n\n{notes}{explanation(statistics)}"
-               f"\n\n{markdown_table(rows, statistics)}\n## Per-class test accuracy (%)\n\n"
-               f"{per_class_table(rows, results['class_names'])}")
+    write_text(folder / "results.md", results_markdown(results["experiment"], line, results["notes"], rows, statistics,
+                                                       results["class_names"]))
     return line
 
 

@@ -1,6 +1,6 @@
 """Summaries of finished runs: per group, mean and std over seeds, a bootstrap interval of the headline
 metric, and paired bootstrap comparisons with the baseline and with the best non-GAN control; written
-as JSON, CSV and Markdown under a one-sentence verdict (see `tfganaug.evaluation.statistics`)."""
+as JSON, CSV and Markdown under the verdict (see `tfganaug.evaluation.statistics`)."""
 
 import csv
 import io
@@ -250,11 +250,15 @@ def write_results(run_dir, records, class_names, experiment, notes=(), metric="a
                "statistics": statistics, "gan_quality": gan_quality or {}, "summary": rows, "runs": runs}
     write_text(run_dir / RESULTS_FILE, json.dumps(payload, indent=2))
     write_text(run_dir / "results.csv", csv_text(rows, class_names, statistics))
-    warnings = "".join(f"{note}\n\n" for note in notes)
-    write_text(run_dir / "results.md", f"# Results: {experiment}\n\n{line}\n\n{warnings}{explanation(statistics)}\n\n"
-               f"{markdown_table(rows, statistics)}\n## Per-class test accuracy (%)\n\n"
-               f"{per_class_table(rows, class_names)}")
+    write_text(run_dir / "results.md", results_markdown(experiment, line, notes, rows, statistics, class_names))
     return rows, statistics, line
+
+
+def results_markdown(experiment, verdict_text, notes, rows, statistics, class_names):
+    """results.md: the verdict, the notes, the explanation and both tables."""
+    warnings = "".join(f"{note}\n\n" for note in notes)
+    return (f"# Results: {experiment}\n\n{verdict_text}\n\n{warnings}{explanation(statistics)}\n\n"
+            f"{markdown_table(rows, statistics)}\n## Per-class test accuracy (%)\n\n{per_class_table(rows, class_names)}")
 
 
 def sweep_table(points, key):
