@@ -5,7 +5,7 @@ resolved against `statistics.equivalence_margin` (docs/statistics.md), from the 
         docs/studies/gan_recipes_fashion/samples_per_class=50 docs/studies/gan_recipes_fashion/samples_per_class=200
 
 Rewrites each folder's results.json (verdict, statistics, every comparison's half-width, spread, image
-term, outcome and seeds needed) and results.md; the table numbers are the run's, unchanged. The runs'
+term, outcome and seeds needed), results.csv and results.md; the table numbers are the run's, unchanged. The runs'
 per-image predictions are not committed, so the metric stays the one the study ranked by (accuracy);
 when `output.metric: auto` would choose another today, the verdict's last line says so. The GAN lines
 come from the folder's gan_metrics.json, read as the runner reads it. Then `python -m tests.test_docs`
@@ -23,7 +23,7 @@ from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.runner import gan_quality_by_group
 from tfganaug.files import write_text
 from tfganaug.reporting.resolution import resolve_summary
-from tfganaug.reporting.results import results_markdown
+from tfganaug.reporting.results import csv_text, results_markdown
 from tfganaug.reporting.verdict import verdict
 
 
@@ -50,6 +50,7 @@ def reread(folder):
     line = verdict(rows, statistics, quality)
     results.update(verdict=line, statistics=statistics, summary=rows, gan_quality=quality)
     write_text(folder / "results.json", json.dumps(results, indent=2))
+    write_text(folder / "results.csv", csv_text(rows, results["class_names"], statistics))
     write_text(folder / "results.md", results_markdown(results["experiment"], line, results["notes"], rows, statistics,
                                                        results["class_names"]))
     return line
