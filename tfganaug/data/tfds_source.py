@@ -59,7 +59,9 @@ def tfds_builder(name, data_dir=None):
     except DatasetNotFoundError:
         raise unknown_name_error(name) from None
     except Exception as exc:  # a broken builder
-        raise DataError(f"data source 'tfds:{name}' cannot be loaded: {exc}") from exc
+        raise DataError(f"data source 'tfds:{name}' cannot be loaded: {exc}; check the config and version after "
+                        "the name (tfds:<name>/<config>:<version>, as the catalogue lists them: "
+                        "https://www.tensorflow.org/datasets/catalog/overview)") from exc
 
 
 def is_prepared(builder):
