@@ -13,6 +13,8 @@ import contextlib
 import contextvars
 import time
 
+from tfganaug.training.callbacks import duration
+
 _current = contextvars.ContextVar("tfganaug_progress", default=None)
 
 
@@ -63,15 +65,6 @@ class Progress:
         """`finished`, as the tail of the run's line: ", about 4 min left" (empty when unknown or done)."""
         left = self.finished(label, trained)
         return f", about {duration(left)} left" if left else ""
-
-
-def duration(seconds):
-    """Seconds as a rounded "40 s", "12 min" or "1.5 h"."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 @contextlib.contextmanager

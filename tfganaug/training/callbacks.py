@@ -87,6 +87,15 @@ class StandingStatistics(keras.callbacks.Callback):
             refresh(seed=done)
 
 
+def duration(seconds):
+    """Seconds as a rounded "40 s", "12 min" or "1.5 h" (every time-left line of tfganaug)."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 class ProgressLines(keras.callbacks.Callback):
     """A line at least every `every_seconds` while a model trains: its epoch and step, and about how long
     it has left at its pace so far. Keras writes nothing while an epoch runs unless its live bar shows
@@ -121,7 +130,7 @@ class ProgressLines(keras.callbacks.Callback):
         if steps:
             line += f", step {batch + 1}/{steps}"
             left = (now - self.started) / self.steps_done * ((epochs - self.epoch) * steps - batch - 1)
-            line += f", about {left / 60:.0f} min left of it" if left >= 90 else f", about {left:.0f} s left of it"
+            line += f", about {duration(left)} left of it"
         self.log(line)
 
 
