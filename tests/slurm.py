@@ -8,8 +8,10 @@ children and waits until `sinfo` shows the node idle; `stop()` cancels every job
 waits for them. Clients find this cluster through `SLURM_CONF` (`env`).
 """
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -27,6 +29,14 @@ def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the forked child only calls it
+
+
+def _die_with_parent():
+    """In a daemon before it starts: SIGTERM when the test process ends, even killed (no daemon outlives it)."""
+    _PRCTL(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
 
 
 def install():
@@ -96,7 +106,7 @@ class OneNodeSlurm:
     def _start(self, *args):
         log = open(self.folder / f"{Path(args[0]).name}.out", "w")
         self.daemons.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                             env={**os.environ, **self.env}))
+                                             env={**os.environ, **self.env}, preexec_fn=_die_with_parent))
 
     def start(self, timeout=60):
         install()
