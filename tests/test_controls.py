@@ -54,8 +54,8 @@ def test_balanced_softmax_adds_log_class_count_and_equals_logit_adjustment_at_ta
 def test_ldam_margins_scale_and_deferred_weights_by_hand():
     # n^(-1/4) of [16, 1, 81] is [1/2, 1, 1/3]; C makes the rarest class's margin 0.5.
     np.testing.assert_allclose(ldam_margins([16, 1, 81]), [0.25, 0.5, 0.5 / 3])
-    loss, (drw,) = rebalancing_loss("ldam_drw", [16, 1, 81], epochs=10, beta=0.9)
-    # Only the true class's logit loses its margin, then everything is times s = 30.
+    loss, (drw,) = rebalancing_loss("ldam_drw", [16, 1, 81], epochs=10, beta=0.9, scale=30.0)
+    # Only the true class's logit loses its margin, then everything is times s (30: the reference code's).
     expected = [[30 * 0.75, 60.0, 15.0], [0.0, -30.0, 30 * (3 - 0.5 / 3)]]
     np.testing.assert_allclose(loss.adjusted_logits(TARGETS, LOGITS), expected, rtol=1e-6)
     # (1 - 0.9) / (1 - 0.9^n) = [0.1227449, 1, 0.1000197] (sum 1.2227645), normalised to sum to 3.
@@ -72,6 +72,9 @@ def test_ldam_margins_scale_and_deferred_weights_by_hand():
     assert float(loss(TARGETS, p)) == pytest.approx(
         _cross_entropy(np.array(expected), TARGETS, weights=[weights[0], weights[2]]), rel=1e-4)
     assert rebalancing_loss("ldam_drw", [16, 1, 81], epochs=10, drw_epoch=3)[1][0].switch_epoch == 3
+    # The default s is 1: ordinary logits, not a normalised layer's cosines, are not scaled up.
+    default = rebalancing_loss("ldam_drw", [16, 1, 81], epochs=10)[0]
+    np.testing.assert_allclose(default.adjusted_logits(TARGETS, LOGITS), np.array(expected) / 30, rtol=1e-6)
 
 
 def test_drw_switches_the_weights_during_fit_at_its_epoch():
@@ -210,7 +213,7 @@ def test_groups_record_their_loss_and_class_weight_is_that_loss(npz_file):
     splits = make_splits(config.data)
     plans = [plan_group(g, splits, 0) for g in config.groups]
     assert plans[0].loss == {"type": "class_weight"} and plans[0].mix is None
-    assert plans[1].loss == {"type": "ldam_drw", "max_margin": 0.5, "scale": 30.0, "beta": 0.9999, "drw_epoch": 0}
+    assert plans[1].loss == {"type": "ldam_drw", "max_margin": 0.5, "scale": 1.0, "beta": 0.9999, "drw_epoch": 0}
     assert type(plans[2].mix).__name__ == "CutMix" and plans[2].augment is None and plans[2].loss is None
     # A group without the new keys hashes as before (its finished runs are found again).
     assert "loss" not in config.groups[0].key_dump() and "mixup" not in config.groups[2].augment.key_dump()

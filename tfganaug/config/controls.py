@@ -102,7 +102,10 @@ class LDAMDRWLoss(Strict):
 
     type: Literal["ldam_drw"]
     max_margin: float = Field(0.5, gt=0, description="the rarest class's margin (C is set so); 0.5 as the paper")
-    scale: float = Field(30.0, gt=0, description="s, the logits' scale; 30 as the reference code")
+    # 1, not the reference code's 30: there s multiplies the cosines of a normalised last layer (in [-1, 1]);
+    # tfganaug's classifiers end in an ordinary Dense layer, whose logits times 30 would make a 30x sharper softmax.
+    scale: float = Field(1.0, gt=0, description="s, the logits' scale; 1 for an ordinary last layer (the reference "
+                                                "code's 30 scales a normalised layer's cosines)")
     beta: float = Field(0.9999, gt=0, lt=1, description="effective-number beta of the deferred weights; 0.9999 as "
                                                         "the paper")
     drw_epoch: Optional[Annotated[int, Field(ge=0)]] = Field(

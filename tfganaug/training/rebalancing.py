@@ -97,7 +97,7 @@ class DeferredReweighting(keras.callbacks.Callback):
         self.loss.class_weight.assign(self.weights if epoch >= self.switch_epoch else np.ones_like(self.weights))
 
 
-def rebalancing_loss(kind, counts, epochs, *, tau=1.0, max_margin=0.5, scale=30.0, beta=0.9999, drw_epoch=None):
+def rebalancing_loss(kind, counts, epochs, *, tau=1.0, max_margin=0.5, scale=1.0, beta=0.9999, drw_epoch=None):
     """(the Keras loss, its callbacks) of re-balancing `kind` for a classifier trained `epochs` epochs on
     a set with `counts` images per output (`class_counts`).
 
