@@ -11,6 +11,11 @@ of each op type is printed (Adam's element-wise update shows as Mul/Sqrt/Square/
 
     python bench/classifier_step.py                    # the study's MLP (batch 128) and the quickstart CNN (batch 64)
     python bench/classifier_step.py --models mlp --epochs 30 --json out.json
+    python bench/classifier_step.py --models mlp --policy mixed_bfloat16 --variants "plain loop" "bare matmul/conv chain"
+
+`--policy` sets Keras's global dtype policy before anything is built (mixed_bfloat16: what the studies'
+`runtime.mixed_precision: auto` picks on a CPU with AMX or AVX512-BF16); `--variants` times only the
+variants named (fit_classifier always), for a shorter sitting.
 """
 
 import argparse
@@ -27,7 +32,7 @@ import tensorflow as tf  # noqa: E402
 from tfganaug.data.pipeline import classifier_dataset, one_hot  # noqa: E402
 from tfganaug.networks.classifiers import build_mlp, build_small_cnn  # noqa: E402
 from tfganaug.training.classifier import fit_classifier  # noqa: E402
-from timing import paired_speed_ratio, write_json  # noqa: E402  (bench/timing.py)
+from timing import machine, paired_speed_ratio, write_json  # noqa: E402  (bench/timing.py)
 
 # The Fashion-MNIST study's MLP and the quickstart's small CNN, at their batch sizes.
 MODELS = {
@@ -182,14 +187,16 @@ def measure(name, args):
         "plain, XLA (jit_compile=True)": plain_epoch(build(), images, targets, batch_size, jit_compile=True),
         "bare matmul/conv chain": bare_epoch(build(), batch_size, args.steps),
     }
+    if args.variants:
+        others = {name: run for name, run in others.items() if name in args.variants}
     for run in others.values():
         run()  # trace before timing
     timer = Interleaved(others)
     fit_classifier(build(), images, targets, epochs=args.epochs + 1, batch_size=batch_size, learning_rate=1e-3,
                    seed=0, verbose=0, callbacks=[timer])
     seconds = {k: v[1:] for k, v in timer.seconds.items()}  # fit's first epoch traces
-    shares = profile(others["plain loop"], f"{args.profile_dir}/{name}")
-    return {"batch": batch_size, "images_per_epoch": n, "epochs_timed": args.epochs,
+    shares = profile(others["plain loop"], f"{args.profile_dir}/{name}") if "plain loop" in others else {}
+    return {"batch": batch_size, "policy": args.policy, "images_per_epoch": n, "epochs_timed": args.epochs,
             "plain_loop_op_time_shares": shares,
             "images_per_second": {k: round(n / statistics.median(v), 1) for k, v in seconds.items()},
             "speed_vs_fit_classifier": {k: round(paired_speed_ratio(seconds, k, "fit_classifier"), 3)
@@ -203,12 +210,16 @@ def main():
     parser.add_argument("--epochs", type=int, default=15, help="timed epochs (after one that traces)")
     parser.add_argument("--profile-dir", default="/tmp/classifier_step_profile",
                         help="TensorFlow profiler traces of one plain-loop epoch (open with TensorBoard's profile tab)")
+    parser.add_argument("--policy", default="float32", choices=("float32", "mixed_bfloat16"),
+                        help="Keras's global dtype policy for every model")
+    parser.add_argument("--variants", nargs="+", help="time only these variants (their names as printed)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
-    results = {}
+    keras.mixed_precision.set_global_policy(args.policy)
+    results = {"machine": machine()}
     for name in args.models:
         results[name] = result = measure(name, args)
-        print(f"\n{name}, batch {result['batch']}, median of {args.epochs} epochs of {args.steps} batches")
+        print(f"\n{name}, batch {result['batch']}, {args.policy}, median of {args.epochs} epochs of {args.steps} batches")
         for variant, ips in result["images_per_second"].items():
             print(f"  {variant:44s} {ips:9.1f} images/s   {result['speed_vs_fit_classifier'][variant]:6.3f}x fit")
         print("  plain loop, share of op time by op (TensorFlow profiler): " + ", ".join(

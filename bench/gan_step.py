@@ -11,6 +11,12 @@ Target (issue 31): the full step at >= 0.7x the speed of its bare work.
     nice python bench/gan_step.py                                # dcgan and resnet at 28x28, batch 32
     nice python bench/gan_step.py --pairs dcgan resnet resnet+features   # + the features branch (`features` extra)
     nice python bench/gan_step.py --json docs/benchmarks/gan_step.json --repeats 7
+    python bench/gan_step.py --pairs mlp-cgan mlp-acgan --batch 128 --json out.json   # the labeling study's pair
+
+The labeling study's pairs (`mlp-cgan`, `mlp-acgan`: experiments/acgan_fashion_mnist.yaml's GAN settings,
+none of the recipe's extras) are fed by the run's own pipeline (`gan_dataset`: shuffled keyed batches of
+uint8 images), and their bare work is the bare matmul chain: every Dense layer of both networks forward
+and backward as in a D step and a G step, with batch norm and activations skipped and no optimizer.
 """
 
 import argparse
@@ -25,11 +31,12 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfganaug.config import GANTraining  # noqa: E402
-from tfganaug.data.pipeline import prefetched  # noqa: E402
+from tfganaug.data.pipeline import gan_dataset, prefetched  # noqa: E402
 from tfganaug.distribute import cpu_has_bfloat16  # noqa: E402
 from tfganaug.experiment.builders import build_gan  # noqa: E402
 from tfganaug.networks.spectral_norm import SNConv2D, SNDense, SNEmbedding  # noqa: E402
-from timing import alternating_seconds, paired_speed_ratio, write_json  # noqa: E402  (bench/timing.py)
+from classifier_step import without  # noqa: E402  (bench/classifier_step.py)
+from timing import alternating_seconds, machine, paired_speed_ratio, write_json  # noqa: E402  (bench/timing.py)
 
 SHAPE, K = (28, 28, 1), 10
 RECIPE = {"model": "cgan", "loss": "hinge", "latent_dim": 64, "diffaugment": ["translation", "cutout"],
@@ -43,6 +50,12 @@ PAIRS = {
     "resnet+features": {"network": "resnet", "base_filters": 16, "d_filters": [16, 32],
                         "features": {"trunk": "vgg16", "input_size": 32, "depths": [0, 1, 2]}},
 }
+# experiments/acgan_fashion_mnist.yaml's GAN pair: none of RECIPE's extras (bce, no DiffAugment, LeCam or EMA).
+STUDY_MLP = {"network": "mlp", "latent_dim": 100, "hidden_units": [512, 1024, 2048], "loss": "bce",
+             "diffaugment": [], "lecam": 0.0, "ema": None, "beta_1": 0.5, "beta_2": 0.999,
+             "g_learning_rate": 5e-5, "d_learning_rate": 5e-5}
+STUDY_PAIRS = {"mlp-cgan": {**STUDY_MLP, "model": "cgan"}, "mlp-acgan": {**STUDY_MLP, "model": "acgan"}}
+PAIRS.update(STUDY_PAIRS)
 # Features switched off one at a time (float32): the setting that turns each off.
 TOGGLES = {"no EMA": {"ema": None}, "no DiffAugment": {"diffaugment": []}, "no LeCam": {"lecam": 0.0}}
 PLAIN = {SNConv2D: keras.layers.Conv2D, SNDense: keras.layers.Dense, SNEmbedding: keras.layers.Embedding}
@@ -107,6 +120,32 @@ def bare_step(gan):
     return step
 
 
+def bare_chain_step(gan):
+    """A `tf.function` doing the matmuls of one discriminator and one generator step of `gan`'s networks,
+    forward and backward: batch norm and activations skipped, the losses plain sums, no optimizer (every
+    gradient the step's optimizers would apply is computed and returned)."""
+    skipped = (keras.layers.BatchNormalization, keras.layers.ReLU, keras.layers.LeakyReLU)
+    generator, discriminator = without(gan.generator, skipped), without(gan.discriminator, skipped)
+
+    def d_inputs(images, labels):
+        return [images, labels] if gan.discriminator_sees_label else [images]
+
+    @tf.function
+    def step(real, labels):
+        noise = tf.random.normal([tf.shape(real)[0], gan.latent_dim])
+        fake = generator([noise, labels], training=True)
+        with tf.GradientTape() as tape:
+            d_loss = tf.reduce_sum(discriminator(d_inputs(real, labels), training=True)) - tf.reduce_sum(
+                discriminator(d_inputs(fake, labels), training=True))
+        d_grads = tape.gradient(d_loss, discriminator.trainable_variables)
+        with tf.GradientTape() as tape:
+            g_loss = tf.reduce_sum(discriminator(d_inputs(generator([noise, labels], training=True), labels),
+                                                 training=True))
+        g_grads = tape.gradient(g_loss, generator.trainable_variables)
+        return d_loss, g_loss, d_grads, g_grads
+    return step
+
+
 def runs_for(name, settings, policy, batch, steps, toggles):
     """{variant: zero-argument callable running `steps` steps}, each traced once already."""
     rng = np.random.default_rng(0)
@@ -114,20 +153,25 @@ def runs_for(name, settings, policy, batch, steps, toggles):
     labels = (np.arange(batch) % K).astype("int32")
     # Fed as a run feeds its GAN (`prefetched`: tf.data's autotuning off); with autotuning on, some fits
     # wait on tf.data for whole seconds (bench/fit_step.py).
-    data = prefetched(tf.data.Dataset.from_tensors((images, labels)).repeat(steps).cache())
+    data, steps_per_epoch = prefetched(tf.data.Dataset.from_tensors((images, labels)).repeat(steps).cache()), None
+    if name in STUDY_PAIRS:  # fed as the study's run feeds it: shuffled keyed batches of uint8 images
+        pixels = np.round((images + 1) * 127.5).astype("uint8")
+        data = gan_dataset(np.tile(pixels, (steps, 1, 1, 1)), np.tile(labels, steps), batch, seed=0)
+        steps_per_epoch = steps
     runs = {}
 
     def through_fit(model):
-        return lambda: model.fit(data, epochs=1, verbose=0)
+        return lambda: model.fit(data, epochs=1, steps_per_epoch=steps_per_epoch, verbose=0)
 
     variants = {f"{name} {policy} full": settings}
-    if toggles:
+    if toggles and name not in STUDY_PAIRS:
         variants.update({f"{name} {policy} {what}": {**settings, **change} for what, change in TOGGLES.items()})
     for variant, options in variants.items():
         model = under_policy(policy, lambda options=options: full_gan(options, batch))
         runs[variant] = through_fit(model)
         runs[variant]()  # traces
-    step = under_policy(policy, lambda: bare_step(full_gan(settings, batch)))
+    bare_for = bare_chain_step if name in STUDY_PAIRS else bare_step
+    step = under_policy(policy, lambda: bare_for(full_gan(settings, batch)))
     real, label_tensor = tf.constant(images), tf.constant(labels)
 
     def bare():
@@ -157,7 +201,8 @@ def main():
     ms = {v: round(1000 * statistics.median(s) / args.steps, 2) for v, s in seconds.items()}
     result = {"settings": {"image_shape": SHAPE, "classes": K, "batch": args.batch, "steps_per_run": args.steps,
                            "rounds": args.repeats, "recipe": RECIPE, "pairs": {n: PAIRS[n] for n in args.pairs},
-                           "cpu_has_bfloat16": cpu_has_bfloat16(), "cpu_count": os.cpu_count()},
+                           "cpu_has_bfloat16": cpu_has_bfloat16(), "cpu_count": os.cpu_count(),
+                           "machine": machine()},
               "ms_per_step": ms, "pairs": {}}
     for name in args.pairs:
         entry = {}
@@ -169,6 +214,9 @@ def main():
             paired_speed_ratio(seconds, f"{name} mixed_bfloat16 full", f"{name} float32 full"), 3)
         entry["bfloat16 speed-up, bare work"] = round(
             paired_speed_ratio(seconds, f"{name} mixed_bfloat16 bare", f"{name} float32 bare"), 3)
+        if name in STUDY_PAIRS:
+            result["pairs"][name] = entry
+            continue
         entry["float32 speed-up with one feature off"] = {
             what: round(paired_speed_ratio(seconds, f"{name} float32 {what}", f"{name} float32 full"), 3)
             for what in TOGGLES}

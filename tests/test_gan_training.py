@@ -403,3 +403,34 @@ def test_a_progress_line_comes_at_least_every_minute_while_a_gan_trains():
     # Steps end at 25, 50, 75 (a line: 25 s a step, 5 steps left), ..., 150 (a line: 2 steps left), 175, 200.
     assert lines == ["  GAN cgan (seed 0): epoch 1/2, step 3/4, about 2 min left of it",
                      "  GAN cgan (seed 0): epoch 2/2, step 2/4, about 50 s left of it"]
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_gans_train_with_the_fused_adam_and_end_where_kerass_adam_ends(policy):
+    """Every GAN of a run trains with `FusedAdam` (Keras's Adam update as one fused op per variable): 2 epochs
+    of a tiny ACGAN end with the weights of the same GAN trained with Keras's Adam, to float32 rounding in
+    float32 and to bfloat16's (8 significant bits: a rounding difference moves bf16 products) under
+    mixed_bfloat16; a wrong update would move them by about the learning rate, 1e-2, per step."""
+    from tfganaug.experiment.builders import build_gan
+    from tfganaug.training.optimizers import FusedAdam
+
+    settings = GANTraining(model="acgan", network="mlp", latent_dim=4, hidden_units=[8], batch_size=8,
+                           g_learning_rate=1e-2, d_learning_rate=1e-2, beta_1=0.5)
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        weights = {}
+        for optimizer in ("fused", "keras"):
+            keras.utils.set_random_seed(0)
+            gan = build_gan(settings, (8, 8, 1), 3, seed=0)
+            if optimizer == "fused":
+                assert (type(gan.g_optimizer), type(gan.d_optimizer)) == (FusedAdam, FusedAdam)
+            else:
+                gan.compile(g_optimizer=keras.optimizers.Adam(1e-2, 0.5), d_optimizer=keras.optimizers.Adam(1e-2, 0.5))
+            gan.fit(_data(), epochs=2, verbose=0)
+            weights[optimizer] = gan.generator.get_weights() + gan.discriminator.get_weights()
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    assert any(not np.allclose(w, 0) for w in weights["fused"])
+    for fused, plain in zip(weights["fused"], weights["keras"]):
+        np.testing.assert_allclose(fused, plain, atol=1e-5 if policy == "float32" else 1e-3)
