@@ -117,6 +117,24 @@ def test_runs_trained_in_another_precision_are_refused(runs, tmp_path, capsys):
     assert "was trained in mixed_bfloat16" in err and "in float32" in err
 
 
+def test_pieces_read_with_other_metrics_merge_and_set_says_how_the_merged_run_is_read(runs, tmp_path, capsys):
+    # A piece made before output.metric's default changed holds the old one: how results are read, not
+    # what was trained, so it merges; --set chooses the reading, and nothing else.
+    other = _piece(runs, tmp_path)
+    config = other / "config.resolved.yaml"
+    assert "metric: auto" in config.read_text()
+    config.write_text(config.read_text().replace("metric: auto", "metric: accuracy"))
+    out = tmp_path / "merged"
+    assert main(["merge", str(runs["a"]), str(other), "--out", str(out), "--set", "output.metric=macro_f1",
+                 "--set", "statistics.equivalence_margin=2"]) == 0
+    merged = _results(out)
+    assert merged["statistics"]["metric"] == "macro_f1" and merged["statistics"]["equivalence_margin"] == 2
+    assert [(r["group"], r["seed"]) for r in merged["runs"]][:2] == [("baseline", 0), ("baseline", 1)]
+    capsys.readouterr()
+    err = _refused(runs, tmp_path / "again", capsys, runs["a"], runs["b"], "--set", "classifier.epochs=3")
+    assert "merge --set classifier.epochs=3: merge may change only how the results are read" in err
+
+
 def _sweep(tmp_path, npz_file, out, copies, seeds):
     """A sweep of the copies of a duplicate group, trained into `tmp_path/out`."""
     raw = tiny_config(npz_file, groups=["baseline", "duplicate"], sweep={"groups.1.copies": copies}, seeds=seeds,

@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from tfganaug.config import to_yaml, validate
+from tfganaug.config.loading import apply_override
 from tfganaug.errors import UserError
 from tfganaug.experiment.builders import RunData
 from tfganaug.experiment.models import RunModels
@@ -27,8 +28,12 @@ from tfganaug.files import path_component, write_text
 from tfganaug.layout import CONFIG_FILE, METRICS_FILE, MODELS_DIR, RESULTS_FILE, RUNS_DIR
 
 # Sections a piece may have set otherwise: they change no result (as `runner.refuse_other_config` holds).
-FREE = ("seeds", "runtime", "description")
-FREE_OUTPUT = ("root", "export_root", "export_gans")
+# `statistics` and `output.metric` say only how the results are read (and a piece made before a default
+# changed holds the old one), so they may differ too: the merged run reads them from the first folder,
+# or from `merge --set` (READING_KEYS, nothing else: what was trained is the pieces').
+FREE = ("seeds", "runtime", "description", "statistics")
+FREE_OUTPUT = ("root", "export_root", "export_gans", "metric")
+READING_KEYS = ("output.metric", "statistics.")
 
 
 def _read_config(run):
@@ -164,9 +169,10 @@ def _ordered(values):
     return sorted(values) if numbers else values
 
 
-def merged_config(runs, configs):
-    """The config of one run of every piece's seeds (in the order given) and sweep points; a `UserError`
-    when the pieces are not of one experiment, overlap, or leave a (point, seed) of the whole uncovered."""
+def merged_config(runs, configs, overrides=()):
+    """The config of one run of every piece's seeds (in the order given) and sweep points, read as
+    `overrides` (`key=value` of READING_KEYS) say; a `UserError` when the pieces are not of one experiment,
+    overlap, or leave a (point, seed) of the whole uncovered, or an override would change what was trained."""
     _check_same_experiment(runs, configs)
     owner = _cells(runs, configs)
     seeds = list(dict.fromkeys(seed for _, seed in owner))
@@ -177,6 +183,11 @@ def merged_config(runs, configs):
             raise UserError(f"no folder has seed {missing[0]}{_where(configs[0], value)}, which one run of seeds "
                             f"{seeds} would have: merge a folder that ran it too")
     raw = configs[0].resolved_dump()
+    for assignment in overrides:
+        if not assignment.split("=", 1)[0].strip().startswith(READING_KEYS):
+            raise UserError(f"merge --set {assignment}: merge may change only how the results are read "
+                            "(output.metric, statistics.*); to change what is trained, rerun the pieces")
+        apply_override(raw, assignment)
     raw["seeds"] = seeds
     if configs[0].sweep:
         raw["sweep"] = {configs[0].sweep.key: values}
@@ -194,7 +205,7 @@ def _gan_metrics(folders):
     return {name: merged[name] for name in sorted(merged)}
 
 
-def merge_runs(runs, out, log=print):
+def merge_runs(runs, out, log=print, overrides=()):
     """Merge the finished run folders `runs` of one experiment (each some of its seeds, or sweep points)
     into the new folder `out`: the config, results, statistics, verdict, plots and report one run of
     all of them writes, and their run records and GAN metrics. Everything is checked before `out` is made:
@@ -208,7 +219,7 @@ def merge_runs(runs, out, log=print):
     if any(out.resolve() == r.resolve() for r in runs):
         raise UserError(f"--out {out} is one of the folders to merge; give a new folder")
     configs = [_read_config(run) for run in runs]
-    config = merged_config(runs, configs)
+    config = merged_config(runs, configs, overrides)
     sources = {}  # {sweep value: [(piece, its point folder, its records)]}
     records = {}
     for run, piece in zip(runs, configs):

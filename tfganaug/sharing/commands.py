@@ -98,6 +98,9 @@ def add_task_commands(commands):
     merge.add_argument("runs", nargs="+", metavar="RUN", help="run folders (their small files: docs/run-folder.md); "
                                                               "the merged seeds follow their order")
     merge.add_argument("--out", required=True, help="the new run folder to write")
+    merge.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY.PATH=VALUE",
+                       help="how the merged results are read: output.metric or statistics.* (default: the first "
+                            "folder's), e.g. --set output.metric=auto; repeatable")
     merge.set_defaults(func=_merge)
 
 
@@ -195,6 +198,6 @@ def _status(args):
 def _merge(args):
     from tfganaug.experiment.merge import merge_runs
 
-    merge_runs(args.runs, args.out)
+    merge_runs(args.runs, args.out, overrides=args.overrides)
     print(f"merged {len(args.runs)} run folders into {args.out}")
     return 0
