@@ -322,6 +322,22 @@ def test_auto_precision_is_decided_once_at_plan_time_and_every_task_trains_in_it
     assert off.precision is None  # nothing to decide
 
 
+def test_a_serial_run_decides_auto_precision_once_per_command(tmp_path, monkeypatch):
+    from tfganaug import distribute
+    from tfganaug.cli import main
+
+    decided, real = [], distribute.precision_policy
+    monkeypatch.setattr(distribute, "precision_policy", lambda setting: decided.append(setting) or real(setting))
+    config = _tiny_plan(tmp_path, mixed_precision="auto")
+    path = tmp_path / "two-groups.yaml"
+    path.write_text(yaml.safe_dump({**config.resolved_dump(), "groups": [{"type": "baseline"}, {"type": "duplicate"}],
+                                    "output": {"gan_metrics": False}}))
+    assert main(["train", str(path), "--out", str(tmp_path / "serial")]) == 0
+    assert decided == ["auto"]  # 2 groups x 2 seeds, one decision
+    records = json.loads((tmp_path / "serial" / "results.json").read_text())["runs"]
+    assert len(records) == 4 and len({r["precision"] for r in records}) == 1
+
+
 def test_report_refuses_runs_of_two_precisions_naming_them(tmp_path):
     from tfganaug.experiment import work
     from tfganaug.experiment.runner import run_key, run_path
