@@ -1,0 +1,137 @@
+"""The Fashion-MNIST labeling study's steps (experiments/acgan_fashion_mnist.yaml) before and after a change, in
+the same sitting: `bench/gan_step.py` on the study's MLP pairs and `tfganaug train ... --dry-run`, each in fresh
+processes alternating between the code at `--before` (a `git worktree` of the commit before the change, put
+first on PYTHONPATH) and this checkout; then `bench/classifier_step.py` on the study's MLP in float32 and
+mixed_bfloat16 (fit_classifier against the plain loop and the bare matmul chain). Medians over the
+processes; every process's own figures are kept in the JSON.
+
+    git worktree add --detach /tmp/before <commit before the change>
+    python bench/mlp_study.py --before /tmp/before --processes 3 --json docs/benchmarks/mlp_study_steps.json
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from timing import machine, write_json  # (bench/timing.py)
+
+HERE = Path(__file__).resolve().parent
+STUDY = HERE.parent / "experiments" / "acgan_fashion_mnist.yaml"
+GAN_ARGS = ["--pairs", "mlp-cgan", "mlp-acgan", "--batch", "128", "--steps", "8", "--repeats", "3"]
+CLASSIFIER_ARGS = ["--models", "mlp", "--epochs", "6", "--variants", "plain loop", "bare matmul/conv chain"]
+# The dry run's model lines: "<model>  <runs> runs x (<s> s set-up + <steps> steps x <ms> ms) = <time>".
+MODEL_LINE = re.compile(r"^\s+(.+?)\s{2,}\d+ runs x .* steps x (\d+) ms\)")
+
+
+def run(args, pythonpath=None):
+    """Run `args` in a fresh process (with `pythonpath` first on PYTHONPATH); its stdout."""
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    return subprocess.run(args, env=env, check=True, capture_output=True, text=True, cwd=HERE.parent).stdout
+
+
+def gan_steps(pythonpath):
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        run([sys.executable, str(HERE / "gan_step.py"), *GAN_ARGS, "--json", out.name], pythonpath)
+        return json.load(open(out.name))
+
+
+def dry_run(pythonpath):
+    text = run(["tfganaug", "train", str(STUDY), "--dry-run"], pythonpath)
+    models = {m.group(1): int(m.group(2)) for m in map(MODEL_LINE.match, text.splitlines()) if m}
+    hours = re.search(r"total about ([\d.]+) h", text)
+    return {"ms_per_step": models, "total_hours": float(hours.group(1)) if hours else None}
+
+
+def classifier(policy):
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        run([sys.executable, str(HERE / "classifier_step.py"), *CLASSIFIER_ARGS, "--policy", policy, "--json",
+             out.name])
+        return json.load(open(out.name))["mlp"]
+
+
+def commits(before):
+    """The commits measured: the one checked out at `before`, and this checkout's HEAD (its changes not
+    yet committed, if any, are measured too)."""
+    def head(folder):
+        return subprocess.run(["git", "-C", str(folder), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    return {"before": head(before), "after": head(HERE.parent)}
+
+
+def median_of(processes, get):
+    return round(statistics.median(get(p) for p in processes), 2)
+
+
+def summarize(result):
+    """Medians over the processes of `result["processes"]`, and the speed-ups."""
+    sides = ("before", "after")
+    medians = {}
+    for side in sides:
+        gan, dry = result["processes"][side]["gan"], result["processes"][side]["dry_run"]
+        ratio = "{}: full step's speed / its bare work's (target >= 0.7)"
+        medians[side] = {
+            "gan_ms_per_step": {v: median_of(gan, lambda p, v=v: p["ms_per_step"][v]) for v in gan[0]["ms_per_step"]},
+            "gan_full_over_bare_speed": {
+                f"{pair} {policy}": median_of(gan, lambda p, k=(pair, ratio.format(policy)): p["pairs"][k[0]][k[1]])
+                for pair in gan[0]["pairs"] for policy in ("float32", "mixed_bfloat16")},
+            "dry_run_ms_per_step": {m: median_of(dry, lambda p, m=m: p["ms_per_step"][m])
+                                    for m in dry[0]["ms_per_step"]},
+            "dry_run_total_hours": median_of(dry, lambda p: p["total_hours"]),
+        }
+    medians["gan_speed_up_after_over_before"] = {
+        v: round(medians["before"]["gan_ms_per_step"][v] / medians["after"]["gan_ms_per_step"][v], 3)
+        for v in medians["after"]["gan_ms_per_step"] if v.endswith("full")}
+    for figure in ("images_per_second", "speed_vs_fit_classifier"):
+        medians[f"classifier_{figure}"] = {
+            policy: {v: median_of(runs, lambda p, v=v: p[figure][v]) for v in runs[0][figure]}
+            for policy, runs in result["processes"]["classifier"].items()}
+    medians["classifier_ms_per_step"] = {
+        policy: {v: round(1000 * 128 / ips, 2) for v, ips in figures.items()}
+        for policy, figures in medians["classifier_images_per_second"].items()}
+    return medians
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", help="a checkout of the code before the change")
+    parser.add_argument("--from", dest="source", help="only recompute the medians of this file's processes")
+    parser.add_argument("--processes", type=int, default=3, help="fresh processes per side and measure")
+    parser.add_argument("--json", help="write the figures here")
+    args = parser.parse_args()
+    if args.source:
+        result = json.load(open(args.source))
+        result.setdefault("commits", commits(result["before"]))
+        result["medians"] = summarize(result)
+        write_json(args.json or args.source, result)
+        return
+    if not args.before:
+        parser.error("--before: a checkout of the code before the change (git worktree add --detach DIR COMMIT)")
+    result = {"machine": machine(), "commits": commits(args.before), "commands": {
+        "gan": "python bench/gan_step.py " + " ".join(GAN_ARGS),
+        "dry_run": f"tfganaug train {STUDY.relative_to(HERE.parent)} --dry-run",
+        "classifier": "python bench/classifier_step.py " + " ".join(f'"{a}"' if " " in a else a
+                                                                   for a in CLASSIFIER_ARGS) + " --policy <policy>"},
+        "before": str(Path(args.before).resolve()), "processes": {"before": {"gan": [], "dry_run": []},
+                                                                   "after": {"gan": [], "dry_run": []}}}
+    sides = {"before": str(Path(args.before).resolve()), "after": None}
+    for _ in range(args.processes):
+        for what, measure in (("gan", gan_steps), ("dry_run", dry_run)):
+            for side, pythonpath in sides.items():
+                result["processes"][side][what].append(measure(pythonpath))
+    result["processes"]["classifier"] = {p: [classifier(p) for _ in range(args.processes)]
+                                         for p in ("float32", "mixed_bfloat16")}
+    result["medians"] = medians = summarize(result)
+    print(json.dumps(medians, indent=1))
+    write_json(args.json, result)
+
+
+if __name__ == "__main__":
+    main()
