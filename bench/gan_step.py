@@ -35,7 +35,7 @@ from tfganaug.data.pipeline import gan_dataset, prefetched  # noqa: E402
 from tfganaug.distribute import cpu_has_bfloat16  # noqa: E402
 from tfganaug.experiment.builders import build_gan  # noqa: E402
 from tfganaug.networks.spectral_norm import SNConv2D, SNDense, SNEmbedding  # noqa: E402
-from classifier_step import without  # noqa: E402  (bench/classifier_step.py)
+from classifier_step import profile, without  # noqa: E402  (bench/classifier_step.py)
 from timing import alternating_seconds, machine, paired_speed_ratio, write_json  # noqa: E402  (bench/timing.py)
 
 SHAPE, K = (28, 28, 1), 10
@@ -190,6 +190,8 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=8, help="steps per timed run")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds")
+    parser.add_argument("--profile", action="store_true",
+                        help="also the share of op time by op type of each full step (TensorFlow profiler)")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args()
     policies = ["float32", "mixed_bfloat16"]
@@ -221,7 +223,10 @@ def main():
             what: round(paired_speed_ratio(seconds, f"{name} float32 {what}", f"{name} float32 full"), 3)
             for what in TOGGLES}
         result["pairs"][name] = entry
-    print(json.dumps({"ms_per_step": ms, "pairs": result["pairs"]}, indent=1))
+    if args.profile:
+        result["op_time_shares"] = {v: profile(run, f"/tmp/gan_step_profile/{v.replace(' ', '_')}")
+                                    for v, run in runs.items() if v.endswith("full")}
+    print(json.dumps({"ms_per_step": ms, "pairs": result["pairs"], **result.get("op_time_shares", {})}, indent=1))
     write_json(args.json, result)
 
 
