@@ -55,6 +55,15 @@ def without_timings(value):
     return value
 
 
+@pytest.fixture(autouse=True)
+def _no_lock_mode_left_in_the_environment(monkeypatch):
+    """Every test starts and ends without $TFGANAUG_LOCK / $TFGANAUG_LEASE_SECONDS: a planned command run
+    in-process (`main([...])`) sets them in os.environ for the processes it starts, and a lease mode left
+    behind changed which lock files a later test's command wrote (seen once test files shared a worker)."""
+    for name in ("TFGANAUG_LOCK", "TFGANAUG_LEASE_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def npz_file(tmp_path):
     return write_npz(tmp_path / "tiny.npz")
