@@ -132,6 +132,35 @@ def test_a_control_that_does_nothing_on_balanced_classes_is_said_to():
     assert idle_control_note("dup", "duplicate", [6, 6, 6]) is None and idle_control_note("b", "baseline", [6, 6]) is None
 
 
+
+def test_a_gan_group_that_fills_balanced_classes_generates_nothing_and_a_balanced_loss_is_cross_entropy():
+    from tfganaug.synthesis.controls import idle_control_note
+
+    note = idle_control_note("fill", "gan", [6, 6, 6], loss="logit_adjustment", fill=True)
+    assert note.startswith("Warning: GAN group fill generates no image here") and "not counted as a GAN" in note
+    assert idle_control_note("fill", "gan", [6, 3, 6], fill=True) is None
+    for loss in ("class_weight", "logit_adjustment", "balanced_softmax"):
+        assert idle_control_note("r", "baseline", [6, 6], loss=loss).startswith(f"Note: the loss of r ({loss}) is "
+                                                                                 "plain cross-entropy here")
+    # LDAM's margin stays (the same for every class, but not zero); a GAN group by ratio generates images.
+    assert idle_control_note("r", "baseline", [6, 6], loss="ldam_drw") is None
+    assert idle_control_note("g", "gan", [6, 6], loss="logit_adjustment") is not None  # its loss note only
+    assert "generates no image" not in idle_control_note("g", "gan", [6, 6], loss="logit_adjustment")
+
+
+def test_the_verdict_passes_over_a_gan_group_that_generated_no_image():
+    """fill on balanced classes trains on the real images alone: ranked first by luck, it is no GAN result."""
+    records = (runs("base", "baseline", [40, 40, 40]) + runs("fill", "gan", [30, 30, 30])
+               + runs("gan", "gan", [39, 40, 41]))
+    rows, statistics = summarize(records, CLASSES)
+    assert verdict(rows, statistics, {}).startswith("Verdict: Better than the baseline (base): GAN augmentation's "
+                                                    "best group, fill, +10.00 points")
+    statistics["no_images"] = ["fill"]
+    assert verdict(rows, statistics, {}).startswith("Verdict: Inconclusive against the baseline (base): GAN "
+                                                    "augmentation's best group, gan,")
+    statistics["no_images"] = ["fill", "gan"]
+    assert verdict(rows, statistics, {}).startswith("Verdict: no GAN or translation group ran")
+
 # ---------------------------------------------------------------- what a comparison resolved (margin, seeds)
 
 PER_CLASS = 500

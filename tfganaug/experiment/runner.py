@@ -182,17 +182,22 @@ def _run_groups(config, run_dir, data, log, verbose):
     if config.data.resplit_per_seed:
         log(f"a new split for every seed (data.resplit_per_seed): split seeds "
             f"{', '.join(str(config.data.for_seed(s).seed) for s in config.seeds)}")
-    for note in idle_control_notes(config, data.splits().train):  # said before hours go, and in the results
+    for note in idle_notes(config, data.splits().train).values():  # said before hours go, and in the results
         log(note)
     models = RunModels(config, run_dir, data, log, verbose)
     records = run_records(config, run_dir, data, models, log, verbose)
     return gather(config, run_dir, data, records, models, log)
 
 
-def idle_control_notes(config, train):
-    """A note for each control group that does nothing on these training counts (oversample or class
-    weights on balanced classes)."""
-    return [note for g in config.groups if (note := idle_control_note(g.label, g.type, train.counts()))]
+def idle_notes(config, train):
+    """{group: a note} for each group that does something only on unbalanced classes, on balanced training
+    counts (oversample, class weights, a re-balancing loss, a GAN group that fills classes)."""
+    notes = {}
+    for g in config.groups:
+        loss, fill = g.loss.type if g.loss is not None else None, g.type == "gan" and g.synthesize.fill
+        if note := idle_control_note(g.label, g.type, train.counts(), loss, fill):
+            notes[g.label] = note
+    return notes
 
 
 def run_path(run_dir, group, seed):
@@ -236,7 +241,8 @@ def gather(config, run_dir, data, records, models, log=print):
     the summary rows."""
     train = data.splits().train
     class_names, quality = train.class_names, {}
-    notes = idle_control_notes(config, train) + filter_notes(records, class_names)
+    idle = idle_notes(config, train)
+    notes = list(idle.values()) + filter_notes(records, class_names)
     if config.output.gan_metrics and any(g.type == "gan" for g in config.groups):
         metrics = evaluate_gans(run_dir, data_for=data.for_seed, build=build_from_spec, keep_done=True, log=log)
         notes += chance_warnings(metrics) + collapse_warnings(metrics)
@@ -244,7 +250,9 @@ def gather(config, run_dir, data, records, models, log=print):
     metric, why = headline_metric(config.output.metric, train.counts(), data.splits().test.counts(), class_names)
     rows, statistics, verdict = write_results(run_dir, records, class_names, config.name, notes, metric,
                                               rare_classes(config.data, train), quality, why,
-                                              config.statistics.equivalence_margin)
+                                              config.statistics.equivalence_margin,
+                                              no_images=[g.label for g in config.groups if g.label in idle
+                                                         and g.type == "gan" and g.synthesize.fill])
     plot_per_class_accuracy(rows, class_names, run_dir / "per_class_accuracy.png")
     plot_training_curves(records, run_dir / "training_curves.png")
     if config.output.export_gans:

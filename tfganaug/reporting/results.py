@@ -229,7 +229,7 @@ def explanation(statistics):
 
 
 def write_results(run_dir, records, class_names, experiment, notes=(), metric="accuracy", rare_classes=(),
-                  gan_quality=None, metric_reason="", margin=1.0):
+                  gan_quality=None, metric_reason="", margin=1.0, no_images=()):
     """Write results.json (the summary, the statistics, the verdict, every run without its per-image
     arrays), results.csv and results.md (verdict, warnings, explanation, tables); return (rows,
     statistics, verdict).
@@ -241,9 +241,11 @@ def write_results(run_dir, records, class_names, experiment, notes=(), metric="a
             results.json, so a later reading of the statistics words it again).
         metric_reason: why `metric` ranks (`tfganaug.evaluation.headline`), said by the verdict.
         margin: `statistics.equivalence_margin`, in points.
+        no_images: GAN groups that generated no image (fill on balanced classes): not the verdict's GAN group.
     """
     rows, statistics = summarize(records, class_names, metric, rare_classes, margin=margin)
     statistics["metric_reason"] = metric_reason
+    statistics["no_images"] = list(no_images)
     line = verdict(rows, statistics, gan_quality or {})
     runs = [{k: v for k, v in r.items() if k not in PER_IMAGE} for r in records]
     payload = {"experiment": experiment, "class_names": list(class_names), "verdict": line, "notes": list(notes),

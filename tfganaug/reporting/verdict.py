@@ -102,8 +102,10 @@ def verdict(rows, statistics, gan_quality):
 
 def _verdict(rows, statistics, gan_quality):
     metric, control = statistics["metric"], statistics["best_control"]
-    synthetic = [r for r in rows if r["type"] in SYNTHETIC and (control is None or r["vs_control"].get(metric, {})
-                                                                .get("diff") is not None)]
+    # A GAN group that generated no image (fill on balanced classes) trains on real images alone: not a GAN result.
+    silent = set(statistics.get("no_images", ()))
+    synthetic = [r for r in rows if r["type"] in SYNTHETIC and r["group"] not in silent
+                 and (control is None or r["vs_control"].get(metric, {}).get("diff") is not None)]
     if not synthetic:
         best = max(rows, key=lambda r: r[metric][0])
         return (f"Verdict: no GAN or translation group ran; the best group is {best['group']} "

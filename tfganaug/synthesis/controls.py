@@ -34,15 +34,33 @@ def balanced_class_weights(counts):
 
 
 IDLE_ON_BALANCED = {"oversample": "oversampling adds no image", "class_weight": "every class weighs 1"}
+# Losses whose re-balancing is a uniform prior on balanced classes: plain cross-entropy (LDAM keeps its margin).
+IDLE_LOSSES = {"class_weight": "every class weighs 1", "logit_adjustment": "the prior it adds is uniform",
+               "balanced_softmax": "the prior it adds is uniform"}
 
 
-def idle_control_note(group, kind, counts):
-    """A sentence when the control `group` (of type `kind`) trains exactly as the baseline on training
-    classes of these `counts` (oversample and class weights on balanced classes), else None: a
-    control that does nothing is said to, not reported as a second baseline under another name."""
+def idle_control_note(group, kind, counts, loss=None, fill=False):
+    """A sentence when group `group` (of type `kind`) does something only on unbalanced classes and the
+    training classes of these `counts` are balanced, else None: a control that does nothing is said to,
+    not reported as a second baseline under another name, and a GAN group that fills classes to the
+    largest generates no image (the verdict then does not name it the best GAN group).
+
+    Args:
+        loss: the group's `loss` type, if any (its re-balancing is plain cross-entropy on balanced classes).
+        fill: the GAN group's `synthesize.fill`.
+    """
     counts = np.asarray(counts)
-    if kind not in IDLE_ON_BALANCED or counts.min() != counts.max():
+    if counts.min() != counts.max():
         return None
-    return (f"Warning: control {group} ({kind}) does nothing here: every class of the training split has "
-            f"{int(counts[0])} images, so {IDLE_ON_BALANCED[kind]}; it trains as the baseline does. It matters "
-            "only with imbalanced classes (e.g. data.rare or per-class samples_per_class).")
+    if fill:
+        return (f"Warning: GAN group {group} generates no image here: it fills every class to the largest, and every "
+                f"class of the training split has {int(counts[0])} images; it trains on the real images alone. It is "
+                "not counted as a GAN group in the verdict.")
+    if kind in IDLE_ON_BALANCED:
+        return (f"Warning: control {group} ({kind}) does nothing here: every class of the training split has "
+                f"{int(counts[0])} images, so {IDLE_ON_BALANCED[kind]}; it trains as the baseline does. It matters "
+                "only with imbalanced classes (e.g. data.rare or per-class samples_per_class).")
+    if loss in IDLE_LOSSES:
+        return (f"Note: the loss of {group} ({loss}) is plain cross-entropy here: every class of the training split "
+                f"has {int(counts[0])} images, so {IDLE_LOSSES[loss]}.")
+    return None
