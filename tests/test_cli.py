@@ -62,6 +62,25 @@ def test_dry_run_prints_the_plan_without_training(config_file, tmp_path, capsys)
     assert "group duplicate" in printed and not (tmp_path / "nothing").exists()
 
 
+def test_the_dry_run_warns_when_patience_waits_fewer_steps_than_batch_norm_needs():
+    """patience 3 on 10 images at batch 8: 2 steps an epoch, 6 steps of waiting < 100: warned, with the
+    patience that waits 100 steps (50); patience 50 or none says nothing. The smallest group is named."""
+    from tfganaug.config.schema import ClassifierConfig
+    from tfganaug.experiment.planning import patience_warning
+
+    sizes = {"baseline": 10, "gan": 20}
+    (line,) = patience_warning(ClassifierConfig(batch_size=8, patience=3), sizes)
+    assert line.startswith("Warning: classifier.patience 3 waits only 6 steps for group baseline (10 images, 2 steps "
+                           "an epoch at batch 8)")
+    assert line.endswith("Set classifier.patience to at least 50, or remove it (the best epoch is kept either way).")
+    assert patience_warning(ClassifierConfig(batch_size=8, patience=50), sizes) == []
+    assert patience_warning(ClassifierConfig(batch_size=8), sizes) == []
+
+
+def test_the_dry_run_shows_the_patience_warning(config_file, capsys):
+    assert main(["train", str(config_file), "--dry-run", "--set", "classifier.patience=2"]) == 0
+    assert "Warning: classifier.patience 2 waits only" in capsys.readouterr().out
+
 def test_user_errors_exit_2_with_a_message_and_no_traceback(config_file, capsys):
     assert main(["train", str(config_file), "--set", "classifier.epochz=1"]) == 2
     err = capsys.readouterr().err

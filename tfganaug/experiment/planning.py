@@ -1,5 +1,6 @@
 """What each group trains on (`plan_group`), and the plan `--dry-run` prints (`describe_plan`)."""
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -155,7 +156,32 @@ def describe_plan(config, splits):
     lines.append(f"classifier: {config.classifier.model}, {config.classifier.epochs} epochs, "
                  f"batch {config.classifier.batch_size}, lr {config.classifier.learning_rate}")
     width = max(20, *(len(g.label) for g in config.groups))
+    sizes = {group.label: planned_size(group, splits) for group in config.groups}
     for group in config.groups:
-        lines.append(f"  group {group.label:{width}s} type {group.type:12s} {planned_size(group, splits):6d} training images")
+        lines.append(f"  group {group.label:{width}s} type {group.type:12s} {sizes[group.label]:6d} training images")
+    lines += patience_warning(config.classifier, sizes)
     lines.append(f"seeds: {config.seeds}")
     return "\n".join(lines)
+
+
+# A small_cnn at 10 images per class (2 steps an epoch) kept the validation accuracy at chance for its first
+# 48 steps while batch norm's moving statistics caught up (docs/studies/gan_regimes/trial_patience15/): early
+# stopping that waits fewer steps than about twice that can stop a classifier at chance.
+PATIENCE_STEPS = 100
+
+
+def patience_warning(classifier, sizes):
+    """A warning line when `classifier.patience` waits fewer than PATIENCE_STEPS steps for the group with
+    the fewest training images (`sizes`: {group: images}), else no line."""
+    if not classifier.patience or not sizes:
+        return []
+    group = min(sizes, key=sizes.get)
+    steps = math.ceil(sizes[group] / classifier.batch_size)
+    if classifier.patience * steps >= PATIENCE_STEPS:
+        return []
+    return [f"Warning: classifier.patience {classifier.patience} waits only {classifier.patience * steps} steps for "
+            f"group {group} ({sizes[group]} images, {steps} step{'s' if steps != 1 else ''} an epoch at batch "
+            f"{classifier.batch_size}); a classifier's validation accuracy can stay at chance for its first ~50 steps "
+            f"while batch norm catches up, and early stopping would keep it there (the real-trained classifier that "
+            f"labels, filters and measures GAN images too). Set classifier.patience to at least "
+            f"{math.ceil(PATIENCE_STEPS / steps)}, or remove it (the best epoch is kept either way)."]
