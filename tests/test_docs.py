@@ -477,3 +477,17 @@ if __name__ == "__main__":
         if rewrite(text) != text:
             page.write_text(rewrite(text))
             print("rewrote", _rel(page))
+
+
+def test_the_regime_map_is_what_its_script_reads_from_the_committed_merged_cells():
+    """docs/studies/gan_regimes/map.json and map.md hold what map.py builds from each cell's merged
+    results.json (run `python docs/studies/gan_regimes/map.py --no-merge` after committing merged cells)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("regime_map", ROOT / "docs" / "studies" / "gan_regimes" / "map.py")
+    regime_map = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regime_map)
+    mapping = regime_map.build_map()
+    assert mapping, "no cell of the regime study is committed"
+    assert json.loads((ROOT / "docs" / "studies" / "gan_regimes" / "map.json").read_text()) == mapping
+    assert regime_map.markdown(mapping) in (ROOT / "docs" / "studies" / "gan_regimes" / "map.md").read_text()

@@ -100,7 +100,9 @@ class ClassifierConfig(Strict):
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 64
     learning_rate: float = Field(1e-3, gt=0)
-    patience: Optional[PositiveInt] = Field(None, description="stop after this many epochs without a better val accuracy")
+    patience: Optional[PositiveInt] = Field(
+        None, description="stop after this many epochs without a better val accuracy (the dry run warns below "
+                          "100 steps for the smallest group: batch norm's warm-up)")
     hidden_units: Optional[list[PositiveInt]] = None
     filters: Optional[list[PositiveInt]] = None
     dense_units: Optional[Annotated[int, Field(ge=0)]] = None
