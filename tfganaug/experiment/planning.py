@@ -158,10 +158,32 @@ def describe_plan(config, splits):
     width = max(20, *(len(g.label) for g in config.groups))
     sizes = {group.label: planned_size(group, splits) for group in config.groups}
     for group in config.groups:
-        lines.append(f"  group {group.label:{width}s} type {group.type:12s} {sizes[group.label]:6d} training images")
+        lines.append(f"  group {group.label:{width}s} type {group.type:12s} {sizes[group.label]:6d} training images"
+                     + "".join(f", {part}" for part in _training_options(group)))
     lines += patience_warning(config.classifier, sizes)
     lines.append(f"seeds: {config.seeds}")
     return "\n".join(lines)
+
+
+def _training_options(group):
+    """What a group changes in how its classifier trains, in short: augmentation, mixing, labels, filter, loss."""
+    augment, parts = getattr(group, "augment", None), []
+    if augment is not None:
+        kept = augment.model_dump(exclude_defaults=False, exclude={"mixup", "cutmix", "augmix", "rand_augment",
+                                                                   "random_erasing"})
+        parts.append("augment " + " ".join(f"{k} {v}" for k, v in kept.items() if v))
+        parts += [name.replace("_", " ") for name in ("rand_augment", "random_erasing", "augmix")
+                  if getattr(augment, name) is not None]
+        parts += [f"{name} alpha {getattr(augment, name).alpha:g}" for name in ("mixup", "cutmix")
+                  if getattr(augment, name) is not None]
+    if group.type == "gan":
+        parts.append(f"labels {group.labeling}")
+        if group.filter is not None:
+            parts.append(f"filter by {group.filter.by}" + (f" keep {group.filter.keep_fraction:g}"
+                                                         if group.filter.keep_fraction is not None else ""))
+    if group.loss is not None:
+        parts.append(f"loss {group.loss.type}")
+    return parts
 
 
 # A small_cnn at 10 images per class (2 steps an epoch) kept the validation accuracy at chance for its first
