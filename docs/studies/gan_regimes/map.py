@@ -35,12 +35,16 @@ def pieces(cell):
     return sorted((p for p in cell.glob("seed*") if (p / "results.json").exists()), key=lambda p: int(p.name[4:]))
 
 
-def merge_cell(cell):
-    """Merge the cell's pieces and keep the merged run's small files in `cell/merged/`."""
+def merge_cell(cell, data):
+    """Merge the cell's pieces and keep the merged run's small files in `cell/merged/`, read with the
+    equivalence margin of the data set's YAML today (pieces made before it was set hold the default)."""
+    from tfganaug.config import read_yaml
     from tfganaug.experiment.merge import merge_runs
 
+    margin = read_yaml(HERE.parents[2] / "experiments" / f"gan_regimes_{data}.yaml")["statistics"]["equivalence_margin"]
     with tempfile.TemporaryDirectory() as tmp:
-        merge_runs(pieces(cell), Path(tmp) / "merged", log=lambda *_: None)
+        merge_runs(pieces(cell), Path(tmp) / "merged", log=lambda *_: None,
+                   overrides=[f"statistics.equivalence_margin={margin}"])
         kept = cell / "merged"
         shutil.rmtree(kept, ignore_errors=True)
         kept.mkdir()
@@ -155,12 +159,12 @@ def main(argv=None):
                 cell = HERE / data / name
                 if len(pieces(cell)) >= 2:
                     print(f"merging {data}/{name}: {len(pieces(cell))} pieces", file=sys.stderr)
-                    merge_cell(cell)
+                    merge_cell(cell, data)
     mapping = build_map()
     (HERE / "map.json").write_text(json.dumps(mapping, indent=1) + "\n")
     (HERE / "map.md").write_text("# The regime study's map\n\nDifference of each GAN recipe against the cell's best "
                                  "control, in points of the cell's headline metric (95% interval), and what it "
-                                 "resolved at ±1 point. Written by `python docs/studies/gan_regimes/map.py`.\n\n"
+                                 "resolved against the study's margin (±1.5 points). Written by `python docs/studies/gan_regimes/map.py`.\n\n"
                                  + markdown(mapping))
     plot(mapping, HERE / "map.png")
 
