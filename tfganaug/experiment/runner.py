@@ -25,11 +25,7 @@ from tfganaug.experiment.planning import describe_plan, plan_group
 from tfganaug.experiment.progress import Progress, tracker
 from tfganaug.files import folder_lock, inside, path_component, read_json, write_text
 from tfganaug.layout import CONFIG_FILE, RUNS_DIR
-from tfganaug.reporting.plots import (
-    plot_per_class_accuracy,
-    plot_sweep,
-    plot_training_curves,
-)
+from tfganaug.reporting.plots import plot_per_class_accuracy, plot_sweep, plot_training_curves
 from tfganaug.reporting.report import write_report
 from tfganaug.reporting.results import filter_notes, markdown_table, sweep_table, write_results
 from tfganaug.serving.export import export_generator, export_name
@@ -192,12 +188,9 @@ def _run_groups(config, run_dir, data, log, verbose):
 def idle_notes(config, train):
     """{group: a note} for each group that does something only on unbalanced classes, on balanced training
     counts (oversample, class weights, a re-balancing loss, a GAN group that fills classes)."""
-    notes = {}
-    for g in config.groups:
-        loss, fill = g.loss.type if g.loss is not None else None, g.type == "gan" and g.synthesize.fill
-        if note := idle_control_note(g.label, g.type, train.counts(), loss, fill):
-            notes[g.label] = note
-    return notes
+    notes = {g.label: idle_control_note(g.label, g.type, train.counts(), g.loss.type if g.loss is not None else None,
+                                        g.type == "gan" and g.synthesize.fill) for g in config.groups}
+    return {group: note for group, note in notes.items() if note}
 
 
 def run_path(run_dir, group, seed):
