@@ -80,12 +80,14 @@ def test_the_dry_run_warns_when_patience_waits_fewer_steps_than_batch_norm_needs
 def test_the_dry_run_says_how_each_group_trains(config_file, capsys):
     """Each group line names its augmentation, mixing, labels, filter and loss (nothing for the baseline)."""
     groups = ('[baseline, {name: mix, type: classical, augment: {flip: null, translate: 0.05, mixup: {alpha: 0.3}}, '
-              'loss: {type: logit_adjustment}}, {name: g, type: gan, gan: {model: cgan, epochs: 1}, '
+              'loss: {type: logit_adjustment}}, {name: onlymix, type: classical, augment: {flip: null, translate: 0, '
+              'cutmix: {alpha: 1.0}}}, {name: g, type: gan, gan: {model: cgan, epochs: 1}, '
               'synthesize: {ratio: 1.0}, labeling: teacher, filter: {keep_fraction: 0.5, by: entropy}}]')
     assert main(["train", str(config_file), "--dry-run", "--no-estimate", "--set", f"groups={groups}"]) == 0
     lines = {line.split()[1]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  group ")}
     assert lines["baseline"].endswith("training images")
     assert lines["mix"].endswith("training images, augment translate 0.05, mixup alpha 0.3, loss logit_adjustment")
+    assert lines["onlymix"].endswith("training images, cutmix alpha 1")  # no empty "augment" before it
     assert lines["g"].endswith("training images, labels teacher, filter by entropy keep 0.5")
 
 def test_the_dry_run_shows_the_patience_warning(config_file, capsys):

@@ -169,9 +169,9 @@ def _training_options(group):
     """What a group changes in how its classifier trains, in short: augmentation, mixing, labels, filter, loss."""
     augment, parts = getattr(group, "augment", None), []
     if augment is not None:
-        kept = augment.model_dump(exclude_defaults=False, exclude={"mixup", "cutmix", "augmix", "rand_augment",
-                                                                   "random_erasing"})
-        parts.append("augment " + " ".join(f"{k} {v}" for k, v in kept.items() if v))
+        kept = augment.model_dump(exclude={"mixup", "cutmix", "augmix", "rand_augment", "random_erasing"})
+        if any(kept.values()):  # MixUp alone (flip null, translate 0) has no classical transform to name
+            parts.append("augment " + " ".join(f"{k} {v}" for k, v in kept.items() if v))
         parts += [name.replace("_", " ") for name in ("rand_augment", "random_erasing", "augmix")
                   if getattr(augment, name) is not None]
         parts += [f"{name} alpha {getattr(augment, name).alpha:g}" for name in ("mixup", "cutmix")
