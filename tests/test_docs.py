@@ -491,3 +491,22 @@ def test_the_regime_map_is_what_its_script_reads_from_the_committed_merged_cells
     assert mapping, "no cell of the regime study is committed"
     assert json.loads((ROOT / "docs" / "studies" / "gan_regimes" / "map.json").read_text()) == mapping
     assert regime_map.markdown(mapping) in (ROOT / "docs" / "studies" / "gan_regimes" / "map.md").read_text()
+
+
+def test_the_regime_map_picture_words_each_outcome_as_the_table_does(tmp_path, monkeypatch):
+    """map.png's cells say what map.md's say: a 2-seed comparison is "too few seeds" (not tested), not
+    marked as inconclusive, and a group that generated no image says so."""
+    import importlib.util
+
+    import matplotlib.axes
+
+    spec = importlib.util.spec_from_file_location("regime_map", ROOT / "docs" / "studies" / "gan_regimes" / "map.py")
+    regime_map = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regime_map)
+    texts, text = [], matplotlib.axes.Axes.text
+    monkeypatch.setattr(matplotlib.axes.Axes, "text", lambda ax, x, y, s, *a, **k: texts.append(s) or text(ax, x, y, s,
+                                                                                                          *a, **k))
+    test = {"diff": -0.02, "low": -0.025, "high": -0.015, "half": 0.005, "outcome": "not tested", "no_images": False}
+    cells = {"samples_per_class=10": {"seeds": [0, 1], "groups": {"g": test, "fill": {**test, "no_images": True}}}}
+    regime_map.plot({"fashion": cells}, tmp_path / "map.png")
+    assert texts == ["-2.0\n±0.5 too few seeds", "no images"]

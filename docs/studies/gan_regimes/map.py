@@ -133,8 +133,7 @@ def plot(mapping, path):
                 test = cells[name]["groups"].get(recipe)
                 if test and not test["no_images"]:
                     values[i, j] = 100 * test["diff"]
-                    word = {"better": "better", "worse": "worse", "tie": "tie"}.get(test["outcome"], "?")
-                    ax.text(j, i, f"{values[i, j]:+.1f}\n±{100 * test['half']:.1f} {word}", ha="center",
+                    ax.text(j, i, f"{values[i, j]:+.1f}\n±{100 * test['half']:.1f} {SHORT[test['outcome']]}", ha="center",
                             va="center", fontsize=7)
                 elif test:
                     ax.text(j, i, "no images", ha="center", va="center", fontsize=7, color="grey")
@@ -144,7 +143,7 @@ def plot(mapping, path):
         ax.set_xticks(range(len(names)), [f"{CELLS[n]}\n({len(cells[n]['seeds'])} seeds)" for n in names], fontsize=8)
         ax.set_yticks(range(len(recipes)), recipes, fontsize=8)
         ax.set_title(f"{DATA[data]}: GAN recipe - best control (points)", fontsize=10)
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="points of the headline metric; ? = inconclusive")
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="points of the headline metric")
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
