@@ -133,33 +133,72 @@ def test_a_control_that_does_nothing_on_balanced_classes_is_said_to():
 
 
 
-def test_a_gan_group_that_fills_balanced_classes_generates_nothing_and_a_balanced_loss_is_cross_entropy():
+def test_a_re_balancing_loss_on_balanced_classes_is_said_to_be_cross_entropy():
     from tfganaug.synthesis.controls import idle_control_note
 
-    note = idle_control_note("fill", "gan", [6, 6, 6], loss="logit_adjustment", fill=True)
-    assert note.startswith("Warning: GAN group fill generates no image here") and "not counted as a GAN" in note
-    assert idle_control_note("fill", "gan", [6, 3, 6], fill=True) is None
     for loss in ("class_weight", "logit_adjustment", "balanced_softmax"):
         assert idle_control_note("r", "baseline", [6, 6], loss=loss).startswith(f"Note: the loss of r ({loss}) is "
                                                                                  "plain cross-entropy here")
-    # LDAM's margin stays (the same for every class, but not zero); a GAN group by ratio generates images.
+        assert idle_control_note("r", "baseline", [6, 3], loss=loss) is None
+    # LDAM's margin stays (the same for every class, but not zero).
     assert idle_control_note("r", "baseline", [6, 6], loss="ldam_drw") is None
-    assert idle_control_note("g", "gan", [6, 6], loss="logit_adjustment") is not None  # its loss note only
-    assert "generates no image" not in idle_control_note("g", "gan", [6, 6], loss="logit_adjustment")
 
 
-def test_the_verdict_passes_over_a_gan_group_that_generated_no_image():
-    """fill on balanced classes trains on the real images alone: ranked first by luck, it is no GAN result."""
+def test_a_gan_group_without_images_is_compared_with_no_control_and_is_not_the_verdicts():
+    """fill on balanced classes trains on the real images alone: ranked first by luck, it is no GAN result,
+    and it leaves the other GAN groups' Holm family."""
     records = (runs("base", "baseline", [40, 40, 40]) + runs("fill", "gan", [30, 30, 30])
                + runs("gan", "gan", [39, 40, 41]))
     rows, statistics = summarize(records, CLASSES)
     assert verdict(rows, statistics, {}).startswith("Verdict: Better than the baseline (base): GAN augmentation's "
                                                     "best group, fill, +10.00 points")
-    statistics["no_images"] = ["fill"]
+    rows, statistics = summarize(records, CLASSES, no_images=["fill"])
+    assert rows[1]["vs_control"] == {} and rows[1]["vs_baseline"]["accuracy"]["diff"] == pytest.approx(0.1)
+    alone = summarize(runs("base", "baseline", [40, 40, 40]) + runs("gan", "gan", [39, 40, 41]), CLASSES)[0]
+    assert rows[2]["vs_control"]["accuracy"]["p_holm"] == alone[1]["vs_control"]["accuracy"]["p_holm"]
+    assert statistics["no_images"] == ["fill"]
     assert verdict(rows, statistics, {}).startswith("Verdict: Inconclusive against the baseline (base): GAN "
                                                     "augmentation's best group, gan,")
-    statistics["no_images"] = ["fill", "gan"]
+    rows, statistics = summarize(records, CLASSES, no_images=["fill", "gan"])
     assert verdict(rows, statistics, {}).startswith("Verdict: no GAN or translation group ran")
+
+
+def test_a_control_that_trains_as_another_is_not_the_best_control_by_luck():
+    """rebal (a re-balancing loss on balanced classes: cross-entropy) scores 2 points above the baseline
+    it trains as: the GAN group is compared with the baseline, not with the luckier copy."""
+    records = (runs("base", "baseline", [40, 40, 40]) + runs("rebal", "baseline", [38, 38, 38])
+               + runs("gan", "gan", [39, 40, 41]))
+    assert summarize(records, CLASSES)[1]["best_control"] == "rebal"
+    rows, statistics = summarize(records, CLASSES, same_as={"rebal": "base"})
+    assert statistics["best_control"] == "base" and statistics["same_as"] == {"rebal": "base"}
+    assert rows[2]["vs_control"]["accuracy"]["diff"] == pytest.approx(0.0)
+
+
+def test_idle_groups_finds_copies_of_controls_and_groups_without_images(npz_file):
+    """On balanced classes: rebal trains as baseline, aug_rebal as aug, a class-weight group as the baseline,
+    fill adds no image; on a rare class none of them is idle. LDAM keeps a margin: not a copy."""
+    from tfganaug.experiment import make_splits
+    from tfganaug.experiment.idle import idle_groups
+
+    aug = {"flip": None, "translate": 0.05}
+    gan = {"model": "cgan", "epochs": 1}
+    groups = ["baseline", {"name": "rebal", "type": "baseline", "loss": {"type": "logit_adjustment"}},
+              {"name": "aug", "type": "classical", "augment": aug},
+              {"name": "aug_rebal", "type": "classical", "augment": aug, "loss": {"type": "balanced_softmax"}},
+              {"name": "ldam", "type": "baseline", "loss": {"type": "ldam_drw"}}, "class_weight",
+              {"name": "fill", "type": "gan", "gan": gan, "synthesize": {"fill": True}},
+              {"name": "more", "type": "gan", "gan": gan, "synthesize": {"ratio": 1.0}}]
+    config = validate(tiny_config(npz_file, groups=groups))
+    idle = idle_groups(config.groups, make_splits(config.data))
+    assert idle.same_as == {"rebal": "baseline", "aug_rebal": "aug", "class_weight": "baseline"}
+    assert idle.no_images == ["fill"] and idle.notes["fill"].startswith("Warning: gan group fill adds no image here")
+    assert set(idle.notes) == {"rebal", "aug_rebal", "class_weight", "fill"}
+    rare = tiny_config(npz_file, groups=groups)
+    rare["data"]["rare"] = {0: 0.5}
+    config = validate(rare)
+    idle = idle_groups(config.groups, make_splits(config.data))
+    assert (idle.same_as, idle.no_images, idle.notes) == ({}, [], {})
+
 
 # ---------------------------------------------------------------- what a comparison resolved (margin, seeds)
 

@@ -20,6 +20,7 @@ from tfganaug.evaluation.headline import headline_metric
 from tfganaug.evaluation.metrics import classification_metrics
 from tfganaug.experiment.builders import RunData, build_from_spec, check_replica_batches, classifier_recipe, make_splits
 from tfganaug.experiment.estimate import check_models, run_model_seconds
+from tfganaug.experiment.idle import idle_groups
 from tfganaug.experiment.models import RunModels
 from tfganaug.experiment.planning import describe_plan, plan_group
 from tfganaug.experiment.progress import Progress, tracker
@@ -29,7 +30,6 @@ from tfganaug.reporting.plots import plot_per_class_accuracy, plot_sweep, plot_t
 from tfganaug.reporting.report import write_report
 from tfganaug.reporting.results import filter_notes, markdown_table, sweep_table, write_results
 from tfganaug.serving.export import export_generator, export_name
-from tfganaug.synthesis.controls import idle_control_note
 from tfganaug.sharing.tasks import planned_locks
 from tfganaug.training.classifier import predict_classes
 from tfganaug.training.gan_folder import load_trained_gan, stable_hash, trained_gans
@@ -178,19 +178,11 @@ def _run_groups(config, run_dir, data, log, verbose):
     if config.data.resplit_per_seed:
         log(f"a new split for every seed (data.resplit_per_seed): split seeds "
             f"{', '.join(str(config.data.for_seed(s).seed) for s in config.seeds)}")
-    for note in idle_notes(config, data.splits().train).values():  # said before hours go, and in the results
+    for note in idle_groups(config.groups, data.splits()).notes.values():  # said before hours go, and in the results
         log(note)
     models = RunModels(config, run_dir, data, log, verbose)
     records = run_records(config, run_dir, data, models, log, verbose)
     return gather(config, run_dir, data, records, models, log)
-
-
-def idle_notes(config, train):
-    """{group: a note} for each group that does something only on unbalanced classes, on balanced training
-    counts (oversample, class weights, a re-balancing loss, a GAN group that fills classes)."""
-    notes = {g.label: idle_control_note(g.label, g.type, train.counts(), g.loss.type if g.loss is not None else None,
-                                        g.type == "gan" and g.synthesize.fill) for g in config.groups}
-    return {group: note for group, note in notes.items() if note}
 
 
 def run_path(run_dir, group, seed):
@@ -234,8 +226,8 @@ def gather(config, run_dir, data, records, models, log=print):
     the summary rows."""
     train = data.splits().train
     class_names, quality = train.class_names, {}
-    idle = idle_notes(config, train)
-    notes = list(idle.values()) + filter_notes(records, class_names)
+    idle = idle_groups(config.groups, data.splits())
+    notes = list(idle.notes.values()) + filter_notes(records, class_names)
     if config.output.gan_metrics and any(g.type == "gan" for g in config.groups):
         metrics = evaluate_gans(run_dir, data_for=data.for_seed, build=build_from_spec, keep_done=True, log=log)
         notes += chance_warnings(metrics) + collapse_warnings(metrics)
@@ -243,9 +235,7 @@ def gather(config, run_dir, data, records, models, log=print):
     metric, why = headline_metric(config.output.metric, train.counts(), data.splits().test.counts(), class_names)
     rows, statistics, verdict = write_results(run_dir, records, class_names, config.name, notes, metric,
                                               rare_classes(config.data, train), quality, why,
-                                              config.statistics.equivalence_margin,
-                                              no_images=[g.label for g in config.groups if g.label in idle
-                                                         and g.type == "gan" and g.synthesize.fill])
+                                              config.statistics.equivalence_margin, idle.same_as, idle.no_images)
     plot_per_class_accuracy(rows, class_names, run_dir / "per_class_accuracy.png")
     plot_training_curves(records, run_dir / "training_curves.png")
     if config.output.export_gans:

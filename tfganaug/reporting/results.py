@@ -49,7 +49,8 @@ def _with_holm(tests):
     return tests
 
 
-def summarize(records, class_names, metric="accuracy", rare_classes=(), resamples=RESAMPLES, margin=1.0):
+def summarize(records, class_names, metric="accuracy", rare_classes=(), resamples=RESAMPLES, margin=1.0,
+              same_as=None, no_images=()):
     """One row per group (in first-seen order) and the run's statistics.
 
     Each row: mean and std over seeds of every metric; `seed_values` of the compared metrics; `ci`, the
@@ -67,6 +68,8 @@ def summarize(records, class_names, metric="accuracy", rare_classes=(), resample
         rare_classes: class names whose mean recall is "rare_recall", compared too when given.
         resamples: bootstrap resamples.
         margin: `statistics.equivalence_margin`, in points.
+        same_as: {control: the control it trains as on these data}: left out of the best-control choice.
+        no_images: GAN and translation groups that added no image: compared with the baseline, not the control.
 
     Returns:
         (rows, statistics): statistics names the metric, compared metrics, baseline, best control and margin.
@@ -81,7 +84,8 @@ def summarize(records, class_names, metric="accuracy", rare_classes=(), resample
     kinds = {r["group"]: r.get("type") for r in records}
     means = {g: np.mean(list(boot.observed[metric][g].values())) for g in groups}
     # Without a control group there is nothing to compare a GAN group with (not itself): best_control None.
-    controls = [g for g in groups if kinds[g] in CONTROL_TYPES]
+    same_as = same_as or {}
+    controls = [g for g in groups if kinds[g] in CONTROL_TYPES and g not in same_as]
     best_control = max(controls, key=lambda g: (means[g], g == baseline)) if controls else None
     rows = []
     for group in groups:
@@ -97,7 +101,7 @@ def summarize(records, class_names, metric="accuracy", rare_classes=(), resample
             row["ci"][name] = boot.interval(group, name) if len(runs) >= MIN_SEEDS else (None, None)
             if group != baseline:
                 row["vs_baseline"][name] = boot.difference(group, baseline, name)
-            if kinds[group] in SYNTHETIC_TYPES and best_control is not None:
+            if kinds[group] in SYNTHETIC_TYPES and best_control is not None and group not in no_images:
                 row["vs_control"][name] = boot.difference(group, best_control, name)
         row["per_class_accuracy"] = {c: _mean_std([r["per_class_accuracy"][c] for r in runs]) for c in class_names}
         rows.append(row)
@@ -105,7 +109,8 @@ def summarize(records, class_names, metric="accuracy", rare_classes=(), resample
         for side in ("vs_baseline", "vs_control"):
             _with_holm([row[side][name] for row in rows if name in row[side]])
     statistics = {"metric": metric, "compared": compared, "rare_classes": list(rare_classes), "baseline": baseline,
-                  "best_control": best_control, "resamples": resamples, "alpha": ALPHA, "min_seeds": MIN_SEEDS}
+                  "best_control": best_control, "same_as": same_as, "no_images": list(no_images),
+                  "resamples": resamples, "alpha": ALPHA, "min_seeds": MIN_SEEDS}
     return resolve_summary(rows, statistics, margin)
 
 
@@ -229,7 +234,7 @@ def explanation(statistics):
 
 
 def write_results(run_dir, records, class_names, experiment, notes=(), metric="accuracy", rare_classes=(),
-                  gan_quality=None, metric_reason="", margin=1.0, no_images=()):
+                  gan_quality=None, metric_reason="", margin=1.0, same_as=None, no_images=()):
     """Write results.json (the summary, the statistics, the verdict, every run without its per-image
     arrays), results.csv and results.md (verdict, warnings, explanation, tables); return (rows,
     statistics, verdict).
@@ -241,11 +246,11 @@ def write_results(run_dir, records, class_names, experiment, notes=(), metric="a
             results.json, so a later reading of the statistics words it again).
         metric_reason: why `metric` ranks (`tfganaug.evaluation.headline`), said by the verdict.
         margin: `statistics.equivalence_margin`, in points.
-        no_images: GAN groups that generated no image (fill on balanced classes): not the verdict's GAN group.
+        same_as, no_images: as in `summarize` (`tfganaug.experiment.idle`).
     """
-    rows, statistics = summarize(records, class_names, metric, rare_classes, margin=margin)
+    rows, statistics = summarize(records, class_names, metric, rare_classes, margin=margin, same_as=same_as,
+                                 no_images=no_images)
     statistics["metric_reason"] = metric_reason
-    statistics["no_images"] = list(no_images)
     line = verdict(rows, statistics, gan_quality or {})
     runs = [{k: v for k, v in r.items() if k not in PER_IMAGE} for r in records]
     payload = {"experiment": experiment, "class_names": list(class_names), "verdict": line, "notes": list(notes),

@@ -39,23 +39,13 @@ IDLE_LOSSES = {"class_weight": "every class weighs 1", "logit_adjustment": "the 
                "balanced_softmax": "the prior it adds is uniform"}
 
 
-def idle_control_note(group, kind, counts, loss=None, fill=False):
-    """A sentence when group `group` (of type `kind`) does something only on unbalanced classes and the
-    training classes of these `counts` are balanced, else None: a control that does nothing is said to,
-    not reported as a second baseline under another name, and a GAN group that fills classes to the
-    largest generates no image (the verdict then does not name it the best GAN group).
-
-    Args:
-        loss: the group's `loss` type, if any (its re-balancing is plain cross-entropy on balanced classes).
-        fill: the GAN group's `synthesize.fill`.
-    """
+def idle_control_note(group, kind, counts, loss=None):
+    """A sentence when group `group` (of type `kind`, with re-balancing `loss` type or None) does something
+    only on unbalanced classes and the training classes of these `counts` are balanced, else None: a
+    control that does nothing is said to, not reported as a second baseline under another name."""
     counts = np.asarray(counts)
     if counts.min() != counts.max():
         return None
-    if fill:
-        return (f"Warning: GAN group {group} generates no image here: it fills every class to the largest, and every "
-                f"class of the training split has {int(counts[0])} images; it trains on the real images alone. It is "
-                "not counted as a GAN group in the verdict.")
     if kind in IDLE_ON_BALANCED:
         return (f"Warning: control {group} ({kind}) does nothing here: every class of the training split has "
                 f"{int(counts[0])} images, so {IDLE_ON_BALANCED[kind]}; it trains as the baseline does. It matters "

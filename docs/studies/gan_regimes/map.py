@@ -25,7 +25,7 @@ DATA = {"fashion": "Fashion-MNIST", "animal": "Animal-MNIST"}
 CELLS = {"samples_per_class=10": "10 per class", "samples_per_class=20": "20 per class",
          "samples_per_class=50": "50 per class", "imbalance_ratio=10": "long tail, ratio 10",
          "imbalance_ratio=100": "long tail, ratio 100"}
-KEPT = ("results.json", "results.md", "results.csv", "gan_metrics.json", "per_class_accuracy.png")
+KEPT = ("config.resolved.yaml", "results.json", "results.md", "results.csv", "gan_metrics.json", "per_class_accuracy.png")
 SHORT = {"better": "better", "worse": "worse", "tie": "tie", "inconclusive": "inconclusive",
          "not tested": "too few seeds"}
 
@@ -54,25 +54,31 @@ def merge_cell(cell, data):
 
 
 def cell_entry(cell):
-    """The map's entry of one cell: its best control, the baseline and each GAN group against the control."""
-    seeds = [int(p.name[4:]) for p in pieces(cell)]
+    """The map's entry of one cell: its seeds, best control, baseline and each GAN group against the control
+    (from the merged results; a cell with fewer than two pieces has only its seeds)."""
     merged = cell / "merged" / "results.json"
-    if len(seeds) < 2 or not merged.exists():
+    if len(pieces(cell)) < 2 or not merged.exists():
+        seeds = [int(p.name[4:]) for p in pieces(cell)]
         return {"seeds": seeds, "n_seeds": len(seeds), "groups": {}}
     results = json.loads(merged.read_text())
     statistics, rows = results["statistics"], {row["group"]: row for row in results["summary"]}
     metric, control = statistics["metric"], statistics["best_control"]
+    seeds = rows[statistics["baseline"]]["seeds"]
     groups = {}
     for name, row in rows.items():
         if row["type"] != "gan":
             continue
+        if name in statistics["no_images"]:  # compared with no control: it trains on the real images alone
+            groups[name] = {"mean": row[metric][0], "no_images": True}
+            continue
         test = row["vs_control"][metric]
         groups[name] = {"mean": row[metric][0], "diff": test["diff"], "low": test["low"], "high": test["high"],
                         "half": test["half"], "outcome": test["outcome"], "seeds_needed": test["seeds_needed"],
-                        "no_images": name in statistics.get("no_images", [])}
+                        "no_images": False}
     return {"seeds": seeds, "n_seeds": len(seeds), "metric": metric, "margin": statistics["equivalence_margin"],
             "best_control": control, "best_control_mean": rows[control][metric][0],
-            "baseline_mean": rows[statistics["baseline"]][metric][0], "groups": groups}
+            "same_as": statistics["same_as"], "baseline_mean": rows[statistics["baseline"]][metric][0],
+            "groups": groups}
 
 
 def build_map(root=HERE):
@@ -92,7 +98,7 @@ def _recipes(cells):
 def _cell_text(entry, recipe):
     test = entry["groups"].get(recipe)
     if test is None:
-        return "not run" if len(entry["seeds"]) < 2 else ""
+        return "not run" if entry["n_seeds"] < 2 else ""
     if test["no_images"]:
         return "no images"
     return (f"{100 * test['diff']:+.2f} ({100 * test['low']:+.2f} to {100 * test['high']:+.2f}) "
@@ -105,7 +111,7 @@ def markdown(mapping):
     for data, cells in mapping.items():
         header = ["recipe"] + [CELLS[c] for c in cells]
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines.append("| seeds | " + " | ".join(str(len(e["seeds"])) for e in cells.values()) + " |")
+        lines.append("| seeds | " + " | ".join(str(e["n_seeds"]) for e in cells.values()) + " |")
         lines.append("| best control | " + " | ".join(
             f"{e['best_control']} {100 * e['best_control_mean']:.2f}" if e["groups"] else "" for e in cells.values()) + " |")
         lines.append("| baseline | " + " | ".join(
@@ -140,7 +146,7 @@ def plot(mapping, path):
         colours = plt.get_cmap("RdBu").copy()
         colours.set_bad("0.92")  # no images, or no merged seeds
         image = ax.imshow(values, cmap=colours, vmin=-5, vmax=5, aspect="auto")
-        ax.set_xticks(range(len(names)), [f"{CELLS[n]}\n({len(cells[n]['seeds'])} seeds)" for n in names], fontsize=8)
+        ax.set_xticks(range(len(names)), [f"{CELLS[n]}\n({cells[n]['n_seeds']} seeds)" for n in names], fontsize=8)
         ax.set_yticks(range(len(recipes)), recipes, fontsize=8)
         ax.set_title(f"{DATA[data]}: GAN recipe - best control (points)", fontsize=10)
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="points of the headline metric")
@@ -161,10 +167,13 @@ def main(argv=None):
                     merge_cell(cell, data)
     mapping = build_map()
     (HERE / "map.json").write_text(json.dumps(mapping, indent=1) + "\n")
-    (HERE / "map.md").write_text("# The regime study's map\n\nDifference of each GAN recipe against the cell's best "
-                                 "control, in points of the cell's headline metric (95% interval), and what it "
-                                 "resolved against the study's margin (±1.5 points). Written by `python docs/studies/gan_regimes/map.py`.\n\n"
-                                 + markdown(mapping))
+    margins = sorted({f"±{e['margin']:g}" for cells in mapping.values() for e in cells.values() if "margin" in e})
+    (HERE / "map.md").write_text(
+        "# The regime study's map\n\nDifference of each GAN recipe against the cell's best control, in points of "
+        "the cell's headline metric (95% interval), and what it resolved against the study's margin "
+        f"({', '.join(margins)} points: statistics.equivalence_margin). A control that trains as another one does "
+        "on a cell (a re-balancing loss on balanced classes) is not its best control; a recipe that adds no image "
+        "there says so. Written by `python docs/studies/gan_regimes/map.py`.\n\n" + markdown(mapping))
     plot(mapping, HERE / "map.png")
 
 
