@@ -326,7 +326,8 @@ def test_a_run_says_when_its_gan_metrics_mean_nothing_and_a_control_does_nothing
     """A classifier that cannot learn (a learning rate of 1e-9) reads the GAN metrics; oversampling on
     balanced classes: both are said in the log, results.json and results.md, and the verdict."""
     gan = {"model": "acgan", "network": "mlp", "latent_dim": 4, "hidden_units": [8], "epochs": 1, "batch_size": 8}
-    raw = tiny_config(npz_file, groups=["baseline", "oversample", {"type": "gan", "gan": gan}])
+    raw = tiny_config(npz_file, groups=["baseline", "oversample", {"type": "gan", "gan": gan},
+                                        {"name": "fill", "type": "gan", "gan": gan, "synthesize": {"fill": True}}])
     raw["classifier"]["learning_rate"] = 1e-9
     (tmp_path / "t.yaml").write_text(yaml.safe_dump(raw))
     assert main(["train", str(tmp_path / "t.yaml"), "--out", str(tmp_path / "run")]) == 0
@@ -341,6 +342,10 @@ def test_a_run_says_when_its_gan_metrics_mean_nothing_and_a_control_does_nothing
     assert ("\n- Its GAN's metrics mean nothing: the classifier trained on the real images, which they are read in, "
             "is at chance.\n") in results["verdict"]
     assert idle in (tmp_path / "run" / "results.md").read_text()
+    # The copy of the baseline is not the best control; the group without images is compared with no control.
+    statistics = results["statistics"]
+    assert statistics["same_as"] == {"oversample": "baseline"} and statistics["best_control"] == "baseline"
+    assert statistics["no_images"] == ["fill"] and results["summary"][3]["vs_control"] == {}
 
 
 def test_ctrl_c_while_tensorflow_loads_ends_like_any_ctrl_c(monkeypatch, capsys):

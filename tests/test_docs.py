@@ -491,6 +491,17 @@ def test_the_regime_map_is_what_its_script_reads_from_the_committed_merged_cells
     assert mapping, "no cell of the regime study is committed"
     assert json.loads((ROOT / "docs" / "studies" / "gan_regimes" / "map.json").read_text()) == mapping
     assert regime_map.markdown(mapping) in (ROOT / "docs" / "studies" / "gan_regimes" / "map.md").read_text()
+    # Each merged cell: the verdict's best control, the YAML's margin, each recipe against that control.
+    for data, cells in mapping.items():
+        margin = read_yaml(ROOT / "experiments" / f"gan_regimes_{data}.yaml")["statistics"]["equivalence_margin"]
+        for name, entry in ((n, e) for n, e in cells.items() if e["groups"]):
+            results = json.loads((ROOT / "docs" / "studies" / "gan_regimes" / data / name / "merged" /
+                                  "results.json").read_text())
+            statistics, rows = results["statistics"], {row["group"]: row for row in results["summary"]}
+            assert entry["best_control"] == statistics["best_control"] and entry["margin"] == margin
+            for group, test in entry["groups"].items():
+                expected = rows[group]["vs_control"].get(statistics["metric"], {}).get("diff")
+                assert test.get("diff") == expected and test["no_images"] == (expected is None)
 
 
 def test_the_regime_map_picture_words_each_outcome_as_the_table_does(tmp_path, monkeypatch):
@@ -507,6 +518,6 @@ def test_the_regime_map_picture_words_each_outcome_as_the_table_does(tmp_path, m
     monkeypatch.setattr(matplotlib.axes.Axes, "text", lambda ax, x, y, s, *a, **k: texts.append(s) or text(ax, x, y, s,
                                                                                                           *a, **k))
     test = {"diff": -0.02, "low": -0.025, "high": -0.015, "half": 0.005, "outcome": "not tested", "no_images": False}
-    cells = {"samples_per_class=10": {"seeds": [0, 1], "groups": {"g": test, "fill": {**test, "no_images": True}}}}
+    cells = {"samples_per_class=10": {"seeds": [0, 1], "n_seeds": 2, "groups": {"g": test, "fill": {**test, "no_images": True}}}}
     regime_map.plot({"fashion": cells}, tmp_path / "map.png")
     assert texts == ["-2.0\n±0.5 too few seeds", "no images"]
