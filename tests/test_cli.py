@@ -68,7 +68,7 @@ def test_the_dry_run_warns_when_patience_waits_fewer_steps_than_batch_norm_needs
     from tfganaug.config.schema import ClassifierConfig
     from tfganaug.experiment.planning import patience_warning
 
-    sizes = {"baseline": 10, "gan": 20}
+    sizes = {"group baseline": 10, "group gan": 20}
     (line,) = patience_warning(ClassifierConfig(batch_size=8, patience=3), sizes)
     assert line.startswith("Warning: classifier.patience 3 waits only 6 steps for group baseline (10 images, 2 steps "
                            "an epoch at batch 8)")
@@ -93,6 +93,11 @@ def test_the_dry_run_says_how_each_group_trains(config_file, capsys):
 def test_the_dry_run_shows_the_patience_warning(config_file, capsys):
     assert main(["train", str(config_file), "--dry-run", "--set", "classifier.patience=2"]) == 0
     assert "Warning: classifier.patience 2 waits only" in capsys.readouterr().out
+    # GAN groups alone train on more images than the real-trained classifier that labels and measures them.
+    gan = "[{type: gan, gan: {model: cgan, epochs: 1}, synthesize: {ratio: 1.0}}]"
+    assert main(["train", str(config_file), "--dry-run", "--no-estimate", "--set", "classifier.patience=2",
+                 "--set", f"groups={gan}"]) == 0
+    assert "waits only 4 steps for the real-trained classifier (10 images, 2 steps an epoch" in capsys.readouterr().out
 
 def test_user_errors_exit_2_with_a_message_and_no_traceback(config_file, capsys):
     assert main(["train", str(config_file), "--set", "classifier.epochz=1"]) == 2

@@ -160,7 +160,10 @@ def describe_plan(config, splits):
     for group in config.groups:
         lines.append(f"  group {group.label:{width}s} type {group.type:12s} {sizes[group.label]:6d} training images"
                      + "".join(f", {part}" for part in _training_options(group)))
-    lines += patience_warning(config.classifier, sizes)
+    trained = {f"group {name}": size for name, size in sizes.items()}
+    if any(g.type == "gan" for g in config.groups):  # it labels, filters and measures GAN images
+        trained["the real-trained classifier"] = len(splits.train)
+    lines += patience_warning(config.classifier, trained)
     lines.append(f"seeds: {config.seeds}")
     return "\n".join(lines)
 
@@ -186,15 +189,17 @@ def _training_options(group):
     return parts
 
 
-# A small_cnn at 10 images per class (2 steps an epoch) kept the validation accuracy at chance for its first
-# 48 steps while batch norm's moving statistics caught up (docs/studies/gan_regimes/trial_patience15/): early
-# stopping that waits fewer steps than about twice that can stop a classifier at chance.
+# With batch norm (small_cnn, mlp) the validation accuracy of the regime study's classifiers at 10 images per
+# class stayed at chance for about 45 steps whatever the epoch's length while the moving statistics caught up
+# (docs/studies/gan_regimes/fashion/samples_per_class=10/seed0/runs/: baseline, 2 steps an epoch, above 0.2
+# at epoch 24; gan_pseudo, 4 steps an epoch, at epoch 12). Early stopping that waits fewer steps than about
+# twice that can stop a classifier at chance (the trial in docs/studies/gan_regimes/trial_patience15/ did).
 PATIENCE_STEPS = 100
 
 
 def patience_warning(classifier, sizes):
-    """A warning line when `classifier.patience` waits fewer than PATIENCE_STEPS steps for the group with
-    the fewest training images (`sizes`: {group: images}), else no line."""
+    """A warning line when `classifier.patience` waits fewer than PATIENCE_STEPS steps for the classifier
+    with the fewest training images (`sizes`: {"group NAME" or another classifier: images}), else no line."""
     if not classifier.patience or not sizes:
         return []
     group = min(sizes, key=sizes.get)
@@ -202,8 +207,7 @@ def patience_warning(classifier, sizes):
     if classifier.patience * steps >= PATIENCE_STEPS:
         return []
     return [f"Warning: classifier.patience {classifier.patience} waits only {classifier.patience * steps} steps for "
-            f"group {group} ({sizes[group]} images, {steps} step{'s' if steps != 1 else ''} an epoch at batch "
-            f"{classifier.batch_size}); a classifier's validation accuracy can stay at chance for its first ~50 steps "
-            f"while batch norm catches up, and early stopping would keep it there (the real-trained classifier that "
-            f"labels, filters and measures GAN images too). Set classifier.patience to at least "
+            f"{group} ({sizes[group]} images, {steps} step{'s' if steps != 1 else ''} an epoch at batch "
+            f"{classifier.batch_size}); a classifier's validation accuracy can stay at chance for its first ~45 steps "
+            f"while batch norm catches up, and early stopping would keep it there. Set classifier.patience to at least "
             f"{math.ceil(PATIENCE_STEPS / steps)}, or remove it (the best epoch is kept either way)."]
