@@ -109,3 +109,33 @@ def test_a_classifier_run_stopped_at_an_epoch_and_run_again_ends_as_an_uninterru
                   for run in ("straight", "stopped"))
     assert a["history"] == b["history"] and len(a["history"]["loss"]) == 4
     assert a["test_predictions"] == b["test_predictions"] and a["accuracy"] == b["accuracy"]
+
+
+def test_steps_per_execution_divides_the_epoch_and_trains_the_same_steps_to_the_same_weights(monkeypatch):
+    """`fit_classifier` runs whole executions of the largest count up to 16 dividing the steps per epoch: 2
+    epochs of 6 steps are 2 executions of 6 (the batch hooks see steps 6 and 12), 12 optimizer steps, and
+    the weights of the same run made one step per execution (same shuffles, same dropout draws)."""
+    from tfganaug.networks.classifiers import build_mlp
+    from tfganaug.training import classifier
+
+    assert [classifier.execution_steps(n) for n in (430, 645, 64, 13, 17, 1)] == [10, 15, 16, 13, 1, 1]
+    rng = np.random.default_rng(0)
+    images, targets = rng.integers(0, 256, (24, 4, 4, 1), dtype=np.uint8), one_hot(rng.integers(0, 3, 24), 3)
+
+    def trained():
+        keras.utils.set_random_seed(0)
+        model, hooks, steps = build_mlp((4, 4, 1), 3, hidden_units=(8,)), [], []
+        record = keras.callbacks.LambdaCallback(
+            on_train_batch_end=lambda batch, logs: hooks.append(batch),
+            on_train_end=lambda logs: steps.append(int(record.model.optimizer.iterations)))
+        fit_classifier(model, images, targets, epochs=2, batch_size=4, learning_rate=0.05, seed=0, verbose=0,
+                       callbacks=[record])
+        return model.get_weights(), hooks, steps
+
+    weights, hooks, steps = trained()
+    assert hooks == [5, 5] and steps == [12]
+    monkeypatch.setattr(classifier, "execution_steps", lambda steps: 1)
+    one_by_one, hooks, steps = trained()
+    assert hooks == [0, 1, 2, 3, 4, 5] * 2 and steps == [12]
+    for a, b in zip(weights, one_by_one):
+        np.testing.assert_allclose(a, b, atol=1e-6)

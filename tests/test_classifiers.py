@@ -52,3 +52,20 @@ def test_backbone_weights_load_from_a_local_file(tmp_path):
     backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model))
     for a, b in zip(backbone.get_weights(), reference.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_under_mixed_bfloat16_the_mlps_dense_layers_compute_in_bfloat16_and_the_layers_between_in_float32():
+    """Batch norm computes in float32 under any policy; the ReLU and dropout after it stay there (faster
+    on CPU than bfloat16 element-wise ops) and each Dense casts its input down for its matmul."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_mlp((8, 8, 1), 5)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    kinds = (keras.layers.BatchNormalization, keras.layers.ReLU, keras.layers.Dropout)
+    assert [layer.compute_dtype for layer in model.layers if isinstance(layer, keras.layers.Dense)] == \
+        ["bfloat16"] * 3 + ["float32"]
+    assert {layer.compute_dtype for layer in model.layers if isinstance(layer, kinds)} == {"float32"}
+    assert all(layer.variable_dtype == "float32" for layer in model.layers)
+    assert model(np.zeros((2, 8, 8, 1), "float32"), training=True).dtype == "float32"

@@ -83,3 +83,19 @@ def test_a_run_says_the_gan_still_to_train_in_its_time_left_and_while_it_trains(
     # A rerun would count this GAN as trained (0 s to come), not a seed whose GAN it has not trained.
     assert models.RunModels(config, tmp_path / "run").trained(config.groups[1], 0)
     assert not models.RunModels(config, tmp_path / "run").trained(config.groups[1], 1)
+
+
+def test_progress_lines_count_every_step_of_an_execution():
+    """Keras calls `on_train_batch_end` once per execution (`steps_per_execution`), with its last step: 4
+    steps done in 40 s is 10 s a step, so the 4 steps left of 8 take about 40 s."""
+    import itertools
+
+    from tfganaug.training.callbacks import ProgressLines
+
+    ticks, lines = itertools.count(0, 40), []
+    progress = ProgressLines("classifier", lines.append, every_seconds=0, clock=lambda: next(ticks))
+    progress.params = {"epochs": 1, "steps": 8}
+    progress.on_train_begin()
+    progress.on_epoch_begin(0)
+    progress.on_train_batch_end(3)
+    assert lines == ["  classifier: epoch 1/1, step 4/8, about 40 s left of it"]

@@ -72,3 +72,20 @@ def test_each_run_counts_the_models_it_trains_first_from_the_estimate(tmp_path, 
     assert estimate.run_model_seconds(config, None, times, trained=gan_of_seed_0) == [0, 0, 0, 110, 0, 0, 30, 30]
     assert estimate.run_model_seconds(config, None, trained=lambda group, seed: True) == [0] * 8
     assert estimate.run_model_seconds(load_config(path, ["groups=[baseline]"]), None) == []
+
+
+def test_the_step_timer_counts_the_steps_of_each_execution(monkeypatch):
+    """Keras calls the batch hooks once per execution of `steps_per_execution` steps, with its last step's
+    index: executions of 4 steps taking 2 s (the first: trace and 4 steps), then 0.4 s and 0.4 s give
+    0.1 s per step and a set-up of 2 s minus the first execution's 3 later steps."""
+    import types
+
+    clock = iter([0.0, 2.0, 2.0, 2.4, 2.4, 2.8])
+    monkeypatch.setattr(estimate.time, "perf_counter", lambda: next(clock))
+    timer = estimate.StepTimer(0.0)
+    timer.set_model(types.SimpleNamespace(stop_training=False))
+    for last in (3, 7, 11):
+        timer.on_train_batch_begin(last - 3)
+        timer.on_train_batch_end(last)
+    setup, step = timer.result()
+    assert abs(step - 0.1) < 1e-9 and abs(setup - 1.7) < 1e-9

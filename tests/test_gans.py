@@ -243,3 +243,39 @@ def test_a_keras_file_round_trip_keeps_the_residual_networks_and_the_moving_aver
     for before, after in zip(model.weights, loaded.weights):
         np.testing.assert_array_equal(before.numpy(), after.numpy())
     np.testing.assert_array_equal(model.generate(labels=[0, 2], seed=0), loaded.generate(labels=[0, 2], seed=0))
+
+
+@pytest.mark.parametrize("name, diffaugment", [("cgan", ()), ("acgan", ()), ("gan", ("translation",))])
+def test_a_discriminator_without_batch_dependent_layers_sees_real_and_fake_in_one_call_to_the_same_weights(
+        name, diffaugment, monkeypatch):
+    """The MLP discriminator (Dense and leaky ReLU only) scores a step's real and fake images in one call; one
+    with batch norm or dropout, whose outputs depend on the batch or on per-call draws, in two. Three steps
+    with one call end at the weights of three steps with two (DiffAugment draws as before)."""
+    from tfganaug.gans import joint
+
+    def d_calls(model):
+        """(discriminator calls, final weights) of 3 training steps of `model`."""
+        calls, discriminator = [], model.discriminator
+        counting = lambda inputs, training: (calls.append(1), discriminator(inputs, training=training))[1]  # noqa: E731
+        counted = type("D", (), {"layers": discriminator.layers, "__call__": staticmethod(counting)})()
+        real, fake = tf.zeros((4,) + SHAPE), tf.ones((4,) + SHAPE)
+        labels = tf.constant([0, 1, 2, 0]) if model.discriminator_sees_label else None
+        outputs = joint.real_and_fake_outputs(counted, real, fake, labels)
+        apart = [discriminator(x if labels is None else [x, labels], training=True) for x in (real, fake)]
+        for a, b in zip(outputs, apart):
+            np.testing.assert_allclose(a, b, atol=1e-6)
+        model.fit(_data(24), epochs=1, verbose=0, shuffle=False)
+        return len(calls), model.get_weights()
+
+    inputs = keras.Input((4,))
+    for layer in (keras.layers.BatchNormalization(), keras.layers.Dropout(0.5)):
+        assert not joint.per_image(keras.Model(inputs, keras.layers.Dense(1)(layer(inputs))))
+    assert joint.per_image(keras.Model(inputs, keras.layers.Dense(1)(keras.layers.LeakyReLU()(inputs))))
+    keras.utils.set_random_seed(0)
+    calls, weights = d_calls(tiny_gan(name, diffaugment=diffaugment))
+    monkeypatch.setattr(joint, "per_image", lambda model: False)
+    keras.utils.set_random_seed(0)
+    calls_apart, weights_apart = d_calls(tiny_gan(name, diffaugment=diffaugment))
+    assert (calls, calls_apart) == (1, 2)
+    for a, b in zip(weights, weights_apart):
+        np.testing.assert_allclose(a, b, atol=1e-5)

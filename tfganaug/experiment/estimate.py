@@ -31,8 +31,9 @@ from tfganaug.experiment.builders import (
 from tfganaug.experiment.planning import planned_size
 from tfganaug.experiment.progress import duration
 from tfganaug.synthesis.translation import domain_classes
+from tfganaug.training.classifier import EXECUTION_STEPS
 
-TIMED_STEPS = 3  # at most, after the first step, which traces
+TIMED_STEPS = 3  # executions (of `steps_per_execution` steps) at most, after the first, which traces
 STEP_BUDGET_SECONDS = 1.0  # fewer timed steps once they add up to this: a slow step's time is clear from one
 LONG_RUN_SECONDS = 3600  # one model's training above this is flagged
 NOT_PER_STEP = ("epochs", "kimg", "sample_every", "select")  # GAN settings a training step does not feel
@@ -61,27 +62,32 @@ class ModelTime:
 
 
 class StepTimer(keras.callbacks.Callback):
-    """Seconds from `fit`'s start to the end of its first step, and of every later step; training stops
-    after `TIMED_STEPS` later steps, or fewer once they took `STEP_BUDGET_SECONDS`."""
+    """Seconds from `fit`'s start to the end of its first step, and per step of every later execution (Keras
+    calls the batch hooks once per execution of `steps_per_execution` steps, with the last step's index);
+    training stops after `TIMED_STEPS` later executions, or fewer once they took `STEP_BUDGET_SECONDS`."""
 
     def __init__(self, started):
         super().__init__()
-        self.started, self.steps = started, []
+        self.started, self.executions, self.steps_done = started, [], 0  # executions: (seconds, steps)
 
     def on_train_batch_begin(self, batch, logs=None):
         self.begun = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        self.steps.append(time.perf_counter() - (self.started if not self.steps else self.begun))
-        if len(self.steps) > 1 and sum(self.steps[1:]) >= STEP_BUDGET_SECONDS:
+        since = self.started if not self.executions else self.begun
+        self.executions.append((time.perf_counter() - since, batch + 1 - self.steps_done))
+        self.steps_done = batch + 1
+        if len(self.executions) > 1 and sum(seconds for seconds, _ in self.executions[1:]) >= STEP_BUDGET_SECONDS:
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        self.model.stop_training = True  # one epoch of 1 + TIMED_STEPS steps is all it needs
+        self.model.stop_training = True  # one epoch of 1 + TIMED_STEPS executions is all it needs
 
     def result(self):
-        """(set-up seconds: build to first step's end, median seconds of the later steps)."""
-        return self.steps[0], float(np.median(self.steps[1:]))
+        """(set-up seconds: build to the first step's end, median seconds per step of the later executions)."""
+        step = float(np.median([seconds / steps for seconds, steps in self.executions[1:]]))
+        seconds, steps = self.executions[0]
+        return seconds - (steps - 1) * step, step
 
 
 def _random_images(count, shape, seed=0):
@@ -109,7 +115,9 @@ class TimingCache(dict):
 def _time_classifier(config, image_shape, num_classes):
     c = config.classifier
     recipe = classifier_recipe(config)
-    images = _random_images(c.batch_size * (1 + TIMED_STEPS), image_shape)
+    # EXECUTION_STEPS steps per execution, as `fit_classifier` runs an epoch of a multiple of them (a run's
+    # epochs may take fewer: the largest count up to EXECUTION_STEPS that divides them).
+    images = _random_images(c.batch_size * EXECUTION_STEPS * (1 + TIMED_STEPS), image_shape)
     targets = one_hot(np.arange(len(images)) % num_classes, num_classes)
     timer = StepTimer(time.perf_counter())
     model = _built("classifier", "classifier", image_shape, lambda: recipe.build(image_shape, num_classes))

@@ -5,6 +5,12 @@ import numpy as np
 
 from tfganaug.distribute import call_in_batches
 from tfganaug.gans.base import GANBase, sparse_ce
+from tfganaug.gans.joint import real_and_fake_outputs
+
+
+def _heads(logits):
+    """The real/fake logit [N, 1] and the class logits [N, K] of the discriminator's outputs."""
+    return logits[:, :1], logits[:, 1:]
 
 
 @keras.saving.register_keras_serializable(package="tfganaug")
@@ -22,12 +28,12 @@ class ACGAN(GANBase):
         return 1 + num_classes
 
     def _split(self, images, random):
-        logits = self.discriminator(self.augment(images, random), training=True)
-        return logits[:, :1], logits[:, 1:]
+        return _heads(self.discriminator(self.augment(images, random), training=True))
 
     def discriminator_loss(self, real, fake, labels, random):
-        real_adv, real_cls = self._split(real, random)
-        fake_adv, fake_cls = self._split(fake, random)
+        real_logits, fake_logits = real_and_fake_outputs(self.discriminator, self.augment(real, random),
+                                                         self.augment(fake, random))
+        (real_adv, real_cls), (fake_adv, fake_cls) = _heads(real_logits), _heads(fake_logits)
         critic = lambda x: self._split(x, random)[0]  # noqa: E731
         adversarial = self.adv_d_loss(real_adv, fake_adv) + self.penalty(critic, real, fake, random)
         return adversarial + sparse_ce(labels, real_cls) + sparse_ce(labels, fake_cls), real_adv, fake_adv

@@ -3,6 +3,7 @@
 import keras
 
 from tfganaug.gans.base import GANBase
+from tfganaug.gans.joint import real_and_fake_outputs
 
 
 @keras.saving.register_keras_serializable(package="tfganaug")
@@ -23,7 +24,8 @@ class GAN(GANBase):
 
     def discriminator_loss(self, real, fake, labels, random):
         critic = lambda x: self.discriminator(self.augment(x, random), training=True)  # noqa: E731
-        real_logits, fake_logits = critic(real), critic(fake)
+        real_logits, fake_logits = real_and_fake_outputs(self.discriminator, self.augment(real, random),
+                                                         self.augment(fake, random))
         return (self.adv_d_loss(real_logits, fake_logits) + self.penalty(critic, real, fake, random),
                 real_logits, fake_logits)
 

@@ -7,7 +7,7 @@ classifier, every augmentation layer and every generator's uint8 output.
 import keras
 import numpy as np
 
-from tfganaug.networks.layers import OUTPUT_DTYPE, batch_norm
+from tfganaug.networks.layers import ELEMENTWISE_DTYPE, OUTPUT_DTYPE, batch_norm
 
 # Caffe-style ImageNet means (RGB order) used by VGG-16's pretrained weights.
 _VGG_MEAN_RGB = (123.68, 116.779, 103.939)
@@ -21,6 +21,7 @@ def _head(x, num_classes, dropout, name):
 
 def build_mlp(input_shape, num_classes, *, hidden_units=(512, 1024, 2048), dropout=0.2, name="mlp"):
     """The Fashion-MNIST study's MLP: Dense -> batch norm -> ReLU -> dropout per hidden layer, softmax out.
+    Under a mixed policy the Dense layers compute in its dtype, the layers between them in float32.
 
     Args:
         input_shape: (H, W, C).
@@ -33,10 +34,10 @@ def build_mlp(input_shape, num_classes, *, hidden_units=(512, 1024, 2048), dropo
     x = keras.layers.Flatten()(x)
     for units in hidden_units:
         x = keras.layers.Dense(units, use_bias=False)(x)
-        x = batch_norm()(x)
-        x = keras.layers.ReLU()(x)
+        x = batch_norm(ELEMENTWISE_DTYPE)(x)
+        x = keras.layers.ReLU(dtype=ELEMENTWISE_DTYPE)(x)
         if dropout:
-            x = keras.layers.Dropout(dropout)(x)
+            x = keras.layers.Dropout(dropout, dtype=ELEMENTWISE_DTYPE)(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name=f"{name}_probs", dtype=OUTPUT_DTYPE)(x)
     return keras.Model(inputs, outputs, name=name)
 

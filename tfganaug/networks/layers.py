@@ -12,10 +12,18 @@ BN_MOMENTUM = 0.9
 OUTPUT_DTYPE = "float32"
 
 
-def batch_norm():
+# The dtype of the layers between the MLP classifier's Dense layers (batch norm, ReLU, dropout), under any
+# policy. Under mixed_bfloat16 batch norm computes in float32 anyway (it casts its input up and its output
+# down); kept in float32, the ReLU and dropout after it run on TensorFlow's float32 CPU kernels, faster than
+# its bfloat16 ones, and the next Dense casts down once, as batch norm did (docs/performance.md).
+ELEMENTWISE_DTYPE = "float32"
+
+
+def batch_norm(dtype=None):
     """Batch normalization over the *global* batch: under a strategy with several
-    replicas the statistics are all-reduced, so 1 and N devices train the same model."""
-    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=True)
+    replicas the statistics are all-reduced, so 1 and N devices train the same model.
+    `dtype`: a dtype (policy) of its own, or None for the global policy."""
+    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=True, dtype=dtype)
 
 
 @keras.saving.register_keras_serializable(package="tfganaug")

@@ -117,10 +117,12 @@ class ProgressLines(keras.callbacks.Callback):
         self.steps_done, self.epoch = 0, 0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
+        self.epoch, self.epoch_steps = epoch, 0
 
     def on_train_batch_end(self, batch, logs=None):
-        self.steps_done += 1
+        # Keras calls this once per execution of `steps_per_execution` steps, `batch` its last step.
+        self.steps_done += batch + 1 - self.epoch_steps
+        self.epoch_steps = batch + 1
         now = self.clock()
         if now - self.last < self.every_seconds:
             return

@@ -11,6 +11,17 @@ from tfganaug.training.optimizers import FusedAdam
 from tfganaug.training.rebalancing import class_counts, rebalancing_loss
 
 
+# Training steps per call of Keras's compiled step function, at most: between calls `fit` returns to Python
+# (callbacks, logs), about 8% of the labeling study's MLP step (docs/performance.md).
+EXECUTION_STEPS = 16
+
+
+def execution_steps(steps_per_epoch, most=EXECUTION_STEPS):
+    """Keras's `steps_per_execution` for an epoch of `steps_per_epoch` steps: the largest count up to `most`
+    that divides it (Keras runs whole executions, and an epoch must end where one does)."""
+    return max(k for k in range(1, min(most, steps_per_epoch) + 1) if steps_per_epoch % k == 0)
+
+
 def real_class_accuracy(num_classes):
     """Accuracy whose prediction is the argmax over the first `num_classes` outputs only, as at test time.
 
@@ -86,6 +97,8 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         num_classes: the real classes K, when the model has more outputs (all-in-one labeling's
             synthetic class): accuracies are then taken over the first K outputs, as `predict_classes` does.
         callbacks: further Keras callbacks (e.g. a timer: `bench/classifier_step.py`), called after tfganaug's.
+            Batch hooks run once per execution of `execution_steps(steps per epoch)` steps (their `batch` is
+            the execution's last step); epoch hooks as usual.
         sample_weight: per-image loss weights (a GAN group's `synthetic_weight`), or None.
         fresh: `draw(epoch)` -> (uint8 images, targets, weights or None): a synthetic set added anew to
             `images` every epoch (`FreshSynthesis`), or None.
@@ -102,19 +115,20 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
             counts = counts + class_counts(fake_targets, fake_weights)
         options = {key: value for key, value in loss.items() if key != "type"}
         loss_function, loss_callbacks = rebalancing_loss(loss["type"], counts, epochs, **options)
-    model = StrategyFit(model)
-    model.compile(
-        optimizer=FusedAdam(learning_rate),
-        loss=loss_function,
-        metrics=[real_class_accuracy(num_classes or num_outputs)],
-        jit_compile=jit_compile,
-    )
     if fresh is not None:
         train_ds, steps = FreshSynthesis(images, targets, fresh, batch_size, seed, epochs, augment, mix), None
     else:  # endless, epoch e in an order drawn from (seed, e)
         train_ds = classifier_dataset(images, targets, batch_size, shuffle_seed=seed, augment=augment,
                                       sample_weight=sample_weight, mix=mix)
         steps = keyed_steps(len(images), batch_size)
+    model = StrategyFit(model)
+    model.compile(
+        optimizer=FusedAdam(learning_rate),
+        loss=loss_function,
+        metrics=[real_class_accuracy(num_classes or num_outputs)],
+        jit_compile=jit_compile,
+        steps_per_execution=1 if steps is None else execution_steps(steps),
+    )
     extra_callbacks = loss_callbacks + list(callbacks)
     callbacks, val_ds = [StopOnNonFiniteLoss(
         f"Nothing of this run was saved; lower classifier.learning_rate (now {learning_rate}) and run the same "
