@@ -191,13 +191,17 @@ def test_idle_groups_finds_copies_of_controls_and_groups_without_images(npz_file
     config = validate(tiny_config(npz_file, groups=groups))
     idle = idle_groups(config.groups, make_splits(config.data))
     assert idle.same_as == {"rebal": "baseline", "aug_rebal": "aug", "class_weight": "baseline"}
-    assert idle.no_images == ["fill"] and idle.notes["fill"].startswith("Warning: gan group fill adds no image here")
-    assert set(idle.notes) == {"rebal", "aug_rebal", "class_weight", "fill"}
+    assert idle.no_images == ["fill"]
+    assert idle.notes[0].startswith("Warning: control class_weight (class_weight) does nothing here")
+    assert idle.notes[1].startswith("Warning: gan group fill adds no image here (every class of the training split")
+    assert idle.notes[2] == ("Note: every class of the training split has 6 images, so the re-balancing loss of rebal "
+                             "(logit_adjustment), aug_rebal (balanced_softmax) is plain cross-entropy here (a uniform "
+                             "prior; every class weighs 1).")
     rare = tiny_config(npz_file, groups=groups)
     rare["data"]["rare"] = {0: 0.5}
     config = validate(rare)
     idle = idle_groups(config.groups, make_splits(config.data))
-    assert (idle.same_as, idle.no_images, idle.notes) == ({}, [], {})
+    assert (idle.same_as, idle.no_images, idle.notes) == ({}, [], [])
 
 
 # ---------------------------------------------------------------- what a comparison resolved (margin, seeds)

@@ -14,10 +14,10 @@ from tfganaug.synthesis.controls import IDLE_LOSSES, IDLE_ON_BALANCED, idle_cont
 
 @dataclass
 class IdleGroups:
-    """What `idle_groups` found: notes {group: sentence}, same_as {control: the control it trains as},
+    """What `idle_groups` found: notes [sentences], same_as {control: the control it trains as},
     no_images [GAN and translation groups that add no image]."""
 
-    notes: dict
+    notes: list
     same_as: dict
     no_images: list
 
@@ -46,20 +46,25 @@ def idle_groups(groups, splits):
     train = splits.train
     counts = train.counts()
     balanced = counts.min() == counts.max()
-    notes, same_as, no_images = {}, {}, []
+    notes, same_as, no_images, plain = [], {}, [], []
     controls = [g for g in groups if g.type in CONTROL_TYPES]
     for group in groups:
         if group.type in SYNTHETIC_TYPES and planned_size(group, splits) == len(train):
             no_images.append(group.label)
             why = (f"every class of the training split has {int(counts[0])} images and it fills classes to the "
                    "largest" if balanced else "it asks for no image on these training counts")
-            notes[group.label] = (f"Warning: {group.type} group {group.label} adds no image here ({why}): it "
-                                  "trains on the real images alone, and it is compared with no control.")
+            notes.append(f"Warning: {group.type} group {group.label} adds no image here ({why}): it trains on the "
+                         "real images alone, and it is compared with no control.")
             continue
-        note = idle_control_note(group.label, group.type, counts, _loss_type(group))
-        if note:
-            notes[group.label] = note
+        if balanced and group.type not in IDLE_ON_BALANCED and _loss_type(group) in IDLE_LOSSES:
+            plain.append(group)  # said once for all, below
+        elif note := idle_control_note(group.label, group.type, counts, _loss_type(group)):
+            notes.append(note)
         idle = group.type in IDLE_ON_BALANCED or _loss_type(group) in IDLE_LOSSES
         if balanced and group.type in CONTROL_TYPES and idle and (twin := _twin(group, controls)):
             same_as[group.label] = twin
+    if plain:
+        names = ", ".join(f"{g.label} ({g.loss.type})" for g in plain)
+        notes.append(f"Note: every class of the training split has {int(counts[0])} images, so the re-balancing loss "
+                     f"of {names} is plain cross-entropy here (a uniform prior; every class weighs 1).")
     return IdleGroups(notes, same_as, no_images)

@@ -178,7 +178,7 @@ def _run_groups(config, run_dir, data, log, verbose):
     if config.data.resplit_per_seed:
         log(f"a new split for every seed (data.resplit_per_seed): split seeds "
             f"{', '.join(str(config.data.for_seed(s).seed) for s in config.seeds)}")
-    for note in idle_groups(config.groups, data.splits()).notes.values():  # said before hours go, and in the results
+    for note in idle_groups(config.groups, data.splits()).notes:  # said before hours go, and in the results
         log(note)
     models = RunModels(config, run_dir, data, log, verbose)
     records = run_records(config, run_dir, data, models, log, verbose)
@@ -227,7 +227,7 @@ def gather(config, run_dir, data, records, models, log=print):
     train = data.splits().train
     class_names, quality = train.class_names, {}
     idle = idle_groups(config.groups, data.splits())
-    notes = list(idle.notes.values()) + filter_notes(records, class_names)
+    notes = idle.notes + filter_notes(records, class_names)
     if config.output.gan_metrics and any(g.type == "gan" for g in config.groups):
         metrics = evaluate_gans(run_dir, data_for=data.for_seed, build=build_from_spec, keep_done=True, log=log)
         notes += chance_warnings(metrics) + collapse_warnings(metrics)
