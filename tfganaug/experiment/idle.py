@@ -3,7 +3,7 @@ another control of the run does (a re-balancing loss, oversampling or class weig
 and a GAN or translation group that adds no image (it fills classes to the largest, and they are
 balanced). Each is said in the log and in the results' notes; a control's copy is left out of the
 best-control choice (among copies of one training, the largest mean is luck) and a group without images
-is compared with no control (it is not a GAN result; nor is it in the Holm family)."""
+is compared with the baseline only (it is not a GAN result, nor in the best-control Holm family)."""
 
 from dataclasses import dataclass
 
@@ -54,7 +54,7 @@ def idle_groups(groups, splits):
             why = (f"every class of the training split has {int(counts[0])} images and it fills classes to the "
                    "largest" if balanced else "it asks for no image on these training counts")
             notes.append(f"Warning: {group.type} group {group.label} adds no image here ({why}): it trains on the "
-                         "real images alone, and it is compared with no control.")
+                         "real images alone, and it is compared with the baseline only.")
             continue
         if balanced and group.type not in IDLE_ON_BALANCED and _loss_type(group) in IDLE_LOSSES:
             plain.append(group)  # said once for all, below
