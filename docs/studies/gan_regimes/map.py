@@ -5,52 +5,36 @@ its 95% interval and what it resolved (better, worse, tie within the margin, inc
     python docs/studies/gan_regimes/map.py --no-merge # the map from the merged results already committed
 
 A cell is a folder `<data>/<cell>/` (e.g. `fashion/samples_per_class=10/`) holding one folder per seed,
-`seed<k>/`, each a piece's small files. With two or more pieces the cell's seeds are merged with
-`tfganaug merge` (into a temporary folder) and the merged run's small files are kept in `<cell>/merged/`:
-results.json, results.md, results.csv, gan_metrics.json and per_class_accuracy.png. Then `map.json` (the
-numbers), `map.md` (a table per data set) and `map.png` (the picture) are written beside this file.
+`seed<k>/`, each a piece's small files. With two or more pieces the cell's seeds are merged into
+`<cell>/merged/` (`docs/studies/merge_pieces.py`: `tfganaug merge`, keeping the merged run's small files).
+Then `map.json` (the numbers), `map.md` (a table per data set) and `map.png` (the picture) are written
+beside this file.
 """
 
 import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads (merge_cell imports it)
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from merge_pieces import merge_pieces, pieces  # noqa: E402  (docs/studies/merge_pieces.py)
+
 DATA = {"fashion": "Fashion-MNIST", "animal": "Animal-MNIST"}
 CELLS = {"samples_per_class=10": "10 per class", "samples_per_class=20": "20 per class",
          "samples_per_class=50": "50 per class", "imbalance_ratio=10": "long tail, ratio 10",
          "imbalance_ratio=100": "long tail, ratio 100"}
-KEPT = ("config.resolved.yaml", "results.json", "results.md", "results.csv", "gan_metrics.json", "per_class_accuracy.png")
 SHORT = {"better": "better", "worse": "worse", "tie": "tie", "inconclusive": "inconclusive",
          "not tested": "too few seeds"}
 
 
-def pieces(cell):
-    """The cell's seed folders with a finished piece, by seed."""
-    return sorted((p for p in cell.glob("seed*") if (p / "results.json").exists()), key=lambda p: int(p.name[4:]))
-
-
 def merge_cell(cell, data):
-    """Merge the cell's pieces and keep the merged run's small files in `cell/merged/`, read with the
-    equivalence margin of the data set's YAML today (pieces made before it was set hold the default)."""
+    """Merge the cell's pieces into `cell/merged/`, read with the equivalence margin of the data set's
+    YAML today (pieces made before it was set hold the default)."""
     from tfganaug.config import read_yaml
-    from tfganaug.experiment.merge import merge_runs
 
     margin = read_yaml(HERE.parents[2] / "experiments" / f"gan_regimes_{data}.yaml")["statistics"]["equivalence_margin"]
-    with tempfile.TemporaryDirectory() as tmp:
-        merge_runs(pieces(cell), Path(tmp) / "merged", log=lambda *_: None,
-                   overrides=[f"statistics.equivalence_margin={margin}"])
-        kept = cell / "merged"
-        shutil.rmtree(kept, ignore_errors=True)
-        kept.mkdir()
-        for name in KEPT:
-            if (Path(tmp) / "merged" / name).exists():
-                shutil.copy(Path(tmp) / "merged" / name, kept / name)
+    merge_pieces(cell, cell / "merged", [f"statistics.equivalence_margin={margin}"])
 
 
 def cell_entry(cell):
