@@ -1,9 +1,9 @@
 """The Fashion-MNIST labeling study's steps (experiments/acgan_fashion_mnist.yaml) before and after a change, in
 the same sitting: `bench/gan_step.py` on the study's MLP pairs and `tfganaug train ... --dry-run`, each in fresh
 processes alternating between the code at `--before` (a `git worktree` of the commit before the change, put
-first on PYTHONPATH) and this checkout; then `bench/classifier_step.py` on the study's MLP in float32 and
-mixed_bfloat16 (fit_classifier against the plain loop and the bare matmul chain). Medians over the
-processes; every process's own figures are kept in the JSON.
+first on PYTHONPATH) and this checkout, and `bench/classifier_step.py` on the study's MLP in float32 and
+mixed_bfloat16 (fit_classifier against the plain loop and the bare matmul chain) on both sides too. Medians
+over the processes; every process's own figures are kept in the JSON.
 
     git worktree add --detach /tmp/before <commit before the change>
     python bench/mlp_study.py --before /tmp/before --processes 3 --json docs/benchmarks/mlp_study_steps.json
@@ -50,10 +50,10 @@ def dry_run(pythonpath):
     return {"ms_per_step": models, "total_hours": float(hours.group(1)) if hours else None}
 
 
-def classifier(policy):
+def classifier(policy, pythonpath):
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         run([sys.executable, str(HERE / "classifier_step.py"), *CLASSIFIER_ARGS, "--policy", policy, "--json",
-             out.name])
+             out.name], pythonpath)
         return json.load(open(out.name))["mlp"]
 
 
@@ -89,13 +89,19 @@ def summarize(result):
     medians["gan_speed_up_after_over_before"] = {
         v: round(medians["before"]["gan_ms_per_step"][v] / medians["after"]["gan_ms_per_step"][v], 3)
         for v in medians["after"]["gan_ms_per_step"] if v.endswith("full")}
-    for figure in ("images_per_second", "speed_vs_fit_classifier"):
-        medians[f"classifier_{figure}"] = {
-            policy: {v: median_of(runs, lambda p, v=v: p[figure][v]) for v in runs[0][figure]}
-            for policy, runs in result["processes"]["classifier"].items()}
-    medians["classifier_ms_per_step"] = {
-        policy: {v: round(1000 * 128 / ips, 2) for v, ips in figures.items()}
-        for policy, figures in medians["classifier_images_per_second"].items()}
+    if "classifier" in result["processes"]:  # a file from before both sides ran it: its classifier medians stand
+        return medians
+    for side in sides:
+        for figure in ("images_per_second", "speed_vs_fit_classifier"):
+            medians[side][f"classifier_{figure}"] = {
+                policy: {v: median_of(runs, lambda p, v=v: p[figure][v]) for v in runs[0][figure]}
+                for policy, runs in result["processes"][side]["classifier"].items()}
+        medians[side]["classifier_ms_per_step"] = {
+            policy: {v: round(1000 * 128 / ips, 2) for v, ips in figures.items()}
+            for policy, figures in medians[side]["classifier_images_per_second"].items()}
+    medians["classifier_speed_up_after_over_before"] = {
+        policy: round(medians["before"]["classifier_ms_per_step"][policy]["fit_classifier"]
+                      / ms["fit_classifier"], 3) for policy, ms in medians["after"]["classifier_ms_per_step"].items()}
     return medians
 
 
@@ -108,8 +114,9 @@ def main():
     args = parser.parse_args()
     if args.source:
         result = json.load(open(args.source))
-        result.setdefault("commits", commits(result["before"]))
-        result["medians"] = summarize(result)
+        if "commits" not in result:  # (the checkout at `before` may be gone)
+            result["commits"] = commits(result["before"])
+        result["medians"] = {**result.get("medians", {}), **summarize(result)}
         write_json(args.json or args.source, result)
         return
     if not args.before:
@@ -119,15 +126,16 @@ def main():
         "dry_run": f"tfganaug train {STUDY.relative_to(HERE.parent)} --dry-run",
         "classifier": "python bench/classifier_step.py " + " ".join(f'"{a}"' if " " in a else a
                                                                    for a in CLASSIFIER_ARGS) + " --policy <policy>"},
-        "before": str(Path(args.before).resolve()), "processes": {"before": {"gan": [], "dry_run": []},
-                                                                   "after": {"gan": [], "dry_run": []}}}
+        "before": str(Path(args.before).resolve()), "processes": {side: {"gan": [], "dry_run": [], "classifier": {}}
+                                                                   for side in ("before", "after")}}
     sides = {"before": str(Path(args.before).resolve()), "after": None}
     for _ in range(args.processes):
         for what, measure in (("gan", gan_steps), ("dry_run", dry_run)):
             for side, pythonpath in sides.items():
                 result["processes"][side][what].append(measure(pythonpath))
-    result["processes"]["classifier"] = {p: [classifier(p) for _ in range(args.processes)]
-                                         for p in ("float32", "mixed_bfloat16")}
+        for policy in ("float32", "mixed_bfloat16"):
+            for side, pythonpath in sides.items():
+                result["processes"][side]["classifier"].setdefault(policy, []).append(classifier(policy, pythonpath))
     result["medians"] = medians = summarize(result)
     print(json.dumps(medians, indent=1))
     write_json(args.json, result)
