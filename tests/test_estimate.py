@@ -89,3 +89,23 @@ def test_the_step_timer_counts_the_steps_of_each_execution(monkeypatch):
         timer.on_train_batch_end(last)
     setup, step = timer.result()
     assert abs(step - 0.1) < 1e-9 and abs(setup - 1.7) < 1e-9
+
+
+def test_models_are_timed_in_the_precision_the_run_trains_in(tmp_path, npz_file, monkeypatch):
+    """`runtime.mixed_precision` sets the policy of the models the dry run times (the run trains in it: `auto`
+    is bfloat16 on a CPU with bfloat16 arithmetic), and the policy before comes back after."""
+    import keras
+
+    seen = []
+
+    class Recording(estimate.StepTimer):
+        def on_train_begin(self, logs=None):  # the Dense layers' dtypes of the classifier / GAN network timed
+            network = self.model.layers[-1]
+            seen.append({layer.compute_dtype for layer in network.layers if isinstance(layer, keras.layers.Dense)})
+
+    monkeypatch.setattr(estimate, "StepTimer", Recording)
+    config = load_config(_config(tmp_path, npz_file))
+    config = config.model_copy(update={"runtime": config.runtime.model_copy(update={"mixed_precision": "mixed_bfloat16"})})
+    estimate_times(config, make_splits(config.data))
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert len(seen) == 2 and all("bfloat16" in dtypes for dtypes in seen)

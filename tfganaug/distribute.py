@@ -132,11 +132,17 @@ def runtime_scope(runtime):
     Create it once per process: a multi-worker strategy cannot be created twice.
     """
     strategy = make_strategy(runtime.distribute, runtime.tpu_address)
+    with precision_scope(runtime.mixed_precision), strategy.scope():
+        yield strategy
+
+
+@contextlib.contextmanager
+def precision_scope(setting):
+    """Within: `precision_policy(setting)` is Keras's global dtype policy; the previous one comes back on exit."""
     previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(precision_policy(runtime.mixed_precision))
+    keras.mixed_precision.set_global_policy(precision_policy(setting))
     try:
-        with strategy.scope():
-            yield strategy
+        yield
     finally:
         keras.mixed_precision.set_global_policy(previous)
 

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfganaug.data.pipeline import domain_dataset, gan_dataset, one_hot, prefetched
+from tfganaug.distribute import precision_scope
 from tfganaug.errors import ConfigError
 from tfganaug.experiment.builders import (
     build_cyclegan,
@@ -174,9 +175,15 @@ def estimate_times(config, splits, cache=None):
     """[`ModelTime`] of the classifier, each distinct GAN and each CycleGAN of `config` on `splits`.
 
     Every model is built (a network that does not fit the images is a `ConfigError`, as in
-    `check_models`) and timed, unless `cache` (a `TimingCache`) holds a timing of the same settings.
+    `check_models`) and timed, unless `cache` (a `TimingCache`) holds a timing of the same settings;
+    timed in the precision the run trains in (`runtime.mixed_precision`: `auto` is bfloat16 on a CPU
+    with bfloat16 arithmetic).
     """
-    cache = TimingCache() if cache is None else cache
+    with precision_scope(config.runtime.mixed_precision):
+        return _estimate_times(config, splits, TimingCache() if cache is None else cache)
+
+
+def _estimate_times(config, splits, cache):
     train, seeds = splits.train, len(config.seeds)
     shape, k = train.image_shape, train.num_classes
     c, runtime = config.classifier, config.runtime.model_dump(mode="json")
