@@ -43,8 +43,15 @@ def gan_steps(pythonpath):
         return json.load(open(out.name))
 
 
+# The dry run with Keras's global policy set as the run sets it first: before c469acf the dry run timed its
+# models in float32 whatever the run trained in; both sides then time the precision the study trains in.
+DRY_RUN = ("import sys, keras; from tfganaug.distribute import precision_policy; "
+           "keras.mixed_precision.set_global_policy(precision_policy('auto')); "
+           "from tfganaug.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
 def dry_run(pythonpath):
-    text = run(["tfganaug", "train", str(STUDY), "--dry-run"], pythonpath)
+    text = run([sys.executable, "-c", DRY_RUN, "train", str(STUDY), "--dry-run"], pythonpath)
     models = {m.group(1): int(m.group(2)) for m in map(MODEL_LINE.match, text.splitlines()) if m}
     hours = re.search(r"total about ([\d.]+) h", text)
     return {"ms_per_step": models, "total_hours": float(hours.group(1)) if hours else None}
@@ -123,7 +130,7 @@ def main():
         parser.error("--before: a checkout of the code before the change (git worktree add --detach DIR COMMIT)")
     result = {"machine": machine(), "commits": commits(args.before), "commands": {
         "gan": "python bench/gan_step.py " + " ".join(GAN_ARGS),
-        "dry_run": f"tfganaug train {STUDY.relative_to(HERE.parent)} --dry-run",
+        "dry_run": f"tfganaug train {STUDY.relative_to(HERE.parent)} --dry-run (Keras's policy: precision_policy('auto'))",
         "classifier": "python bench/classifier_step.py " + " ".join(f'"{a}"' if " " in a else a
                                                                    for a in CLASSIFIER_ARGS) + " --policy <policy>"},
         "before": str(Path(args.before).resolve()), "processes": {side: {"gan": [], "dry_run": [], "classifier": {}}
