@@ -26,7 +26,7 @@ STUDY = HERE.parent / "experiments" / "acgan_fashion_mnist.yaml"
 GAN_ARGS = ["--pairs", "mlp-cgan", "mlp-acgan", "--batch", "128", "--steps", "8", "--repeats", "3"]
 CLASSIFIER_ARGS = ["--models", "mlp", "--epochs", "6", "--variants", "plain loop", "bare matmul/conv chain"]
 # The dry run's model lines: "<model>  <runs> runs x (<s> s set-up + <steps> steps x <ms> ms) = <time>".
-MODEL_LINE = re.compile(r"^\s+(.+?)\s{2,}\d+ runs x .* steps x (\d+) ms\)")
+MODEL_LINE = re.compile(r"^\s+(.+?)\s{2,}(\d+) runs x \(([\d.]+) s set-up \+ (\d+) steps x (\d+) ms\)")
 
 
 def run(args, pythonpath=None):
@@ -52,9 +52,11 @@ DRY_RUN = ("import sys, keras; from tfganaug.distribute import precision_policy;
 
 def dry_run(pythonpath):
     text = run([sys.executable, "-c", DRY_RUN, "train", str(STUDY), "--dry-run"], pythonpath)
-    models = {m.group(1): int(m.group(2)) for m in map(MODEL_LINE.match, text.splitlines()) if m}
+    lines = [m for m in map(MODEL_LINE.match, text.splitlines()) if m]
     hours = re.search(r"total about ([\d.]+) h", text)
-    return {"ms_per_step": models, "total_hours": float(hours.group(1)) if hours else None}
+    return {"ms_per_step": {m.group(1): int(m.group(5)) for m in lines},
+            "runs_setup_seconds_steps": {m.group(1): [int(m.group(2)), float(m.group(3)), int(m.group(4))] for m in lines},
+            "total_hours": float(hours.group(1)) if hours else None}
 
 
 def classifier(policy, pythonpath):
@@ -106,6 +108,14 @@ def summarize(result):
         medians[side]["classifier_ms_per_step"] = {
             policy: {v: round(1000 * 128 / ips, 2) for v, ips in figures.items()}
             for policy, figures in medians[side]["classifier_images_per_second"].items()}
+    counts = result["processes"]["after"]["dry_run"][0].get("runs_setup_seconds_steps")
+    if counts:  # the dry run's steps at the benches' bfloat16 step times: the study's hours as measured here
+        for side in sides:
+            ms = {"classifier mlp": medians[side]["classifier_ms_per_step"]["mixed_bfloat16"]["fit_classifier"],
+                  "GAN cgan (mlp)": medians[side]["gan_ms_per_step"]["mlp-cgan mixed_bfloat16 full"],
+                  "GAN acgan (mlp)": medians[side]["gan_ms_per_step"]["mlp-acgan mixed_bfloat16 full"]}
+            medians[side]["study_hours_at_bench_step_times"] = round(sum(
+                runs * (setup + steps * ms[model] / 1000) for model, (runs, setup, steps) in counts.items()) / 3600, 2)
     medians["classifier_speed_up_after_over_before"] = {
         policy: round(medians["before"]["classifier_ms_per_step"][policy]["fit_classifier"]
                       / ms["fit_classifier"], 3) for policy, ms in medians["after"]["classifier_ms_per_step"].items()}
