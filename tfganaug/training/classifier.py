@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tfganaug.data.pipeline import FreshSynthesis, classifier_dataset, keyed_steps, one_hot
 from tfganaug.distribute import call_in_batches, first_local_batch, step_logs
@@ -127,7 +128,11 @@ def fit_classifier(model, images, targets, *, val=None, epochs, batch_size, lear
         loss=loss_function,
         metrics=[real_class_accuracy(num_classes or num_outputs)],
         jit_compile=jit_compile,
-        steps_per_execution=1 if steps is None else execution_steps(steps),
+        # One step per execution under MultiWorkerMirroredStrategy: Keras 3.15's multi-step loop fails there
+        # (a while loop over the distributed iterator's optional batches; tests/test_distribute.py's two workers).
+        steps_per_execution=1 if steps is None or isinstance(tf.distribute.get_strategy(),
+                                                             tf.distribute.MultiWorkerMirroredStrategy)
+        else execution_steps(steps),
     )
     extra_callbacks = loss_callbacks + list(callbacks)
     callbacks, val_ds = [StopOnNonFiniteLoss(
