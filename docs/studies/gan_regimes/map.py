@@ -157,7 +157,9 @@ def main(argv=None):
         "the cell's headline metric (95% interval), and what it resolved against the study's margin "
         f"({', '.join(margins)} points: statistics.equivalence_margin). A control that trains as another one does "
         "on a cell (a re-balancing loss on balanced classes) is not its best control; a recipe that adds no image "
-        "there says so. Written by `python docs/studies/gan_regimes/map.py`.\n\n" + markdown(mapping))
+        "there says so. Intervals are each comparison's own; better and worse need the Holm-corrected p below 0.05 "
+        "across a cell's recipes, so an interval that just excludes 0 can read inconclusive. Written by "
+        "`python docs/studies/gan_regimes/map.py`.\n\n" + markdown(mapping))
     plot(mapping, HERE / "map.png")
 
 
