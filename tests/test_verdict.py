@@ -176,7 +176,8 @@ def test_a_control_that_trains_as_another_is_not_the_best_control_by_luck():
 
 def test_idle_groups_finds_copies_of_controls_and_groups_without_images(npz_file):
     """On balanced classes: rebal trains as baseline, aug_rebal as aug, a class-weight group as the baseline,
-    fill adds no image; on a rare class none of them is idle. LDAM keeps a margin: not a copy."""
+    fill and a translation that fills c1 add no image; on a rare c1 none of them is idle. LDAM keeps a margin:
+    not a copy."""
     from tfganaug.experiment import make_splits
     from tfganaug.experiment.idle import idle_groups
 
@@ -188,17 +189,21 @@ def test_idle_groups_finds_copies_of_controls_and_groups_without_images(npz_file
               {"name": "ldam", "type": "baseline", "loss": {"type": "ldam_drw"}}, "class_weight",
               {"name": "fill", "type": "gan", "gan": gan, "synthesize": {"fill": True}},
               {"name": "more", "type": "gan", "gan": gan, "synthesize": {"ratio": 1.0}}]
-    config = validate(tiny_config(npz_file, groups=groups))
+    cyclegan = {"name": "m", "domain_a": ["c0"], "domain_b": ["c1", "c2"]}
+    groups += [{"type": "translation", "name": "to_c1", "translations": [{"model": "m", "from": "c0", "to": "c1",
+                                                                          "count": "fill"}]}]
+    config = validate(tiny_config(npz_file, groups=groups, cyclegans=[cyclegan]))
     idle = idle_groups(config.groups, make_splits(config.data))
     assert idle.same_as == {"rebal": "baseline", "aug_rebal": "aug", "class_weight": "baseline"}
-    assert idle.no_images == ["fill"]
+    assert idle.no_images == ["fill", "to_c1"]
     assert idle.notes[0].startswith("Warning: control class_weight (class_weight) does nothing here")
     assert idle.notes[1].startswith("Warning: gan group fill adds no image here (every class of the training split")
-    assert idle.notes[2] == ("Note: every class of the training split has 6 images, so the re-balancing loss of rebal "
+    assert idle.notes[2].startswith("Warning: translation group to_c1 adds no image here")
+    assert idle.notes[-1] == ("Note: every class of the training split has 6 images, so the re-balancing loss of rebal "
                              "(logit_adjustment), aug_rebal (balanced_softmax) is plain cross-entropy here (a uniform "
                              "prior; every class weighs 1).")
-    rare = tiny_config(npz_file, groups=groups)
-    rare["data"]["rare"] = {0: 0.5}
+    rare = tiny_config(npz_file, groups=groups, cyclegans=[cyclegan])
+    rare["data"]["rare"] = {1: 0.5}  # c1 rare: the translation fills it
     config = validate(rare)
     idle = idle_groups(config.groups, make_splits(config.data))
     assert (idle.same_as, idle.no_images, idle.notes) == ({}, [], [])
