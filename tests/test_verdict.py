@@ -133,17 +133,6 @@ def test_a_control_that_does_nothing_on_balanced_classes_is_said_to():
 
 
 
-def test_a_re_balancing_loss_on_balanced_classes_is_said_to_be_cross_entropy():
-    from tfganaug.synthesis.controls import idle_control_note
-
-    for loss in ("class_weight", "logit_adjustment", "balanced_softmax"):
-        assert idle_control_note("r", "baseline", [6, 6], loss=loss).startswith(f"Note: the loss of r ({loss}) is "
-                                                                                 "plain cross-entropy here")
-        assert idle_control_note("r", "baseline", [6, 3], loss=loss) is None
-    # LDAM's margin stays (the same for every class, but not zero).
-    assert idle_control_note("r", "baseline", [6, 6], loss="ldam_drw") is None
-
-
 def test_a_gan_group_without_images_is_compared_with_no_control_and_is_not_the_verdicts():
     """fill on balanced classes trains on the real images alone: ranked first by luck, it is no GAN result,
     and it leaves the other GAN groups' Holm family."""

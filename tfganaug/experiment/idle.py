@@ -58,7 +58,7 @@ def idle_groups(groups, splits):
             continue
         if balanced and group.type not in IDLE_ON_BALANCED and _loss_type(group) in IDLE_LOSSES:
             plain.append(group)  # said once for all, below
-        elif note := idle_control_note(group.label, group.type, counts, _loss_type(group)):
+        elif note := idle_control_note(group.label, group.type, counts):
             notes.append(note)
         idle = group.type in IDLE_ON_BALANCED or _loss_type(group) in IDLE_LOSSES
         if balanced and group.type in CONTROL_TYPES and idle and (twin := _twin(group, controls)):

@@ -35,22 +35,16 @@ def balanced_class_weights(counts):
 
 IDLE_ON_BALANCED = {"oversample": "oversampling adds no image", "class_weight": "every class weighs 1"}
 # Losses whose re-balancing is a uniform prior on balanced classes: plain cross-entropy (LDAM keeps its margin).
-IDLE_LOSSES = {"class_weight": "every class weighs 1", "logit_adjustment": "the prior it adds is uniform",
-               "balanced_softmax": "the prior it adds is uniform"}
+IDLE_LOSSES = ("class_weight", "logit_adjustment", "balanced_softmax")
 
 
-def idle_control_note(group, kind, counts, loss=None):
-    """A sentence when group `group` (of type `kind`, with re-balancing `loss` type or None) does something
-    only on unbalanced classes and the training classes of these `counts` are balanced, else None: a
+def idle_control_note(group, kind, counts):
+    """A sentence when the control `group` (of type `kind`) trains exactly as the baseline on training
+    classes of these `counts` (oversample and class weights on balanced classes), else None: a
     control that does nothing is said to, not reported as a second baseline under another name."""
     counts = np.asarray(counts)
-    if counts.min() != counts.max():
+    if kind not in IDLE_ON_BALANCED or counts.min() != counts.max():
         return None
-    if kind in IDLE_ON_BALANCED:
-        return (f"Warning: control {group} ({kind}) does nothing here: every class of the training split has "
-                f"{int(counts[0])} images, so {IDLE_ON_BALANCED[kind]}; it trains as the baseline does. It matters "
-                "only with imbalanced classes (e.g. data.rare or per-class samples_per_class).")
-    if loss in IDLE_LOSSES:
-        return (f"Note: the loss of {group} ({loss}) is plain cross-entropy here: every class of the training split "
-                f"has {int(counts[0])} images, so {IDLE_LOSSES[loss]}.")
-    return None
+    return (f"Warning: control {group} ({kind}) does nothing here: every class of the training split has "
+            f"{int(counts[0])} images, so {IDLE_ON_BALANCED[kind]}; it trains as the baseline does. It matters "
+            "only with imbalanced classes (e.g. data.rare or per-class samples_per_class).")
